@@ -1,0 +1,3 @@
+from classhub_desktop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Alembic migrations of the shared ClassHub schema (shipped inside the wheel)."""

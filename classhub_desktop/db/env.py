@@ -1,0 +1,23 @@
+"""Alembic environment. The application always passes an open connection in
+`config.attributes["connection"]` (see classhub_desktop/store/migrations.py)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from classhub_desktop.store.schema import include_in_comparison, metadata
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("Run migrations through `classhub-desktop db upgrade`, which supplies the connection.")
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    compare_type=True,
+    include_object=include_in_comparison,
+    transaction_per_migration=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,60 @@
+"""Schema migrations: upgrade, current revision, and the migration gate (runbook 003)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+
+def script_location() -> Path:
+    """The migrations folder, found inside the installed package (works outside the source tree)."""
+    return Path(str(resources.files("classhub_desktop") / "db"))
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location()))
+    return cfg
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    current: tuple[str, ...]
+    head: str
+    pending: tuple[str, ...]  # "revision: message", oldest first
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and self.head in self.current
+
+
+def status(engine: Engine) -> MigrationStatus:
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
+    assert head is not None
+    with engine.connect() as conn:
+        current = tuple(MigrationContext.configure(conn).get_current_heads())
+    pending: list[str] = []
+    for rev in script.walk_revisions(base="base", head="heads"):
+        if rev.revision in current:
+            break
+        pending.append(f"{rev.revision}: {rev.doc}")
+    if not current:
+        pending = [f"{r.revision}: {r.doc}" for r in script.walk_revisions()]
+    pending.reverse()
+    return MigrationStatus(current=current, head=head, pending=tuple(pending))
+
+
+def upgrade(engine: Engine, revision: str = "head") -> MigrationStatus:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return status(engine)

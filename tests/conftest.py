@@ -1,0 +1,146 @@
+"""Shared fixtures: one real PostgreSQL for the session, a fresh migrated database per module.
+
+- `CLASSHUB_TEST_DATABASE_URL` (a libpq URI or keyword string of a role that may CREATE DATABASE)
+  uses an existing server; otherwise an embedded PostgreSQL starts in a temporary directory.
+- A template database is migrated once; each module gets `CREATE DATABASE ... TEMPLATE` (a file copy,
+  ~100 ms) instead of running the migrations again.
+- Keyring: an in-memory backend; app directories: a temporary CLASSHUB_HOME; Qt: offscreen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["CLASSHUB_HOME"] = tempfile.mkdtemp(prefix="classhub-test-home-")
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from psycopg import sql  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+
+from classhub_desktop.store import migrations  # noqa: E402
+from classhub_desktop.store.engine import make_engine  # noqa: E402
+
+_counter = itertools.count()
+
+
+class PgServer:
+    """A PostgreSQL server the tests may create databases and roles on."""
+
+    def __init__(self, admin_conninfo: str) -> None:
+        self.admin_conninfo = admin_conninfo
+        self.template = f"classhub_tpl_{os.getpid()}"
+
+    def conninfo(self, dbname: str, **overrides: str) -> str:
+        return make_conninfo(self.admin_conninfo, dbname=dbname, **overrides)
+
+    def execute(self, statement: sql.Composable | str, params: tuple[object, ...] = ()) -> None:
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(statement, params)  # type: ignore[arg-type]
+
+    def create_database(self, prefix: str = "chtest", template: str | None = None) -> str:
+        name = f"{prefix}_{os.getpid()}_{next(_counter)}"
+        if template:
+            self.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+            )
+        else:
+            self.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    url = os.environ.get("CLASSHUB_TEST_DATABASE_URL")
+    if url:
+        params = conninfo_to_dict(url)
+        params["dbname"] = "postgres"
+        yield PgServer(make_conninfo(**{k: str(v) for k, v in params.items()}))
+        return
+    from classhub_desktop.sandbox.postgres import start_cluster
+
+    root = Path(tempfile.mkdtemp(prefix="classhub-test-pg-"))
+    os.chmod(root, 0o755)  # the embedded server runs as its own system user when we are root
+    cluster = start_cluster(root / "data")
+    try:
+        yield PgServer(cluster.conninfo("postgres"))
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: PgServer) -> Iterator[str]:
+    pg_server.drop_database(pg_server.template)
+    pg_server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_server.template)))
+    engine = make_engine(pg_server.conninfo(pg_server.template), pool=False)
+    migrations.upgrade(engine)
+    engine.dispose()
+    yield pg_server.template
+    pg_server.drop_database(pg_server.template)
+
+
+@pytest.fixture(scope="module")
+def db_conninfo(pg_server: PgServer, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for this test module (superuser connection)."""
+    name = pg_server.create_database(template=template_db)
+    yield pg_server.conninfo(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def db_engine(db_conninfo: str) -> Iterator[Engine]:
+    engine = make_engine(db_conninfo)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def fresh_db(pg_server: PgServer, template_db: str) -> Iterator[Callable[[], str]]:
+    """Factory of fresh migrated databases for tests that must not share state."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = pg_server.create_database(template=template_db)
+        made.append(name)
+        return pg_server.conninfo(name)
+
+    yield make
+    for name in made:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _memory_keyring() -> None:
+    try:
+        from classhub_desktop.config import credentials  # TEMP-GUARD
+    except ImportError:
+        return
+
+    credentials.use_memory_keyring()
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_running() -> Iterator[None]:
+    """Fail a test that leaves a background task running (only when the GUI layer was loaded)."""
+    yield
+    tasks = sys.modules.get("classhub_desktop.ui.tasks")
+    if tasks is None:
+        return
+    active = getattr(tasks, "active_tasks", None)
+    if active is None:
+        return
+    leftover = list(active())
+    if leftover:
+        for task in leftover:
+            task.cancel()
+        pytest.fail(f"test left {len(leftover)} background task(s) running: {leftover!r}")
