@@ -29,10 +29,11 @@ class MigrationStatus:
     current: tuple[str, ...]
     head: str
     pending: tuple[str, ...]  # "revision: message", oldest first
+    unknown: tuple[str, ...] = ()  # applied revisions this application does not know (a newer schema)
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and self.head in self.current
+        return not self.pending and not self.unknown and self.head in self.current
 
 
 def status(engine: Engine) -> MigrationStatus:
@@ -41,15 +42,17 @@ def status(engine: Engine) -> MigrationStatus:
     assert head is not None
     with engine.connect() as conn:
         current = tuple(MigrationContext.configure(conn).get_current_heads())
-    pending: list[str] = []
-    for rev in script.walk_revisions(base="base", head="heads"):
-        if rev.revision in current:
-            break
-        pending.append(f"{rev.revision}: {rev.doc}")
-    if not current:
-        pending = [f"{r.revision}: {r.doc}" for r in script.walk_revisions()]
-    pending.reverse()
-    return MigrationStatus(current=current, head=head, pending=tuple(pending))
+    known = {rev.revision: rev for rev in script.walk_revisions()}
+    unknown = tuple(r for r in current if r not in known)
+    applied: set[str] = set()
+    for revision in current:
+        if revision in known:
+            applied.update(r.revision for r in script.iterate_revisions(revision, "base"))
+    pending = [f"{r.revision}: {r.doc}" for r in script.walk_revisions() if r.revision not in applied]
+    pending.reverse()  # walk_revisions goes newest first
+    if unknown:
+        pending = []
+    return MigrationStatus(current=current, head=head, pending=tuple(pending), unknown=unknown)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> MigrationStatus:

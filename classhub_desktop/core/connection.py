@@ -1,0 +1,97 @@
+"""What a connection test found, in words an administrator can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Problem(Enum):
+    HOST_NOT_FOUND = "host not found"
+    CONNECTION_REFUSED = "connection refused"
+    TIMEOUT = "timeout"
+    AUTHENTICATION_FAILED = "authentication failed"
+    TLS_FAILURE = "TLS failure"
+    DATABASE_MISSING = "database missing"
+    SCHEMA_NOT_MIGRATED = "schema not migrated"
+    MIGRATIONS_PENDING = "migrations pending"
+    SCHEMA_NEWER = "schema newer than this application"
+    NO_CLASSHUB_ROLE = "login has no ClassHub role"
+    INVALID_SETTINGS = "invalid connection settings"
+    OTHER = "connection failed"
+
+
+ADVICE: dict[Problem, str] = {
+    Problem.HOST_NOT_FOUND: "Check the host name for typos, or use the server's IP address.",
+    Problem.CONNECTION_REFUSED: "The server is not accepting connections on that host and port: check the port, "
+    "that PostgreSQL is running, and that a firewall allows the connection.",
+    Problem.TIMEOUT: "The server did not answer in time: check the host, the VPN and any firewall in between.",
+    Problem.AUTHENTICATION_FAILED: "Check the user name and password (passwords are case-sensitive).",
+    Problem.TLS_FAILURE: "The encrypted connection could not be set up: check the SSL mode and the root "
+    "certificate of the profile, or ask the database administrator which certificate the server uses.",
+    Problem.DATABASE_MISSING: "Check the database name; the server is reachable and the login works.",
+    Problem.SCHEMA_NOT_MIGRATED: "This database has no ClassHub schema yet: an administrator runs "
+    "`classhub-desktop db upgrade` once.",
+    Problem.MIGRATIONS_PENDING: "The schema is older than this application: an administrator runs "
+    "`classhub-desktop db upgrade` (check the list of pending migrations first).",
+    Problem.SCHEMA_NEWER: "The database was migrated by a newer ClassHub Desktop: update this application.",
+    Problem.NO_CLASSHUB_ROLE: "Ask the database administrator to grant this login one of classhub_admin, "
+    "classhub_support or classhub_readonly.",
+    Problem.INVALID_SETTINGS: "Correct the connection settings of the profile.",
+    Problem.OTHER: "See the details below.",
+}
+
+ROLE_LABELS = {
+    "classhub_admin": "Administrator",
+    "classhub_support": "Support",
+    "classhub_readonly": "Read-only",
+}
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    ok: bool
+    problem: Problem | None = None
+    detail: str = ""
+    server_version: str = ""
+    login: str = ""
+    role: str | None = None  # classhub_admin / classhub_support / classhub_readonly
+    latency_ms: float | None = None
+    current_revision: str = ""
+    pending: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def headline(self) -> str:
+        if self.ok:
+            return f"Connected as {self.login} ({ROLE_LABELS.get(self.role or '', 'no role')})"
+        assert self.problem is not None
+        return self.problem.value.capitalize()
+
+    @property
+    def advice(self) -> str:
+        return "" if self.problem is None else ADVICE[self.problem]
+
+
+def classify_connect_error(message: str, sqlstate: str | None) -> Problem:
+    """Map a libpq/PostgreSQL connection error to the problem a user can act on."""
+    text = message.lower()
+    if sqlstate == "3D000" or ("database" in text and "does not exist" in text):
+        return Problem.DATABASE_MISSING
+    if sqlstate in {"28P01", "28000"} or any(
+        s in text
+        for s in ("password authentication failed", "no password supplied", "authentication failed",
+                  "role \"", "pg_hba.conf")
+    ):
+        return Problem.AUTHENTICATION_FAILED
+    if any(s in text for s in ("ssl", "certificate", "tls")):
+        return Problem.TLS_FAILURE
+    if any(s in text for s in ("could not translate host name", "name or service not known",
+                               "nodename nor servname", "temporary failure in name resolution")):
+        return Problem.HOST_NOT_FOUND
+    if "timeout expired" in text or "timed out" in text:
+        return Problem.TIMEOUT
+    if any(s in text for s in ("connection refused", "no such file or directory", "could not connect to server")):
+        return Problem.CONNECTION_REFUSED
+    if "invalid connection option" in text or "invalid dsn" in text or "missing \"=\"" in text:
+        return Problem.INVALID_SETTINGS
+    return Problem.OTHER
