@@ -19,14 +19,14 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["CLASSHUB_HOME"] = tempfile.mkdtemp(prefix="classhub-test-home-")
 
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
-from psycopg import sql  # noqa: E402
-from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy import Engine
 
-from classhub_desktop.store import migrations  # noqa: E402
-from classhub_desktop.store.engine import make_engine  # noqa: E402
+from classhub_desktop.store import migrations
+from classhub_desktop.store.engine import make_engine
 
 _counter = itertools.count()
 
@@ -121,10 +121,7 @@ def fresh_db(pg_server: PgServer, template_db: str) -> Iterator[Callable[[], str
 
 @pytest.fixture(autouse=True, scope="session")
 def _memory_keyring() -> None:
-    try:
-        from classhub_desktop.config import credentials  # TEMP-GUARD
-    except ImportError:
-        return
+    from classhub_desktop.config import credentials
 
     credentials.use_memory_keyring()
 

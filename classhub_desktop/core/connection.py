@@ -79,19 +79,31 @@ def classify_connect_error(message: str, sqlstate: str | None) -> Problem:
         return Problem.DATABASE_MISSING
     if sqlstate in {"28P01", "28000"} or any(
         s in text
-        for s in ("password authentication failed", "no password supplied", "authentication failed",
-                  "role \"", "pg_hba.conf")
+        for s in (
+            "password authentication failed",
+            "no password supplied",
+            "authentication failed",
+            'role "',
+            "pg_hba.conf",
+        )
     ):
         return Problem.AUTHENTICATION_FAILED
     if any(s in text for s in ("ssl", "certificate", "tls")):
         return Problem.TLS_FAILURE
-    if any(s in text for s in ("could not translate host name", "name or service not known",
-                               "nodename nor servname", "temporary failure in name resolution")):
+    if any(
+        s in text
+        for s in (
+            "could not translate host name",
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+        )
+    ):
         return Problem.HOST_NOT_FOUND
     if "timeout expired" in text or "timed out" in text:
         return Problem.TIMEOUT
     if any(s in text for s in ("connection refused", "no such file or directory", "could not connect to server")):
         return Problem.CONNECTION_REFUSED
-    if "invalid connection option" in text or "invalid dsn" in text or "missing \"=\"" in text:
+    if "invalid connection option" in text or "invalid dsn" in text or 'missing "="' in text:
         return Problem.INVALID_SETTINGS
     return Problem.OTHER

@@ -26,8 +26,9 @@ def _failure(exc: Exception) -> ConnectionReport:
 def probe_connection(conninfo: str, password: str | None = None, connect_timeout_s: int = 5) -> ConnectionReport:
     """Connect, identify the login's ClassHub role and check the schema's migrations."""
     try:
-        full = make_conninfo(conninfo, connect_timeout=str(connect_timeout_s),
-                             **({"password": password} if password else {}))
+        full = make_conninfo(
+            conninfo, connect_timeout=str(connect_timeout_s), **({"password": password} if password else {})
+        )
     except psycopg.ProgrammingError as exc:
         return ConnectionReport(ok=False, problem=Problem.INVALID_SETTINGS, detail=str(exc))
     started = time.perf_counter()
@@ -49,14 +50,21 @@ def probe_connection(conninfo: str, password: str | None = None, connect_timeout
                 role = role_row[0] if role_row else None
     except psycopg.Error as exc:
         return _failure(exc)
-    base = ConnectionReport(ok=True, server_version=str(version), login=str(login), role=role,
-                            latency_ms=latency_ms)
+    base = ConnectionReport(ok=True, server_version=str(version), login=str(login), role=role, latency_ms=latency_ms)
     if not has_version_table:
-        return replace(base, ok=False, problem=Problem.SCHEMA_NOT_MIGRATED,
-                        detail="No alembic_version table: this database has no ClassHub schema.")
+        return replace(
+            base,
+            ok=False,
+            problem=Problem.SCHEMA_NOT_MIGRATED,
+            detail="No alembic_version table: this database has no ClassHub schema.",
+        )
     if has_role_function and role is None:
-        return replace(base, ok=False, problem=Problem.NO_CLASSHUB_ROLE,
-                       detail=f"The login {login} is not a member of any ClassHub role.")
+        return replace(
+            base,
+            ok=False,
+            problem=Problem.NO_CLASSHUB_ROLE,
+            detail=f"The login {login} is not a member of any ClassHub role.",
+        )
     engine = make_engine(full, settings=SessionSettings(statement_timeout_ms=_PROBE_TIMEOUT_MS), pool=False)
     try:
         status = migrations.status(engine)
@@ -66,13 +74,29 @@ def probe_connection(conninfo: str, password: str | None = None, connect_timeout
         engine.dispose()
     current = ",".join(status.current)
     if status.unknown:
-        return replace(base, ok=False, problem=Problem.SCHEMA_NEWER, current_revision=current,
-                       detail=f"Unknown revision(s): {', '.join(status.unknown)}")
+        return replace(
+            base,
+            ok=False,
+            problem=Problem.SCHEMA_NEWER,
+            current_revision=current,
+            detail=f"Unknown revision(s): {', '.join(status.unknown)}",
+        )
     if not status.current:
-        return replace(base, ok=False, problem=Problem.SCHEMA_NOT_MIGRATED, current_revision="",
-                        pending=status.pending, detail="No migration has been applied.")
+        return replace(
+            base,
+            ok=False,
+            problem=Problem.SCHEMA_NOT_MIGRATED,
+            current_revision="",
+            pending=status.pending,
+            detail="No migration has been applied.",
+        )
     if not status.up_to_date:
-        return replace(base, ok=False, problem=Problem.MIGRATIONS_PENDING, current_revision=current,
-                        pending=status.pending, detail="Pending: " + "; ".join(status.pending))
+        return replace(
+            base,
+            ok=False,
+            problem=Problem.MIGRATIONS_PENDING,
+            current_revision=current,
+            pending=status.pending,
+            detail="Pending: " + "; ".join(status.pending),
+        )
     return replace(base, current_revision=current)
-

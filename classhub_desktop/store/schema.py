@@ -236,9 +236,7 @@ student_uploads = Table(
     _version(),
     _created(),
     _updated(),
-    CheckConstraint(
-        "status IN ('submitted', 'approved', 'rejected', 'needs_revision')", name="status"
-    ),
+    CheckConstraint("status IN ('submitted', 'approved', 'rejected', 'needs_revision')", name="status"),
     Index("ix_student_uploads_status_created_at", "status", "created_at"),
     Index("ix_student_uploads_file_path", "file_path"),
 )

@@ -82,8 +82,9 @@ def test_connection_refused() -> None:
 
 @pytest.mark.parametrize("fake_server", ["silent"], indirect=True)
 def test_timeout(fake_server: FakeServer) -> None:
-    report = probe_connection(f"host=127.0.0.1 port={fake_server.port} dbname=x user=x sslmode=disable",
-                              connect_timeout_s=2)
+    report = probe_connection(
+        f"host=127.0.0.1 port={fake_server.port} dbname=x user=x sslmode=disable", connect_timeout_s=2
+    )
     assert report.problem is Problem.TIMEOUT, report.detail
 
 

@@ -70,7 +70,10 @@ def _insert_student(conninfo: str) -> int:
             (f"sis-{id(conn)}", "Zoë", "O'Brien-Nguyễn"),
         ).fetchone()
         assert row is not None
-        conn.execute("INSERT INTO audit_log (action, target_table, target_id) VALUES ('test', 'students', %s)", (row[0],))
+        conn.execute(
+            "INSERT INTO audit_log (action, target_table, target_id) VALUES ('test', 'students', %s)",
+            (row[0],),
+        )
         return int(row[0])
 
 
@@ -92,8 +95,8 @@ def test_readonly_role_cannot_change_a_student(pg_server: PgServer, db_conninfo:
 @pytest.mark.parametrize("role", [*ROLES, None])
 def test_no_role_can_change_the_audit_log(pg_server: PgServer, db_conninfo: str, role: str | None) -> None:
     _insert_student(db_conninfo)
-    conninfo = db_conninfo if role is None else psycopg.conninfo.make_conninfo(
-        db_conninfo, user=_login_role(pg_server, role)
+    conninfo = (
+        db_conninfo if role is None else psycopg.conninfo.make_conninfo(db_conninfo, user=_login_role(pg_server, role))
     )  # None: the owner/superuser itself
     for statement in (
         "UPDATE audit_log SET action = 'tampered'",
@@ -111,9 +114,7 @@ def test_admin_and_support_may_append_to_the_audit_log(pg_server: PgServer, db_c
     for role in ("classhub_admin", "classhub_support"):
         conninfo = psycopg.conninfo.make_conninfo(db_conninfo, user=_login_role(pg_server, role))
         with psycopg.connect(conninfo) as conn:
-            actor = conn.execute(
-                "INSERT INTO audit_log (action) VALUES ('probe') RETURNING actor"
-            ).fetchone()
+            actor = conn.execute("INSERT INTO audit_log (action) VALUES ('probe') RETURNING actor").fetchone()
         assert actor == (f"t_{role}",)
 
 

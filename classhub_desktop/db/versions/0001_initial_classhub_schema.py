@@ -98,15 +98,9 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "(status = 'merged') = (merged_into_id IS NOT NULL)", name=op.f("ck_students_merged_has_target")
         ),
-        sa.CheckConstraint(
-            "status IN ('active', 'inactive', 'merged', 'demo')", name=op.f("ck_students_status")
-        ),
-        sa.CheckConstraint(
-            "merged_into_id IS DISTINCT FROM id", name=op.f("ck_students_not_merged_into_self")
-        ),
-        sa.ForeignKeyConstraint(
-            ["merged_into_id"], ["students.id"], name=op.f("fk_students_merged_into_id_students")
-        ),
+        sa.CheckConstraint("status IN ('active', 'inactive', 'merged', 'demo')", name=op.f("ck_students_status")),
+        sa.CheckConstraint("merged_into_id IS DISTINCT FROM id", name=op.f("ck_students_not_merged_into_self")),
+        sa.ForeignKeyConstraint(["merged_into_id"], ["students.id"], name=op.f("fk_students_merged_into_id_students")),
         sa.ForeignKeyConstraint(["school_id"], ["schools.id"], name=op.f("fk_students_school_id_schools")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_students")),
         sa.UniqueConstraint("sourced_id", name=op.f("uq_students_sourced_id")),
@@ -115,9 +109,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_students_email"), "students", ["email"], unique=False)
     op.create_index(op.f("ix_students_guardian_email"), "students", ["guardian_email"], unique=False)
     op.create_index(op.f("ix_students_guardian_phone"), "students", ["guardian_phone"], unique=False)
-    op.create_index(
-        "ix_students_lower_last_name", "students", [sa.literal_column("lower(last_name)")], unique=False
-    )
+    op.create_index("ix_students_lower_last_name", "students", [sa.literal_column("lower(last_name)")], unique=False)
     op.create_index(op.f("ix_students_merged_into_id"), "students", ["merged_into_id"], unique=False)
     op.create_index("ix_students_name_order", "students", ["last_name", "first_name", "id"], unique=False)
     op.create_index(op.f("ix_students_school_id"), "students", ["school_id"], unique=False)
@@ -168,13 +160,9 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "role <> 'teacher' OR teacher_id IS NOT NULL", name=op.f("ck_app_users_teacher_linked")
-        ),
+        sa.CheckConstraint("role <> 'teacher' OR teacher_id IS NOT NULL", name=op.f("ck_app_users_teacher_linked")),
         sa.CheckConstraint("role IN ('admin', 'support', 'teacher')", name=op.f("ck_app_users_role")),
-        sa.ForeignKeyConstraint(
-            ["teacher_id"], ["teachers.id"], name=op.f("fk_app_users_teacher_id_teachers")
-        ),
+        sa.ForeignKeyConstraint(["teacher_id"], ["teachers.id"], name=op.f("fk_app_users_teacher_id_teachers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_users")),
         sa.UniqueConstraint("username", name=op.f("uq_app_users_username")),
     )
@@ -203,9 +191,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("student_id", sa.BigInteger(), nullable=True),
         sa.Column("operation", sa.Text(), nullable=False),
-        sa.Column(
-            "trigger_time", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("trigger_time", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("error_details", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
@@ -215,20 +201,14 @@ def upgrade() -> None:
             "operation IN ('scheduled', 'manual', 'missing_classes')",
             name=op.f("ck_class_generation_logs_operation"),
         ),
-        sa.CheckConstraint(
-            "status IN ('success', 'failed', 'skipped')", name=op.f("ck_class_generation_logs_status")
-        ),
+        sa.CheckConstraint("status IN ('success', 'failed', 'skipped')", name=op.f("ck_class_generation_logs_status")),
         sa.ForeignKeyConstraint(
             ["student_id"], ["students.id"], name=op.f("fk_class_generation_logs_student_id_students")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_class_generation_logs")),
     )
-    op.create_index(
-        op.f("ix_class_generation_logs_student_id"), "class_generation_logs", ["student_id"], unique=False
-    )
-    op.create_index(
-        "ix_class_generation_logs_trigger_time", "class_generation_logs", ["trigger_time"], unique=False
-    )
+    op.create_index(op.f("ix_class_generation_logs_student_id"), "class_generation_logs", ["student_id"], unique=False)
+    op.create_index("ix_class_generation_logs_trigger_time", "class_generation_logs", ["trigger_time"], unique=False)
     op.create_table(
         "duplicate_decisions",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -251,18 +231,14 @@ def upgrade() -> None:
             "student_a_id", "student_b_id", name=op.f("uq_duplicate_decisions_student_a_id_student_b_id")
         ),
     )
-    op.create_index(
-        op.f("ix_duplicate_decisions_student_b_id"), "duplicate_decisions", ["student_b_id"], unique=False
-    )
+    op.create_index(op.f("ix_duplicate_decisions_student_b_id"), "duplicate_decisions", ["student_b_id"], unique=False)
     op.create_table(
         "merges",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("survivor_id", sa.BigInteger(), nullable=False),
         sa.Column("absorbed_id", sa.BigInteger(), nullable=False),
         sa.Column("performed_by", sa.Text(), server_default=sa.text("session_user"), nullable=False),
-        sa.Column(
-            "performed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("performed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column(
             "field_choices",
             postgresql.JSONB(astext_type=sa.Text()),
@@ -278,12 +254,8 @@ def upgrade() -> None:
         sa.Column("undone_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("undone_by", sa.Text(), nullable=True),
         sa.CheckConstraint("survivor_id <> absorbed_id", name=op.f("ck_merges_distinct_students")),
-        sa.ForeignKeyConstraint(
-            ["absorbed_id"], ["students.id"], name=op.f("fk_merges_absorbed_id_students")
-        ),
-        sa.ForeignKeyConstraint(
-            ["survivor_id"], ["students.id"], name=op.f("fk_merges_survivor_id_students")
-        ),
+        sa.ForeignKeyConstraint(["absorbed_id"], ["students.id"], name=op.f("fk_merges_absorbed_id_students")),
+        sa.ForeignKeyConstraint(["survivor_id"], ["students.id"], name=op.f("fk_merges_survivor_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merges")),
     )
     op.create_index(op.f("ix_merges_absorbed_id"), "merges", ["absorbed_id"], unique=False)
@@ -296,9 +268,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.Text(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_student_aliases_student_id_students")
-        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_student_aliases_student_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_student_aliases")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_student_aliases_source_external_id")),
     )
@@ -310,9 +280,7 @@ def upgrade() -> None:
         sa.Column("event_type", sa.Text(), nullable=False),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_student_events_student_id_students")
-        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_student_events_student_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_student_events")),
     )
     op.create_index("ix_student_events_created_at", "student_events", ["created_at"], unique=False)
@@ -345,9 +313,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("weekday BETWEEN 1 AND 7", name=op.f("ck_class_schedules_weekday_iso")),
         sa.ForeignKeyConstraint(["block_id"], ["blocks.id"], name=op.f("fk_class_schedules_block_id_blocks")),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_class_schedules_student_id_students")
-        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_class_schedules_student_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_class_schedules")),
     )
     op.create_index(op.f("ix_class_schedules_block_id"), "class_schedules", ["block_id"], unique=False)
@@ -365,12 +331,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["app_user_id"], ["app_users.id"], name=op.f("fk_demo_sessions_app_user_id_app_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_demo_sessions_student_id_students")
-        ),
+        sa.ForeignKeyConstraint(["app_user_id"], ["app_users.id"], name=op.f("fk_demo_sessions_app_user_id_app_users")),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_demo_sessions_student_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_demo_sessions")),
     )
     op.create_index(op.f("ix_demo_sessions_app_user_id"), "demo_sessions", ["app_user_id"], unique=False)
@@ -387,13 +349,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('active', 'completed', 'dropped')", name=op.f("ck_enrollments_status")
-        ),
+        sa.CheckConstraint("status IN ('active', 'completed', 'dropped')", name=op.f("ck_enrollments_status")),
         sa.ForeignKeyConstraint(["block_id"], ["blocks.id"], name=op.f("fk_enrollments_block_id_blocks")),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_enrollments_student_id_students")
-        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_enrollments_student_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollments")),
         sa.UniqueConstraint("student_id", "block_id", name=op.f("uq_enrollments_student_id_block_id")),
     )
@@ -408,9 +366,7 @@ def upgrade() -> None:
         sa.Column("row_pk", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("old_row", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("new_row", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.CheckConstraint(
-            "operation IN ('insert', 'update', 'delete')", name=op.f("ck_merge_journal_operation")
-        ),
+        sa.CheckConstraint("operation IN ('insert', 'update', 'delete')", name=op.f("ck_merge_journal_operation")),
         sa.ForeignKeyConstraint(["merge_id"], ["merges.id"], name=op.f("fk_merge_journal_merge_id_merges")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merge_journal")),
         sa.UniqueConstraint("merge_id", "seq", name=op.f("uq_merge_journal_merge_id_seq")),
@@ -430,18 +386,12 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("status IN ('PENDING', 'SENT', 'FAILED')", name=op.f("ck_notifications_status")),
-        sa.ForeignKeyConstraint(
-            ["app_user_id"], ["app_users.id"], name=op.f("fk_notifications_app_user_id_app_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_notifications_student_id_students")
-        ),
+        sa.ForeignKeyConstraint(["app_user_id"], ["app_users.id"], name=op.f("fk_notifications_app_user_id_app_users")),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_notifications_student_id_students")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )
     op.create_index(op.f("ix_notifications_app_user_id"), "notifications", ["app_user_id"], unique=False)
-    op.create_index(
-        "ix_notifications_status_created_at", "notifications", ["status", "created_at"], unique=False
-    )
+    op.create_index("ix_notifications_status_created_at", "notifications", ["status", "created_at"], unique=False)
     op.create_index(op.f("ix_notifications_student_id"), "notifications", ["student_id"], unique=False)
     op.create_table(
         "student_uploads",
@@ -472,19 +422,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["reviewer_id"], ["app_users.id"], name=op.f("fk_student_uploads_reviewer_id_app_users")
         ),
-        sa.ForeignKeyConstraint(
-            ["student_id"], ["students.id"], name=op.f("fk_student_uploads_student_id_students")
-        ),
-        sa.ForeignKeyConstraint(
-            ["teacher_id"], ["teachers.id"], name=op.f("fk_student_uploads_teacher_id_teachers")
-        ),
+        sa.ForeignKeyConstraint(["student_id"], ["students.id"], name=op.f("fk_student_uploads_student_id_students")),
+        sa.ForeignKeyConstraint(["teacher_id"], ["teachers.id"], name=op.f("fk_student_uploads_teacher_id_teachers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_student_uploads")),
     )
     op.create_index(op.f("ix_student_uploads_block_id"), "student_uploads", ["block_id"], unique=False)
     op.create_index("ix_student_uploads_file_path", "student_uploads", ["file_path"], unique=False)
-    op.create_index(
-        "ix_student_uploads_status_created_at", "student_uploads", ["status", "created_at"], unique=False
-    )
+    op.create_index("ix_student_uploads_status_created_at", "student_uploads", ["status", "created_at"], unique=False)
     op.create_index(op.f("ix_student_uploads_student_id"), "student_uploads", ["student_id"], unique=False)
     op.create_index(op.f("ix_student_uploads_teacher_id"), "student_uploads", ["teacher_id"], unique=False)
     op.create_table(
@@ -496,9 +440,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["block_id"], ["blocks.id"], name=op.f("fk_token_transactions_block_id_blocks")
-        ),
+        sa.ForeignKeyConstraint(["block_id"], ["blocks.id"], name=op.f("fk_token_transactions_block_id_blocks")),
         sa.ForeignKeyConstraint(
             ["student_id"], ["students.id"], name=op.f("fk_token_transactions_student_id_students")
         ),
@@ -524,9 +466,7 @@ def upgrade() -> None:
         sa.Column("payment_status", sa.Text(), server_default="unpaid", nullable=False),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "payment_status IN ('unpaid', 'paid', 'waived')", name=op.f("ck_classes_payment_status")
-        ),
+        sa.CheckConstraint("payment_status IN ('unpaid', 'paid', 'waived')", name=op.f("ck_classes_payment_status")),
         sa.CheckConstraint(
             "status IN ('scheduled', 'completed', 'cancelled', 'no_show')", name=op.f("ck_classes_status")
         ),
@@ -540,9 +480,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_classes_block_id"), "classes", ["block_id"], unique=False)
     op.create_index("ix_classes_class_date", "classes", ["class_date"], unique=False)
     op.create_index(op.f("ix_classes_schedule_id"), "classes", ["schedule_id"], unique=False)
-    op.create_index(
-        "ix_classes_student_slot", "classes", ["student_id", "class_date", "start_time"], unique=False
-    )
+    op.create_index("ix_classes_student_slot", "classes", ["student_id", "class_date", "start_time"], unique=False)
     op.create_table(
         "review_comments",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -552,9 +490,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("submission_version", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["author_id"], ["app_users.id"], name=op.f("fk_review_comments_author_id_app_users")
-        ),
+        sa.ForeignKeyConstraint(["author_id"], ["app_users.id"], name=op.f("fk_review_comments_author_id_app_users")),
         sa.ForeignKeyConstraint(
             ["upload_id"], ["student_uploads.id"], name=op.f("fk_review_comments_upload_id_student_uploads")
         ),
@@ -780,9 +716,7 @@ def _install_database_objects() -> None:
     op.execute(f"GRANT USAGE ON SCHEMA public TO {all_roles}")
     op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {all_roles}")
     op.execute("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO classhub_admin, classhub_support")
-    op.execute(
-        "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO classhub_admin, classhub_support"
-    )
+    op.execute("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO classhub_admin, classhub_support")
     for table in SUPPORT_READ_ONLY:
         op.execute(f"REVOKE INSERT, UPDATE, DELETE ON {table} FROM classhub_support")
     for table in APPEND_ONLY_TABLES:
@@ -790,9 +724,7 @@ def _install_database_objects() -> None:
         op.execute(f"GRANT INSERT ON {table} TO classhub_admin, classhub_support")
     # Password hashes are readable by administrators only.
     op.execute("REVOKE SELECT ON app_users FROM classhub_support, classhub_readonly")
-    op.execute(
-        f"GRANT SELECT ({APP_USERS_PUBLIC_COLUMNS}) ON app_users TO classhub_support, classhub_readonly"
-    )
+    op.execute(f"GRANT SELECT ({APP_USERS_PUBLIC_COLUMNS}) ON app_users TO classhub_support, classhub_readonly")
     op.execute("REVOKE SELECT ON api_idempotency_keys FROM classhub_readonly")
     op.execute(f"GRANT EXECUTE ON FUNCTION student_search_key(text, text, text, text, text) TO {all_roles}")
     op.execute(f"GRANT EXECUTE ON FUNCTION student_full_name(text, text) TO {all_roles}")

@@ -1,0 +1,261 @@
+"""`classhub-desktop`: the GUI by default, headless subcommands for scripts and operators.
+
+Every subcommand uses the same core/store code as the GUI, prints human text (or `--json`) and
+exits non-zero on failure. Database targets: `--db` (anything psql takes: a libpq URI or keyword
+string; libpq's PGHOST/PGPASSWORD/PGSERVICE/~/.pgpass apply) or `--profile NAME`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from classhub_desktop import __version__
+
+
+class CliError(Exception):
+    """A failure to report in one line, with exit code 2 unless the command says otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--db", metavar="URL", help="libpq URI or keyword string, as psql takes it")
+    group.add_argument("--profile", metavar="NAME", help="a saved connection profile")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def resolve_database(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(conninfo, password) for --db or --profile; libpq's environment when neither is given."""
+    if getattr(args, "profile", None):
+        from psycopg.conninfo import make_conninfo
+
+        from classhub_desktop.config.credentials import default_store
+        from classhub_desktop.config.profiles import ProfileError, ProfileStore
+
+        try:
+            profile = ProfileStore().get(args.profile)
+            params = profile.conninfo_params()
+        except ProfileError as exc:
+            raise CliError(str(exc)) from exc
+        password = default_store().get(profile.name, "db_password")
+        return make_conninfo(**params), password
+    if getattr(args, "db", None):
+        return str(args.db), None
+    return "", None  # libpq defaults: PGHOST, PGDATABASE, PGSERVICE, ...
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    print(json.dumps(payload, indent=2, default=str) if getattr(args, "json", False) else text)
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+def _engine_for(args: argparse.Namespace) -> Any:
+    from classhub_desktop.store.engine import make_engine
+
+    conninfo, password = resolve_database(args)
+    return make_engine(conninfo, password=password, pool=False)
+
+
+def _db_status(args: argparse.Namespace) -> Any:
+    from sqlalchemy.exc import DBAPIError
+
+    from classhub_desktop.store import migrations
+
+    engine = _engine_for(args)
+    try:
+        return engine, migrations.status(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise CliError(f"Cannot read the schema version: {str(exc.orig).strip()}") from exc
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from classhub_desktop.store import migrations
+
+    engine, before = _db_status(args)
+    try:
+        after = migrations.upgrade(engine, args.revision)
+    finally:
+        engine.dispose()
+    applied = [p for p in before.pending if p not in after.pending]
+    _emit(
+        args,
+        {"applied": applied, "current": list(after.current), "up_to_date": after.up_to_date},
+        ("Applied:\n  " + "\n  ".join(applied) if applied else "Nothing to apply.")
+        + f"\nCurrent revision: {', '.join(after.current) or 'none'}",
+    )
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    engine, status = _db_status(args)
+    engine.dispose()
+    _emit(
+        args,
+        {"current": list(status.current), "head": status.head, "up_to_date": status.up_to_date},
+        f"Current revision: {', '.join(status.current) or 'none (not migrated)'}\nNewest revision:  {status.head}",
+    )
+    return 0
+
+
+def cmd_db_check(args: argparse.Namespace) -> int:
+    """The migration gate of runbook 003: exit 1 and list what is pending."""
+    engine, status = _db_status(args)
+    engine.dispose()
+    if status.unknown:
+        _emit(
+            args,
+            {"ok": False, "unknown": list(status.unknown)},
+            f"The database has revision(s) this application does not know: {', '.join(status.unknown)}.\n"
+            "Update ClassHub Desktop.",
+        )
+        return 1
+    if status.pending:
+        _emit(
+            args,
+            {"ok": False, "pending": list(status.pending)},
+            "Migrations pending:\n  "
+            + "\n  ".join(status.pending)
+            + "\nRun `classhub-desktop db upgrade` to apply them.",
+        )
+        return 1
+    _emit(args, {"ok": True, "pending": []}, f"Schema is up to date (revision {status.head}).")
+    return 0
+
+
+# --- sandbox ----------------------------------------------------------------------------------
+
+
+def cmd_sandbox_seed(args: argparse.Namespace) -> int:
+    from classhub_desktop.core.progress import Progress, ProgressUpdate
+    from classhub_desktop.sandbox.seed import SeedError, SeedOptions, seed_database, write_truth
+
+    conninfo, password = resolve_database(args)
+    if password:
+        from psycopg.conninfo import make_conninfo
+
+        conninfo = make_conninfo(conninfo, password=password)
+
+    def show(update: ProgressUpdate) -> None:
+        if not args.json and update.message:
+            print(f"  {update.message}", file=sys.stderr)
+
+    options = SeedOptions(
+        students=args.students,
+        seed=args.seed,
+        files_dir=Path(args.files),
+        password=args.password,
+        events_per_student=args.events_per_student,
+    )
+    try:
+        result = seed_database(conninfo, options, progress=Progress(show))
+    except SeedError as exc:
+        raise CliError(str(exc)) from exc
+    if args.truth:
+        write_truth(result, Path(args.truth))
+    text = f"Seeded {result.counts.get('students', 0):,} students in {result.seconds:.1f} s."
+    if result.password_generated:
+        # Printed exactly once: it is nowhere else (the accounts store only argon2 hashes).
+        text += f"\nPassword of the API accounts (admin, support, teachers' e-mails): {result.password}"
+    payload: dict[str, Any] = {"counts": result.counts, "seconds": result.seconds}
+    if result.password_generated:
+        payload["password"] = result.password
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from classhub_desktop.sandbox.launcher import SandboxOptions, start_sandbox
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    sandbox = start_sandbox(
+        SandboxOptions(directory=Path(args.dir) if args.dir else None, students=args.students), say=say
+    )
+    print(f'Sandbox database: {sandbox.display}  (profile "{sandbox.profile_name}")', file=sys.stderr)
+    if args.no_gui:
+        return 0
+    from classhub_desktop.ui.app import run_gui
+
+    return run_gui(profile_name=sandbox.profile_name)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from classhub_desktop.ui.app import run_gui
+
+    return run_gui(profile_name=getattr(args, "profile", None))
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="classhub-desktop",
+        description="ClassHub Desktop: rosters, duplicate students, health and maintenance for ClassHub. "
+        "Without a command it opens the application window.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the application window (the default)")
+    gui.add_argument("--profile", metavar="NAME", help="connect with this profile at start")
+    gui.set_defaults(func=cmd_gui)
+
+    db = sub.add_parser("db", help="schema migrations: upgrade, current, check")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply pending migrations")
+    upgrade.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    current = db_sub.add_parser("current", help="show the applied revision")
+    current.set_defaults(func=cmd_db_current)
+    check = db_sub.add_parser("check", help="migration gate: exit 1 and list pending migrations")
+    check.set_defaults(func=cmd_db_check)
+    for p in (upgrade, current, check):
+        _add_target(p)
+
+    sandbox = sub.add_parser("sandbox", help="a complete local ClassHub for demos, training and tests")
+    sandbox.add_argument("--dir", metavar="DIR", help="where the sandbox keeps its data (default: user data dir)")
+    sandbox.add_argument("--students", type=int, default=20_000, help="students to seed on first start")
+    sandbox.add_argument("--no-gui", action="store_true", help="prepare the sandbox and exit")
+    sandbox.set_defaults(func=cmd_sandbox)
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION")
+    seed = sandbox_sub.add_parser("seed", help="fill an empty, migrated database with demo data and defects")
+    _add_target(seed)
+    seed.add_argument("--students", type=int, required=True, help="student rows, duplicates included")
+    seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    seed.add_argument("--files", required=True, metavar="DIR", help="where upload files are written")
+    seed.add_argument("--truth", metavar="FILE", help="write the injected defects as JSON here")
+    seed.add_argument("--password", help="password of the API accounts (random and printed when omitted)")
+    seed.add_argument("--events-per-student", type=int, default=10, help="student events per student")
+    seed.set_defaults(func=cmd_sandbox_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_gui)
+    try:
+        return func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""The layer rules of DESIGN.md hold (import-linter contracts in pyproject.toml)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept() -> None:
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
+    result = subprocess.run([lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_only_credentials_module_imports_keyring() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "classhub_desktop").rglob("*.py")
+        if path.name != "credentials.py"
+        and any(line.strip().startswith(("import keyring", "from keyring")) for line in path.read_text().splitlines())
+    ]
+    assert offenders == []
+
+
+def test_only_ui_tasks_starts_threads() -> None:
+    markers = ("threading.Thread(", "QThread(", "QThreadPool", "concurrent.futures")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "classhub_desktop" / "ui").rglob("*.py")
+        if path.name != "tasks.py" and any(m in path.read_text() for m in markers)
+    ]
+    assert offenders == []

@@ -1,0 +1,76 @@
+"""The command line: db upgrade/current/check (the migration gate) and the help text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from classhub_desktop.cli import main
+from tests.conftest import PgServer
+
+
+def test_help_lists_the_commands() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "classhub_desktop", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("gui", "db", "sandbox"):
+        assert command in out
+    db_help = subprocess.run(
+        [sys.executable, "-m", "classhub_desktop", "db", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for action in ("upgrade", "current", "check"):
+        assert action in db_help
+
+
+def test_migration_gate_on_an_empty_database(pg_server: PgServer, capsys: pytest.CaptureFixture[str]) -> None:
+    name = pg_server.create_database()
+    url = pg_server.conninfo(name)
+    try:
+        assert main(["db", "check", "--db", url]) == 1
+        out = capsys.readouterr().out
+        assert "Migrations pending" in out and "0001" in out and "0002" in out
+
+        assert main(["db", "upgrade", "--db", url, "--json"]) == 0
+        applied = json.loads(capsys.readouterr().out)
+        assert applied["up_to_date"] is True and len(applied["applied"]) == 2
+
+        assert main(["db", "check", "--db", url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"ok": True, "pending": []}
+
+        assert main(["db", "current", "--db", url]) == 0
+        assert "Current revision: 0002" in capsys.readouterr().out
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_unreachable_database_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["db", "check", "--db", "host=/nonexistent-socket-dir dbname=x user=x connect_timeout=2"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot read the schema version") and "nonexistent-socket-dir" in err
+
+
+def test_profile_target_uses_the_saved_profile(db_conninfo: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from classhub_desktop.config.profiles import Profile, ProfileStore
+
+    params = conninfo_to_dict(db_conninfo)
+    ProfileStore().save(
+        Profile(
+            name="cli-test",
+            kind="administrator",
+            db_host=str(params["host"]),
+            db_port=int(params.get("port", 5432)),
+            db_name=str(params["dbname"]),
+            db_user=str(params["user"]),
+            db_sslmode="disable",
+        )
+    )
+    assert main(["db", "check", "--profile", "cli-test"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main(["db", "check", "--profile", "no-such-profile"]) == 2
+    assert "no-such-profile" in capsys.readouterr().err
