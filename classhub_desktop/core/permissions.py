@@ -1,0 +1,33 @@
+"""What a ClassHub database role may do. The server's grants decide; the UI mirrors them."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Capability(Enum):
+    READ = "read"
+    EDIT_ROSTER = "edit roster"
+    MERGE_STUDENTS = "merge students"
+    RUN_MAINTENANCE = "run maintenance"
+    RUN_GUIDED_FIXES = "run guided fixes"
+    MANAGE_ACCOUNTS = "manage accounts"
+    MIGRATE_SCHEMA = "migrate schema"
+
+
+_BY_ROLE: dict[str, frozenset[Capability]] = {
+    "classhub_admin": frozenset(Capability),
+    "classhub_support": frozenset({Capability.READ, Capability.RUN_MAINTENANCE, Capability.RUN_GUIDED_FIXES}),
+    "classhub_readonly": frozenset({Capability.READ}),
+}
+
+
+def capabilities_for(role: str | None) -> frozenset[Capability]:
+    return _BY_ROLE.get(role or "", frozenset())
+
+
+def why_not(role: str | None, capability: Capability) -> str:
+    """A tooltip for a disabled action."""
+    label = {"classhub_admin": "administrator", "classhub_support": "support", "classhub_readonly": "read-only"}
+    who = label.get(role or "", "this login")
+    return f"Not available to a {who} login: ask an administrator for a role that may {capability.value}."
