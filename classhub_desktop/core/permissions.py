@@ -13,11 +13,14 @@ class Capability(Enum):
     RUN_GUIDED_FIXES = "run guided fixes"
     MANAGE_ACCOUNTS = "manage accounts"
     MIGRATE_SCHEMA = "migrate schema"
+    ANNOTATE_AUDIT_LOG = "add notes to the audit log"  # INSERT on audit_log: admin and support
 
 
 _BY_ROLE: dict[str, frozenset[Capability]] = {
     "classhub_admin": frozenset(Capability),
-    "classhub_support": frozenset({Capability.READ, Capability.RUN_MAINTENANCE, Capability.RUN_GUIDED_FIXES}),
+    "classhub_support": frozenset(
+        {Capability.READ, Capability.RUN_MAINTENANCE, Capability.RUN_GUIDED_FIXES, Capability.ANNOTATE_AUDIT_LOG}
+    ),
     "classhub_readonly": frozenset({Capability.READ}),
 }
 

@@ -76,7 +76,8 @@ def make_engine(
     def connect() -> psycopg.Connection[Any]:
         return psycopg.connect(full)
 
-    kwargs: dict[str, Any] = {"creator": connect, "pool_pre_ping": True}
+    # hide_parameters: error messages (shown in dialogs, logs) never carry bound values (names, e-mails).
+    kwargs: dict[str, Any] = {"creator": connect, "pool_pre_ping": True, "hide_parameters": True}
     if pool:
         kwargs.update(pool_size=4, max_overflow=4)
     else:
