@@ -1,0 +1,611 @@
+"""The Connect dialog: list, create, edit, delete and test connection profiles, then connect.
+
+Layout: the profiles on the left; on the right the profile form (groups Database, API, Password),
+the result panel and the Test / Save buttons; Close and Connect at the bottom.
+
+Everything that touches the keyring, the profiles file's secrets or the network runs on the
+TaskRunner (see `operations`); the dialog only reacts to the tasks' signals. Keyboard: Enter
+connects, Ctrl+T tests, Ctrl+S saves, Ctrl+N starts a new profile, Delete on the list deletes
+(after confirmation), Esc stops a running attempt or closes the dialog.
+
+`sig_connected(DatabaseSession)` is emitted just before the dialog accepts; the receiver owns the
+session (and closes it). The session is also available as `dialog.session`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from classhub_desktop.config.credentials import CredentialError, CredentialStore, KeyringStatus
+from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
+from classhub_desktop.store.session import ConnectionFailed, DatabaseSession
+from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.connect import operations
+from classhub_desktop.ui.connect.profile_form import ProfileForm
+from classhub_desktop.ui.connect.profile_list import EMPTY_TEXT, ProfileList
+from classhub_desktop.ui.connect.result_panel import ResultPanel
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+WELCOME_TEXT = ("A profile tells ClassHub Desktop how to reach a ClassHub database or API.\n"
+                "Create your first profile to get started.")
+BROKEN_FILE_TEXT = "The profiles cannot be shown: see the message above."
+BROKEN_FILE_WELCOME = ("The profiles file is damaged. Repair it in a text editor and reopen this dialog,\n"
+                       "or move it aside to start with no profiles.")
+TEACHER_TEST_TIP = ("Teacher profiles use the ClassHub API; testing the API is not available in this "
+                    "version yet.")
+TEACHER_CONNECT_TIP = ("Teacher profiles connect through the ClassHub API, which this version cannot do yet. "
+                       "Use an administrator profile.")
+
+
+class ConnectDialog(QDialog):
+    sig_connected = Signal(object)  # DatabaseSession
+    sig_profile_saved = Signal(str)
+    sig_profile_deleted = Signal(str)
+    sig_keyring_checked = Signal(object)  # KeyringStatus
+    sig_operation_done = Signal()  # a test / save / delete / connect attempt ended, whatever the outcome
+
+    def __init__(self, profiles: ProfileStore, credentials: CredentialStore, runner: TaskRunner,
+                 parent: QWidget | None = None, preselect: str | None = None) -> None:
+        super().__init__(parent)
+        self.profiles = profiles
+        self.credentials = credentials
+        self.runner = runner
+        self.session: DatabaseSession | None = None
+        self.task: Task | None = None  # the running test / save / delete / connect
+        self._cancellable = False
+        self.keyring_task: Task | None = None
+        self.keyring_status: KeyringStatus | None = None
+        self._file_broken = False  # the profiles file cannot be read: nothing can be saved until it is fixed
+        self._original: str | None = None  # saved name of the profile in the form; None: new profile
+        self._editing = False
+        self._dirty = False
+        self._warning_boxes: list[QMessageBox] = []
+        self.setWindowTitle("Connect to ClassHub")
+        self.setSizeGripEnabled(True)
+        self.resize(940, 800)
+        self._build()
+        self._wire()
+        self._reload(preselect)
+        if self._original is None:
+            names = self.profile_list.names()
+            if names:
+                self._load(names[0])
+            else:
+                self._show_empty()
+        (self.empty_new_button if self.profile_list.is_empty() else self.profile_list.list).setFocus()
+        self._start_keyring_probe()
+
+    # ---------------------------------------------------------------- building
+
+    def _build(self) -> None:
+        # left: profiles
+        caption = QLabel("Profiles")
+        caption.setStyleSheet("font-weight: bold;")
+        self.file_banner = QLabel()
+        self.file_banner.setWordWrap(True)
+        self.file_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.file_banner.setStyleSheet("QLabel { background: #fdecea; color: #b71c1c; border: 1px solid #e57373; "
+                                       "border-radius: 4px; padding: 6px; }")
+        self.reset_button = QPushButton("Move the damaged file aside…")
+        self.file_banner.setVisible(False)
+        self.reset_button.setVisible(False)
+        self.profile_list = ProfileList()
+        self.new_button = QPushButton("New")
+        self.new_button.setToolTip("Create a new profile (Ctrl+N)")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete the selected profile (Delete)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.new_button)
+        buttons.addWidget(self.delete_button)
+        buttons.addStretch(1)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 4, 0)
+        left.setMinimumWidth(180)
+        left_layout.addWidget(caption)
+        left_layout.addWidget(self.file_banner)
+        left_layout.addWidget(self.reset_button)
+        left_layout.addWidget(self.profile_list, 1)
+        left_layout.addLayout(buttons)
+
+        # right: form, result, actions
+        self.title_label = QLabel()
+        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.title_label.setStyleSheet("font-weight: bold; font-size: 15px;")
+        self.title_label.setWordWrap(True)
+        self.form = ProfileForm()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.form)
+        # Never clip the form sideways (the horizontal scroll bar is off): the area is at least as wide as it.
+        scroll.setMinimumWidth(self.form.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width() + 4)
+        self.empty_page = QWidget()
+        empty_layout = QVBoxLayout(self.empty_page)
+        empty_layout.addStretch(1)
+        self.welcome_label = welcome = QLabel(WELCOME_TEXT)
+        welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        welcome.setWordWrap(True)
+        self.empty_new_button = QPushButton("Create a profile")
+        empty_layout.addWidget(welcome)
+        empty_layout.addWidget(self.empty_new_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        empty_layout.addStretch(2)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty_page)
+        self.pages.addWidget(scroll)
+        self.result_panel = ResultPanel()
+        self.test_button = QPushButton("&Test connection")
+        self.test_button.setToolTip("Try the connection without opening a session (Ctrl+T)")
+        self.save_button = QPushButton("&Save")
+        self.save_button.setToolTip("Save the profile (Ctrl+S)")
+        actions = QHBoxLayout()
+        actions.addWidget(self.test_button)
+        actions.addStretch(1)
+        actions.addWidget(self.save_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(8, 0, 0, 0)
+        right_layout.addWidget(self.title_label)
+        right_layout.addWidget(self.pages, 1)
+        right_layout.addWidget(self.result_panel)
+        right_layout.addLayout(actions)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([260, 680])
+        self.button_box = QDialogButtonBox()
+        self.connect_button = self.button_box.addButton("&Connect", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button = self.button_box.addButton(QDialogButtonBox.StandardButton.Close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.button_box)
+
+        for button in (self.new_button, self.delete_button, self.test_button, self.save_button, self.close_button,
+                       self.reset_button, self.empty_new_button):
+            button.setAutoDefault(False)
+        self.connect_button.setAutoDefault(True)
+        self.connect_button.setDefault(True)
+        chain: list[QWidget] = [self.profile_list.list, self.new_button, self.delete_button, *self.form.tab_chain(),
+                                self.test_button, self.save_button, self.result_panel.cancel_button,
+                                self.connect_button, self.close_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def _wire(self) -> None:
+        self.profile_list.list.currentItemChanged.connect(self._on_current_changed)
+        self.profile_list.list.doubleClicked.connect(lambda _index: self.connect_profile())
+        self.profile_list.sig_delete_requested.connect(self.delete_profile)
+        self.new_button.clicked.connect(self.new_profile)
+        self.empty_new_button.clicked.connect(self.new_profile)
+        self.delete_button.clicked.connect(self.delete_profile)
+        self.test_button.clicked.connect(self.test_connection)
+        self.save_button.clicked.connect(self.save_profile)
+        self.connect_button.clicked.connect(self.connect_profile)
+        self.close_button.clicked.connect(self.reject)
+        self.reset_button.clicked.connect(self._reset_profiles_file)
+        self.result_panel.sig_cancel_requested.connect(self.cancel_operation)
+        self.form.sig_edited.connect(self._on_edited)
+        self.form.sig_kind_changed.connect(lambda _kind: self._update_actions())
+        self.form.name_edit.textEdited.connect(lambda _text: self._update_title())
+        for sequence, slot in ((QKeySequence("Ctrl+T"), self.test_connection),
+                               (QKeySequence(QKeySequence.StandardKey.New), self.new_profile),
+                               (QKeySequence(QKeySequence.StandardKey.Save), self.save_profile)):
+            shortcut = QShortcut(sequence, self)
+            shortcut.activated.connect(slot)
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    @property
+    def editing_name(self) -> str | None:
+        """The saved name of the profile shown in the form (None for a new, unsaved profile)."""
+        return self._original
+
+    def is_busy(self) -> bool:
+        return self.task is not None
+
+    def _reload(self, select: str | None) -> None:
+        try:
+            profiles = self.profiles.list()
+        except ProfileError as exc:
+            self.file_banner.setText(str(exc))
+            profiles = []
+            self._file_broken = True
+        else:
+            self._file_broken = False
+        self.file_banner.setVisible(self._file_broken)
+        self.reset_button.setVisible(self._file_broken)
+        self.profile_list.empty_label.setText(BROKEN_FILE_TEXT if self._file_broken else EMPTY_TEXT)
+        self.welcome_label.setText(BROKEN_FILE_WELCOME if self._file_broken else WELCOME_TEXT)
+        self.profile_list.set_profiles(profiles, select)
+        if select is not None and select in self.profile_list.names() and self._original != select:
+            self._load(select)
+        self._update_actions()
+
+    def _load(self, name: str) -> None:
+        try:
+            profile = self.profiles.get(name)
+        except ProfileError as exc:
+            self.result_panel.show_failure("The profile could not be read", str(exc))
+            return
+        self.profile_list.select(name)
+        self.form.set_profile(profile)
+        self._original = name
+        self._editing = True
+        self._dirty = False
+        self.pages.setCurrentIndex(1)
+        self.result_panel.setVisible(True)
+        self.result_panel.show_idle()
+        self._update_title()
+        self._update_actions()
+
+    def _show_empty(self) -> None:
+        self._original = None
+        self._editing = False
+        self._dirty = False
+        self.form.set_profile(None)
+        self.pages.setCurrentIndex(0)
+        self.result_panel.show_idle()
+        self.result_panel.setVisible(False)
+        self._update_title()
+        self._update_actions()
+
+    def _update_title(self) -> None:
+        if not self._editing:
+            self.title_label.setText("No profiles yet" if self.profile_list.is_empty() else "No profile selected")
+            return
+        name = self.form.name_edit.text().strip()
+        title = f"Profile “{name}”" if self._original is not None else f"New profile “{name}”" if name \
+            else "New profile"
+        self.title_label.setText(title + ("   — unsaved changes" if self._dirty else ""))
+
+    def _update_actions(self) -> None:
+        busy = self.is_busy()
+        teacher = self.form.kind() == "teacher"
+        can_act = self._editing and not busy
+        self.test_button.setEnabled(can_act and not teacher)
+        self.test_button.setToolTip(TEACHER_TEST_TIP if teacher else
+                                    "Try the connection without opening a session (Ctrl+T)")
+        self.connect_button.setEnabled(can_act and not teacher)
+        self.connect_button.setToolTip(TEACHER_CONNECT_TIP if teacher else
+                                       "Open a session with this profile (Enter)")
+        self.save_button.setEnabled(can_act)
+        self.delete_button.setEnabled(self._editing and not busy)
+        self.new_button.setEnabled(not busy and not self._file_broken)
+        self.empty_new_button.setEnabled(not busy and not self._file_broken)
+        self.empty_new_button.setVisible(not self._file_broken)
+        self.profile_list.setEnabled(not busy)
+
+    @Slot()
+    def _on_edited(self) -> None:
+        self._dirty = True
+        self._update_title()
+        if self.result_panel.state in ("ok", "failed", "cancelled"):  # an old result would mislead
+            self.result_panel.show_idle()
+
+    def _confirm_discard(self) -> bool:
+        if not (self._editing and self._dirty):
+            return True
+        name = self._original or self.form.name_edit.text().strip() or "the new profile"
+        answer = QMessageBox.question(
+            self, "Discard changes?",
+            f"Your changes to “{name}” are not saved. Discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    @Slot(QListWidgetItem, QListWidgetItem)
+    def _on_current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if current is None or current.text() == self._original:
+            return
+        if not self._confirm_discard():
+            self.profile_list.select(self._original)
+            return
+        self._load(current.text())
+
+    # ---------------------------------------------------------------- actions
+
+    @Slot()
+    def new_profile(self) -> None:
+        if self.is_busy() or self._file_broken or not self._confirm_discard():
+            return
+        self.profile_list.select(None)
+        self.form.set_profile(None)
+        self._original = None
+        self._editing = True
+        self._dirty = False
+        self.pages.setCurrentIndex(1)
+        self.result_panel.setVisible(True)
+        self.result_panel.show_idle("Fill in the profile, then Test (Ctrl+T) and Save (Ctrl+S).")
+        self._update_title()
+        self._update_actions()
+        self.form.name_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    @Slot()
+    def delete_profile(self) -> None:
+        if self.is_busy() or not self._editing:
+            return
+        name = self._original
+        if name is None:  # an unsaved new profile: just drop it
+            if self._confirm_discard():
+                self._after_delete(None)
+            return
+        answer = QMessageBox.question(
+            self, "Delete profile",
+            f"Delete the profile “{name}”?\n\nIts saved passwords are removed too. This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._run(f"Deleting profile “{name}”…", operations.delete_profile, self.profiles, name,
+                  on_finished=self._after_delete, on_failed=self._save_failed, cancellable=False)
+
+    def _after_delete(self, name: str | None) -> None:
+        names = self.profile_list.names()
+        index = names.index(name) if name in names else 0
+        self._dirty = False
+        self._reload(None)
+        remaining = self.profile_list.names()
+        if remaining:
+            self._original = None
+            self._load(remaining[min(index, len(remaining) - 1)])
+        else:
+            self._show_empty()
+        if name is not None:
+            self.result_panel.show_message(f"Profile “{name}” deleted.")
+            self.sig_profile_deleted.emit(name)
+
+    def _validated(self) -> Profile | None:
+        try:
+            return self.form.profile()
+        except ProfileError as exc:
+            self.form.show_error(exc)
+            self.result_panel.show_idle("Correct the highlighted field.")
+            return None
+
+    @Slot()
+    def save_profile(self) -> None:
+        if self.is_busy() or not self._editing:
+            return
+        profile = self._validated()
+        if profile is None:
+            return
+        self.form.clear_errors()
+        self._run(f"Saving profile “{profile.name}”…", operations.save_profile, self.profiles, self.credentials,
+                  profile, self._original, self.form.password(),
+                  on_finished=self._after_save, on_failed=self._save_failed, cancellable=False)
+
+    def _after_save(self, profile: Profile) -> None:
+        had_password = bool(self.form.password())
+        self._mark_saved(profile)
+        where = {"keyring": " The password is saved in the OS keyring.",
+                 "session": " The password is kept until you close ClassHub Desktop.",
+                 "never": ""}[profile.remember_password]
+        self.result_panel.show_message(f"Profile “{profile.name}” saved." + (where if had_password else ""))
+        if profile.remember_password != "never":
+            self.form.password_edit.clear()
+
+    def _mark_saved(self, profile: Profile) -> None:
+        self._dirty = False
+        self._original = profile.name
+        self._reload(profile.name)
+        self._update_title()
+        self.sig_profile_saved.emit(profile.name)
+
+    def _save_failed(self, error: BaseException) -> None:
+        if isinstance(error, ProfileError):
+            self.form.show_error(error)
+            self.result_panel.show_failure("The profile was not saved", str(error))
+        elif isinstance(error, CredentialError):
+            self.form.show_error(str(error), field="remember_password")
+            self.result_panel.show_failure("The password was not saved", str(error))
+        else:
+            self.result_panel.show_failure("The profile was not saved", user_message(error),
+                                           detail=type(error).__name__)
+
+    @Slot()
+    def test_connection(self) -> None:
+        if self.is_busy() or not self._editing or self.form.kind() != "administrator":
+            return
+        profile = self._validated()
+        if profile is None:
+            return
+        self.form.clear_errors()
+        self._run("Testing the connection…", operations.run_connection_test, self.credentials, profile,
+                  self.form.password(), self._original,
+                  on_finished=self.result_panel.show_report, on_failed=self._attempt_failed)
+
+    @Slot()
+    def connect_profile(self) -> None:
+        if self.is_busy() or not self._editing or self.form.kind() != "administrator":
+            return
+        profile = self._validated()
+        if profile is None:
+            return
+        self.form.clear_errors()
+        if self._dirty or self._original is None:  # connect with what is stored: save first
+
+            def saved(saved_profile: Profile) -> None:
+                self._mark_saved(saved_profile)
+                self._start_connect(saved_profile)
+
+            self._run(f"Saving profile “{profile.name}”…", operations.save_profile, self.profiles,
+                      self.credentials, profile, self._original, "", on_finished=saved, on_failed=self._save_failed,
+                      cancellable=False)
+        else:
+            self._start_connect(profile)
+
+    def _start_connect(self, profile: Profile) -> None:
+        self._run("Connecting…", operations.connect_profile, self.credentials, profile, self._original,
+                  self.form.password(), on_finished=self._connected, on_failed=self._attempt_failed)
+
+    def _connected(self, outcome: operations.ConnectOutcome) -> None:
+        self.session = outcome.session
+        self.result_panel.show_report(outcome.session.report)
+        if outcome.warning:
+            self._warn_later(outcome.warning)
+        self.sig_connected.emit(outcome.session)
+        self.accept()
+
+    def _attempt_failed(self, error: BaseException) -> None:
+        if isinstance(error, ConnectionFailed):
+            self.result_panel.show_report(error.report)
+        elif isinstance(error, CredentialError):  # reading the remembered password failed
+            self.result_panel.show_failure("The saved password could not be read", str(error))
+        elif isinstance(error, ProfileError):
+            self._save_failed(error)
+        else:
+            self.result_panel.show_failure("The attempt failed", user_message(error), detail=type(error).__name__)
+
+    @Slot()
+    def cancel_operation(self) -> None:
+        """Stop waiting for the running test or connect attempt: the dialog is usable at once.
+
+        The attempt itself ends within its connect timeout; its late result is dropped (a session
+        it opened is closed). Saving and deleting are quick and cannot be abandoned halfway.
+        """
+        task = self.task
+        if task is None or not self._cancellable:
+            return
+        task.cancel()
+        self.task = None
+        self.result_panel.show_cancelled()
+        self._update_actions()
+        self.sig_operation_done.emit()
+
+    # ---------------------------------------------------------------- tasks
+
+    def _run(self, text: str, fn: Callable[..., Any], *args: Any,
+             on_finished: Callable[[Any], None], on_failed: Callable[[BaseException], None],
+             cancellable: bool = True) -> None:
+        task = self.runner.start(text.rstrip("…"), fn, *args)
+        self.task = task
+        self._cancellable = cancellable
+        self.result_panel.show_busy(text, cancellable)
+        self._update_actions()
+
+        def finished(result: Any) -> None:
+            if isValid(self) and self.task is task:
+                on_finished(result)
+            elif isinstance(result, operations.ConnectOutcome):
+                result.session.close()  # the dialog is gone or gave up: nobody will use this session
+
+        def failed(error: BaseException) -> None:
+            if isValid(self) and self.task is task:
+                on_failed(error)
+
+        def cancelled() -> None:
+            if isValid(self) and self.task is task:
+                self.result_panel.show_cancelled()
+
+        def done() -> None:
+            if isValid(self) and self.task is task:
+                self.task = None
+                self._update_actions()
+                self.sig_operation_done.emit()
+
+        def progress(_done: int, _total: int, message: str) -> None:
+            if isValid(self) and self.task is task:
+                self.result_panel.set_busy_text(message)
+
+        task.sig_progress.connect(progress)
+        task.sig_finished.connect(finished)
+        task.sig_failed.connect(failed)
+        task.sig_cancelled.connect(cancelled)
+        task.sig_done.connect(done)
+
+    def _start_keyring_probe(self) -> None:
+        self.form.set_keyring_status(None)
+        task = self.runner.start("Check the system keyring", operations.check_keyring, self.credentials)
+        self.keyring_task = task
+
+        def finished(status: KeyringStatus) -> None:
+            if isValid(self):
+                self._keyring_checked(status)
+
+        def failed(error: BaseException) -> None:
+            if isValid(self):
+                self._keyring_checked(KeyringStatus("error", f"The system keyring could not be checked "
+                                                             f"({type(error).__name__})."))
+
+        task.sig_finished.connect(finished)
+        task.sig_failed.connect(failed)
+
+    def _keyring_checked(self, status: KeyringStatus) -> None:
+        self.keyring_status = status
+        self.form.set_keyring_status(status)
+        self.sig_keyring_checked.emit(status)
+
+    def _warn_later(self, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Password not remembered", text, QMessageBox.StandardButton.Ok,
+                          self.parentWidget())
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    @Slot()
+    def _reset_profiles_file(self) -> None:
+        answer = QMessageBox.question(
+            self, "Start with no profiles?",
+            f"Move the damaged profiles file aside and start with no profiles?\n\n{self.profiles.path}\n\n"
+            "The file is renamed, not deleted, so you can repair it later.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            moved = self.profiles.reset()
+        except OSError as exc:
+            self.result_panel.show_failure("The profiles file could not be moved", user_message(exc))
+            return
+        self._reload(None)
+        self._show_empty()
+        if moved is not None:
+            self.welcome_label.setText(f"The damaged file was moved to\n{moved}\n\nCreate a profile to start again.")
+
+    # ---------------------------------------------------------------- closing
+
+    def reject(self) -> None:  # Esc and Close: first stop a running attempt (or wait for a save)
+        if self.task is not None:
+            self.cancel_operation()
+            return
+        if not self._confirm_discard():
+            return
+        super().reject()
+
+    def done(self, result: int) -> None:
+        for task in (self.task, self.keyring_task):
+            if task is not None and task.is_running():
+                task.cancel()
+        super().done(result)
