@@ -1,0 +1,143 @@
+"""Application entry point: the QApplication, the main window, and connecting at start.
+
+`run_gui` is what `classhub-desktop` (and `classhub-desktop sandbox`) call; `create_main_window`
+builds the same window without entering the event loop, for tests and screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from classhub_desktop import __version__
+from classhub_desktop.config.credentials import CredentialStore
+from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
+from classhub_desktop.core.connection import Problem
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_session
+from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.main_window import APP_NAME, MainWindow
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+ORGANIZATION = "ClassHub"
+ORGANIZATION_DOMAIN = "classhub.example.org"
+
+
+def style_sheet() -> str:
+    """The application style sheet, read from the installed package (works outside the source tree)."""
+    return resources.files("classhub_desktop").joinpath("resources/app.qss").read_text(encoding="utf-8")
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with our names, Fusion style and style sheet (reused when one exists)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(ORGANIZATION)
+    app.setOrganizationDomain(ORGANIZATION_DOMAIN)
+    app.setDesktopFileName("classhub-desktop")
+    app.setStyle("Fusion")
+    app.setStyleSheet(style_sheet())
+    return app
+
+
+def create_main_window(
+    runner: TaskRunner | None = None,
+    profiles: ProfileStore | None = None,
+    credentials: CredentialStore | None = None,
+) -> MainWindow:
+    """The main window with its TaskRunner, not shown (the QApplication must exist)."""
+    runner = runner if runner is not None else TaskRunner()
+    window = MainWindow(runner, profiles=profiles, credentials=credentials)
+    if runner.parent() is None:
+        runner.setParent(window)
+    return window
+
+
+# --- connecting at start ----------------------------------------------------------------------------
+
+
+def _may_work_without_typing(profile: Profile) -> bool:
+    """A login that needs no typed password: a local socket (peer/trust), or libpq's own sources."""
+    host = profile.db_host.strip()
+    if not host or host.startswith(("/", "@")):
+        return True
+    passfile = os.environ.get("PGPASSFILE") or str(Path.home() / ".pgpass")
+    return bool(os.environ.get("PGPASSWORD")) or Path(passfile).is_file()
+
+
+def connect_at_start(
+    profiles: ProfileStore, credentials: CredentialStore, name: str, *, progress: Progress, cancel: CancelToken
+) -> DatabaseSession | None:
+    """Open a session with profile `name` when no password must be typed; None when one must be.
+
+    Runs on a worker: reading the keyring may block while the system asks to unlock it.
+    Raises ProfileError (no such profile, a teacher profile) or ConnectionFailed.
+    """
+    progress.report(0, None, f"Connecting with profile {name}…")
+    profile = profiles.get(name)
+    if not profile.has_database:
+        raise ProfileError(f"The profile {name!r} is a teacher profile; it has no database connection.")
+    password = None
+    if profile.remember_password != "never":
+        password = credentials.get(name, "db_password", use_keyring=profile.remember_password == "keyring")
+    if password is None and not _may_work_without_typing(profile):
+        return None
+    cancel.raise_if_cancelled()
+    return open_session(name, make_conninfo(**profile.conninfo_params()), password)
+
+
+def start_with_profile(window: MainWindow, name: str) -> Task:
+    """Connect with `name` in a task; open the Connect dialog (on that profile) when that is not possible."""
+    window.status.set_connecting(name)
+    task = window.runner.start(f"Connecting with profile {name}", connect_at_start, window.profiles,
+                               window.credentials, name)
+
+    def connected(session: DatabaseSession | None) -> None:
+        if session is None:
+            window.set_session(None)
+            window.open_connect_dialog(preselect=name)
+        else:
+            window.set_session(session)
+
+    def failed(error: BaseException) -> None:
+        window.set_session(None)
+        # Dialogs open from the event loop, not inside the slot that delivers the task's outcome.
+        if isinstance(error, ProfileError):
+            QTimer.singleShot(0, window, lambda: show_error(window, "Cannot connect at start", str(error)))
+            QTimer.singleShot(0, window, lambda: window.open_connect_dialog())
+            return
+        if isinstance(error, ConnectionFailed):
+            reason = "" if error.report.problem is Problem.AUTHENTICATION_FAILED else error.report.headline
+        else:
+            reason = user_message(error).splitlines()[0]
+        if reason:
+            window.status.showMessage(f"Could not connect with profile {name}: {reason}", 15_000)
+        QTimer.singleShot(0, window, lambda: window.open_connect_dialog(preselect=name))
+
+    task.sig_finished.connect(while_alive(window, connected))
+    task.sig_failed.connect(while_alive(window, failed))
+    task.sig_cancelled.connect(while_alive(window, lambda: window.set_session(None)))
+    return task
+
+
+def run_gui(profile_name: str | None = None, argv: list[str] | None = None) -> int:
+    """Open the application window and run until it is closed; returns the exit code."""
+    app = create_application(argv)
+    window = create_main_window()
+    app.aboutToQuit.connect(window.shutdown)  # e.g. the desktop session ends without closing the window
+    window.show()
+    if profile_name:
+        QTimer.singleShot(0, window, lambda: start_with_profile(window, profile_name))
+    else:
+        QTimer.singleShot(0, window, lambda: window.open_connect_dialog())
+    return int(app.exec())

@@ -1,0 +1,370 @@
+"""The Audit log page: who did what, when. Filter by actor, action and date; newest first; paged."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy import Engine
+
+from classhub_desktop.core.permissions import Capability
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store.audit import (
+    AuditCount,
+    AuditEntry,
+    AuditFilter,
+    AuditPage,
+    add_note,
+    count_audit,
+    distinct_actions,
+    export_audit_csv,
+    fetch_audit_page,
+)
+from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.ui.audit.filter_bar import AuditFilterBar
+from classhub_desktop.ui.audit.note_dialog import NoteDialog
+from classhub_desktop.ui.common.capabilities import gate
+from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+NO_MATCH_TEXT = "No audit entries match these filters."
+EMPTY_LOG_TEXT = "The audit log is empty: nothing has been recorded yet."
+KIND_LABELS = {"database": "Database", "api": "API"}
+WHEN_TOOLTIP = (
+    "Local time of this computer. The log is always shown newest first; "
+    "use the filters to narrow it (the columns cannot be re-sorted)."
+)
+
+
+def _when(entry: AuditEntry) -> str:
+    return entry.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _when_tooltip(entry: AuditEntry) -> str:
+    local = entry.occurred_at.astimezone()
+    return f"{local.strftime('%A %d %B %Y, %H:%M:%S.%f')[:-3]} ({local.strftime('%Z, UTC%z')})"
+
+
+def _details(entry: AuditEntry) -> str:
+    return "" if entry.details_json == "{}" else entry.details_json
+
+
+def _details_tooltip(entry: AuditEntry) -> str:
+    if entry.details_json == "{}":
+        return ""
+    lines = json.dumps(entry.details(), indent=2, ensure_ascii=False).splitlines()
+    return "\n".join(lines[:30] + (["…"] if len(lines) > 30 else []))
+
+
+COLUMNS: list[PagedColumn[AuditEntry]] = [
+    PagedColumn("When", _when, tooltip=_when_tooltip, header_tooltip=WHEN_TOOLTIP),
+    PagedColumn("Actor", lambda e: e.actor, header_tooltip="The database login or API account that acted."),
+    PagedColumn("Kind", lambda e: KIND_LABELS.get(e.actor_kind, e.actor_kind), header_tooltip="Database or API"),
+    PagedColumn("Action", lambda e: e.action),
+    PagedColumn("Target", lambda e: e.target, header_tooltip="Table and row id the action was about."),
+    PagedColumn("Application", lambda e: e.application_name or "", header_tooltip="The client that wrote it."),
+    PagedColumn("Details", _details, tooltip=_details_tooltip, max_chars=400),
+]
+COLUMN_WIDTHS = (150, 170, 80, 170, 150, 140)
+
+
+def entry_as_json(entry: AuditEntry) -> str:
+    """The whole entry, pretty-printed, for the details pane."""
+    document: dict[str, Any] = {
+        "id": entry.id,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "local_time": entry.occurred_at.astimezone().isoformat(sep=" "),
+        "actor": entry.actor,
+        "actor_kind": entry.actor_kind,
+        "action": entry.action,
+        "target_table": entry.target_table,
+        "target_id": entry.target_id,
+        "application_name": entry.application_name,
+        "details": entry.details(),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+class AuditView(QWidget):
+    """The audit log page. `set_session` shows a database's log; `refresh` reloads it."""
+
+    title = "Audit log"
+    sig_status = Signal(str)  # short messages for the main window's status bar
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditView")
+        self.runner = runner
+        self.session: DatabaseSession | None = None
+        self.filter = AuditFilter()
+        self._count: AuditCount | None = None
+        self._count_generation = 0
+        self._actions_generation = 0
+        self.model: PagedTableModel[AuditEntry] = PagedTableModel(
+            runner, COLUMNS, page_size=200, title="Loading the audit log", parent=self
+        )
+        self._build()
+        self.set_session(None)
+
+    # - layout -
+
+    def _build(self) -> None:
+        style = self.style()
+        heading = QLabel(self.title)
+        heading.setObjectName("pageHeading")
+        self.count_label = QLabel("")
+        self.count_label.setObjectName("countLabel")
+        self.refresh_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self)
+        self.refresh_action.setToolTip("Load the newest entries again (F5)")
+        self.refresh_action.triggered.connect(self.refresh)
+        self.note_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_FileDialogNewFolder), "Add note…", self)
+        self.note_action.triggered.connect(self.open_note_dialog)
+        self.export_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton), "Export CSV…", self)
+        self.export_action.triggered.connect(self.export_csv)
+        top = QHBoxLayout()
+        top.addWidget(heading)
+        top.addSpacing(12)
+        top.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
+        top.addStretch(1)
+        for action in (self.refresh_action, self.note_action, self.export_action):
+            action.setIconText(action.text())  # buttons keep the "…" that says a dialog follows
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            top.addWidget(button)
+
+        self.filters = AuditFilterBar()
+        self.filters.sig_changed.connect(self.apply_filters)
+
+        self.table = PagedTableView(empty_text=NO_MATCH_TEXT)
+        self.table.set_paged_model(self.model)
+        self.table.setObjectName("auditTable")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().currentRowChanged.connect(self._show_details)
+        self.details = QPlainTextEdit()
+        self.details.setObjectName("detailsPane")
+        self.details.setReadOnly(True)
+        self.details.setPlaceholderText("Select an entry to see all of it here.")
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.details.setFont(mono)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([520, 160])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 8)
+        layout.addLayout(top)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.splitter, 1)
+        self.model.sig_loaded.connect(self._update_count_label)
+        self.model.modelReset.connect(self._show_details)
+        self.model.sig_failed.connect(lambda message: self.sig_status.emit(f"Audit log: {message.splitlines()[0]}"))
+
+    # - session -
+
+    def set_session(self, session: DatabaseSession | None) -> None:
+        self.session = session
+        gate(self.export_action, session, Capability.READ, "Export every entry that matches the filters to a CSV file")
+        gate(
+            self.note_action,
+            session,
+            Capability.ANNOTATE_AUDIT_LOG,
+            "Write a note into the audit log (e.g. what you changed by hand)",
+        )
+        self.refresh_action.setEnabled(session is not None)
+        self.filters.set_actions([])
+        self.filter = self.filters.current_filter()
+        if session is None:
+            self.model.set_fetcher(None)
+            self._count = None
+            self.count_label.setText("")
+            self._count_generation += 1
+            self._actions_generation += 1
+            return
+        self._load_actions()
+        self._reload()
+
+    def refresh(self) -> None:
+        if self.session is None:
+            return
+        self._load_actions()
+        self._reload()
+
+    # - filters -
+
+    # - filters -
+
+    def filters_active(self) -> bool:
+        return self.filter != AuditFilter()
+
+    @Slot()
+    def apply_filters(self) -> None:
+        """Show the entries matching the filter bar now (no-op when the filter did not change)."""
+        self.filters.debounce.stop()
+        flt = self.filters.current_filter()
+        if flt == self.filter:
+            return
+        self.filter = flt
+        if self.session is not None:
+            self._reload()
+
+    # - loading -
+
+    def _reload(self) -> None:
+        assert self.session is not None
+        engine, flt = self.session.engine, self.filter
+        self.table.set_empty_text(NO_MATCH_TEXT if self.filters_active() else EMPTY_LOG_TEXT)
+
+        def fetch(cursor: Any, limit: int) -> AuditPage:
+            return fetch_audit_page(engine, flt, cursor, limit)
+
+        self.model.set_fetcher(fetch)
+        self._count = None
+        self._count_generation += 1
+        generation = self._count_generation
+        self.count_label.setText("Counting…")
+        task = self.runner.start("Counting audit entries", _count, engine, flt)
+        task.sig_finished.connect(while_alive(self, lambda count: self._on_count(generation, count)))
+        task.sig_failed.connect(while_alive(self, lambda error: self._on_count_failed(generation, error)))
+
+    def _on_count(self, generation: int, count: AuditCount) -> None:
+        if generation == self._count_generation:
+            self._count = count
+            self._update_count_label()
+
+    def _on_count_failed(self, generation: int, error: BaseException) -> None:
+        if generation == self._count_generation:
+            self.count_label.setText("")
+            self.count_label.setToolTip(user_message(error))
+
+    @Slot()
+    def _update_count_label(self) -> None:
+        loaded = self.model.loaded_count()
+        count = self._count
+        if count is None:
+            text = f"{loaded:,} loaded, counting…" if loaded else "Counting…"
+        elif count.value == 0:
+            text = "No entries"
+        elif loaded >= count.value and not count.capped:
+            text = f"{count.value:,} {'entry' if count.value == 1 else 'entries'}"
+        else:
+            text = f"Showing {loaded:,} of {count} entries"
+        self.count_label.setText(text)
+        capped = count is not None and count.capped
+        self.count_label.setToolTip("Counting stopped here; narrow the filters for an exact number." if capped else "")
+
+    def _load_actions(self) -> None:
+        assert self.session is not None
+        self._actions_generation += 1
+        generation = self._actions_generation
+        task = self.runner.start("Loading audit actions", _actions, self.session.engine)
+        task.sig_finished.connect(while_alive(self, lambda actions: self._on_actions(generation, actions)))
+        task.sig_failed.connect(while_alive(self, lambda e: self.filters.action_combo.setToolTip(user_message(e))))
+
+    def _on_actions(self, generation: int, actions: list[str]) -> None:
+        if generation == self._actions_generation:
+            self.filters.set_actions(actions)
+
+    # - details -
+
+    @Slot()
+    def _show_details(self) -> None:
+        entry = self.model.row_for(self.table.currentIndex())
+        self.details.setPlainText(entry_as_json(entry) if entry is not None else "")
+
+    # - export and notes -
+
+    @Slot()
+    def export_csv(self) -> None:
+        if self.session is None:
+            return
+        suggested = Path.home() / f"audit-log-{datetime.now():%Y-%m-%d}.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the audit log", str(suggested), "CSV files (*.csv)")
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> Task | None:
+        """Export the entries of the current filter to `path` in a task with a progress dialog."""
+        from classhub_desktop.ui.common.progress import run_with_progress
+
+        if self.session is None or not self.export_action.isEnabled():
+            return None
+        return run_with_progress(
+            self,
+            self.runner,
+            "Exporting the audit log",
+            export_audit_csv,
+            self.session.engine,
+            self.filter,
+            path,
+            on_result=while_alive(self, lambda n: self.sig_status.emit(f"Exported {n:,} audit entries to {path}")),
+            on_error=while_alive(self, self._export_failed),
+        )
+
+    def _export_failed(self, error: BaseException) -> None:
+        show_error(self, "The export failed", error)
+
+    @Slot()
+    def open_note_dialog(self) -> None:
+        if self.session is None or not self.note_action.isEnabled():
+            return
+        dialog = NoteDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.add_note(*dialog.values()))
+        dialog.open()
+
+    def add_note(self, note: str, target_table: str = "", target_id: str = "") -> Task | None:
+        if self.session is None or not self.note_action.isEnabled():
+            return None
+        task = self.runner.start("Adding a note", _add_note, self.session.engine, note, target_table, target_id)
+        task.sig_finished.connect(self._note_added)
+        task.sig_failed.connect(while_alive(self, lambda error: show_error(self, "The note was not added", error)))
+        return task
+
+    @Slot(object)
+    def _note_added(self, _entry: AuditEntry) -> None:
+        self.sig_status.emit("Note added to the audit log.")
+        self.refresh()
+
+
+# Operations run by the TaskRunner (plain functions; each runs on a worker).
+
+
+def _count(engine: Engine, flt: AuditFilter, *, progress: Progress, cancel: CancelToken) -> AuditCount:
+    return count_audit(engine, flt)
+
+
+def _actions(engine: Engine, *, progress: Progress, cancel: CancelToken) -> list[str]:
+    return distinct_actions(engine)
+
+
+def _add_note(
+    engine: Engine, note: str, table: str, row_id: str, *, progress: Progress, cancel: CancelToken
+) -> AuditEntry:
+    return add_note(engine, note, table, row_id)

@@ -1,0 +1,226 @@
+"""The main window's status bar: profile, login and role, server version, latency, connection state.
+
+Latency is re-measured every 30 s with a ``SELECT 1`` on a worker, only while the window is visible
+and not minimised. A failing probe turns the state into "Connection lost" (the error in the
+tooltip); the next successful probe turns it back to "Connected".
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Slot
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
+from sqlalchemy import Engine, text
+
+from classhub_desktop.core.connection import ROLE_LABELS
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+PROBE_INTERVAL_MS = 30_000
+
+
+class ConnectionState(Enum):
+    DISCONNECTED = ("Disconnected", "#8a8f98")
+    CONNECTING = ("Connecting…", "#d99a00")
+    CONNECTED = ("Connected", "#2e9d4f")
+    LOST = ("Connection lost", "#d0342c")
+
+    @property
+    def label(self) -> str:
+        return self.value[0]
+
+    @property
+    def color(self) -> str:
+        return self.value[1]
+
+
+def measure_latency(engine: Engine, *, progress: Progress, cancel: CancelToken) -> float:
+    """Round trip of ``SELECT 1`` in milliseconds (the connection checkout is not counted)."""
+    with engine.connect() as conn:
+        started = time.perf_counter()
+        conn.execute(text("SELECT 1")).scalar_one()
+        return (time.perf_counter() - started) * 1000
+
+
+def server_version_text(version: str) -> str:
+    """"18.1 (Debian 18.1-1)" -> "PostgreSQL 18.1"."""
+    return f"PostgreSQL {version.split()[0]}" if version.strip() else ""
+
+
+def _dot(color: str, size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QColor(color).darker(130))
+    painter.setBrush(QColor(color))
+    painter.drawEllipse(QRectF(1, 1, size - 2, size - 2))
+    painter.end()
+    return pixmap
+
+
+def _section(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.session: DatabaseSession | None = None
+        self.state = ConnectionState.DISCONNECTED
+        self.last_latency_ms: float | None = None
+        self._probe_task: Task | None = None
+        self._last_probe = 0.0
+        self.profile_label = _section("statusProfile")
+        self.login_label = _section("statusLogin")
+        self.server_label = _section("statusServer")
+        self.latency_label = _section("statusLatency")
+        self.state_dot = QLabel()
+        self.state_label = _section("statusState")
+        state_box = QWidget()
+        state_box.setObjectName("statusStateBox")
+        box = QHBoxLayout(state_box)
+        box.setContentsMargins(4, 0, 4, 0)
+        box.setSpacing(5)
+        box.addWidget(self.state_dot)
+        box.addWidget(self.state_label)
+        self.state_box = state_box
+        self._separators: dict[QWidget, QFrame] = {}
+        for widget in (self.profile_label, self.login_label, self.server_label, self.latency_label, state_box):
+            self._separators[widget] = _separator()
+            self.addPermanentWidget(self._separators[widget])
+            self.addPermanentWidget(widget)
+        self.latency_timer = QTimer(self)
+        self.latency_timer.setInterval(PROBE_INTERVAL_MS)
+        self.latency_timer.timeout.connect(self.probe_now)
+        self._watched: QWidget | None = None
+        self.set_session(None)
+
+    # - window visibility: no probes while nobody looks -
+
+    def watch_window(self, window: QWidget) -> None:
+        self._watched = window
+        window.installEventFilter(self)
+        self._update_timer()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched and event.type() in (
+            QEvent.Type.Show,
+            QEvent.Type.Hide,
+            QEvent.Type.WindowStateChange,
+        ):
+            QTimer.singleShot(0, self, self._update_timer)
+        return False
+
+    def _window_watched(self) -> bool:
+        window = self._watched
+        return window is None or (window.isVisible() and not window.isMinimized())
+
+    @Slot()
+    def _update_timer(self) -> None:
+        active = self.session is not None and self._window_watched()
+        if active and not self.latency_timer.isActive():
+            self.latency_timer.start()
+            if time.monotonic() - self._last_probe > PROBE_INTERVAL_MS / 1000:
+                self.probe_now()  # back from a pause: the last figure is stale
+        elif not active and self.latency_timer.isActive():
+            self.latency_timer.stop()
+
+    # - session -
+
+    def set_connecting(self, profile_name: str) -> None:
+        self.set_session(None)
+        self.profile_label.setText(profile_name)
+        self._set_state(ConnectionState.CONNECTING, f"Connecting with profile {profile_name}…")
+        self._show_sections()
+
+    def _show_sections(self) -> None:
+        """Only sections with something to say are shown (with their separators)."""
+        for widget, separator in self._separators.items():
+            visible = not isinstance(widget, QLabel) or bool(widget.text())
+            widget.setVisible(visible)
+            separator.setVisible(visible)
+
+    def set_session(self, session: DatabaseSession | None) -> None:
+        self.session = session
+        self._probe_task = None  # a late result of the previous session is ignored
+        self.last_latency_ms = None
+        if session is None:
+            for label in (self.profile_label, self.login_label, self.server_label, self.latency_label):
+                label.clear()
+                label.setToolTip("")
+            self._set_state(ConnectionState.DISCONNECTED, "Not connected to a database.")
+        else:
+            report = session.report
+            self.profile_label.setText(session.profile_name)
+            self.profile_label.setToolTip(f"Connection profile {session.profile_name}: {session.display}")
+            role = ROLE_LABELS.get(report.role or "", "no ClassHub role")
+            self.login_label.setText(f"{report.login} · {role}")
+            self.login_label.setToolTip(f"Database login {report.login}, acting as {report.role or 'no role'}")
+            self.server_label.setText(server_version_text(report.server_version))
+            self.server_label.setToolTip(f"Server version {report.server_version}")
+            self._show_latency(report.latency_ms)
+            self._set_state(ConnectionState.CONNECTED, f"Connected to {session.display}")
+            self._last_probe = time.monotonic()  # the connection test just measured it
+        self._show_sections()
+        self._update_timer()
+
+    def _set_state(self, state: ConnectionState, tooltip: str) -> None:
+        self.state = state
+        self.state_label.setText(state.label)
+        self.state_dot.setPixmap(_dot(state.color, max(8, self.fontMetrics().height() - 5)))
+        self.state_box.setToolTip(tooltip)
+        self.state_label.setToolTip(tooltip)
+
+    def _show_latency(self, latency_ms: float | None) -> None:
+        self.last_latency_ms = latency_ms
+        if latency_ms is None:
+            self.latency_label.setText("")
+            return
+        self.latency_label.setText(f"{latency_ms:.1f} ms" if latency_ms < 10 else f"{latency_ms:.0f} ms")
+        self.latency_label.setToolTip("Round trip of a SELECT 1, measured every 30 seconds")
+
+    # - probing -
+
+    @Slot()
+    def probe_now(self) -> Task | None:
+        """Measure the latency now (unless a probe is still running). Returns the probe's task."""
+        session = self.session
+        if session is None or (self._probe_task is not None and self._probe_task.is_running()):
+            return None
+        self._last_probe = time.monotonic()
+        task = self.runner.start("Measuring latency", measure_latency, session.engine)
+        self._probe_task = task
+        task.sig_finished.connect(while_alive(self, lambda ms: self._on_probe(task, ms)))
+        task.sig_failed.connect(while_alive(self, lambda error: self._on_probe_failed(task, error)))
+        return task
+
+    def _on_probe(self, task: Task, latency_ms: float) -> None:
+        if task is not self._probe_task or self.session is None:
+            return
+        self._show_latency(latency_ms)
+        if self.state is not ConnectionState.CONNECTED:
+            self._set_state(ConnectionState.CONNECTED, f"Connected to {self.session.display}")
+
+    def _on_probe_failed(self, task: Task, error: BaseException) -> None:
+        if task is not self._probe_task or self.session is None:
+            return
+        self.latency_label.setText("—")
+        self._set_state(ConnectionState.LOST, f"The last check of the connection failed:\n{user_message(error)}")
+
+
+def _separator() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.VLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line
