@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from classhub_desktop.core.connection import ConnectionReport
 from classhub_desktop.core.permissions import Capability, capabilities_for
+from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.connect import probe_connection
 from classhub_desktop.store.engine import build_conninfo, make_engine, redacted
 
@@ -33,6 +35,13 @@ class DatabaseSession:
 
     def can(self, capability: Capability) -> bool:
         return capability in capabilities_for(self.role)
+
+    def measure_latency(self, *, progress: Progress, cancel: CancelToken) -> float:
+        """Round trip of `SELECT 1` in milliseconds (the pool checkout is not counted)."""
+        with self.engine.connect() as conn:
+            started = time.perf_counter()
+            conn.execute(text("SELECT 1")).scalar_one()
+            return (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,10 +13,8 @@ from enum import Enum
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
-from sqlalchemy import Engine, text
 
 from classhub_desktop.core.connection import ROLE_LABELS
-from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -38,14 +36,6 @@ class ConnectionState(Enum):
     @property
     def color(self) -> str:
         return self.value[1]
-
-
-def measure_latency(engine: Engine, *, progress: Progress, cancel: CancelToken) -> float:
-    """Round trip of ``SELECT 1`` in milliseconds (the connection checkout is not counted)."""
-    with engine.connect() as conn:
-        started = time.perf_counter()
-        conn.execute(text("SELECT 1")).scalar_one()
-        return (time.perf_counter() - started) * 1000
 
 
 def server_version_text(version: str) -> str:
@@ -199,7 +189,7 @@ class StatusBar(QStatusBar):
         if session is None or (self._probe_task is not None and self._probe_task.is_running()):
             return None
         self._last_probe = time.monotonic()
-        task = self.runner.start("Measuring latency", measure_latency, session.engine)
+        task = self.runner.start("Measuring latency", session.measure_latency)
         self._probe_task = task
         task.sig_finished.connect(while_alive(self, lambda ms: self._on_probe(task, ms)))
         task.sig_failed.connect(while_alive(self, lambda error: self._on_probe_failed(task, error)))
