@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSplitter,
     QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -83,7 +85,13 @@ COLUMNS: list[PagedColumn[AuditEntry]] = [
     PagedColumn("Application", lambda e: e.application_name or "", header_tooltip="The client that wrote it."),
     PagedColumn("Details", _details, tooltip=_details_tooltip, max_chars=400),
 ]
-COLUMN_WIDTHS = (150, 170, 80, 170, 150, 140)
+COLUMN_WIDTHS = (150, 230, 70, 170, 200, 150)
+
+
+class _ElideRightDelegate(QStyledItemDelegate):
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 def entry_as_json(entry: AuditEntry) -> str:
@@ -161,6 +169,10 @@ class AuditView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        # Keep both ends visible (an e-mail's domain, a target's row id), but read JSON from its start.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self._details_delegate = _ElideRightDelegate(self.table)
+        self.table.setItemDelegateForColumn(len(COLUMNS) - 1, self._details_delegate)
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.details = QPlainTextEdit()
         self.details.setObjectName("detailsPane")
