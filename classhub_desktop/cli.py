@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,20 +35,28 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 def resolve_database(args: argparse.Namespace) -> tuple[str, str | None]:
     """(conninfo, password) for --db or --profile; libpq's environment when neither is given."""
-    if getattr(args, "profile", None):
-        from psycopg.conninfo import make_conninfo
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
 
-        from classhub_desktop.config.credentials import default_store
-        from classhub_desktop.config.profiles import ProfileError, ProfileStore
+    if getattr(args, "profile", None):
+        from classhub_desktop.config.credentials import CredentialError, default_store
+        from classhub_desktop.config.profiles import ProfileError, ProfileStore, saved_db_password
+        from classhub_desktop.store.engine import profile_conninfo
 
         try:
             profile = ProfileStore().get(args.profile)
-            params = profile.conninfo_params()
-        except ProfileError as exc:
+            return profile_conninfo(profile), saved_db_password(profile, default_store())
+        except (ProfileError, CredentialError) as exc:
             raise CliError(str(exc)) from exc
-        password = default_store().get(profile.name, "db_password")
-        return make_conninfo(**params), password
     if getattr(args, "db", None):
+        try:
+            conninfo_to_dict(args.db)
+        except ProgrammingError:
+            # libpq's message quotes the string, which may hold a password: say what is wrong, not what it is.
+            raise CliError(
+                "--db is not a valid connection string: give a URI such as postgresql://user@host/dbname "
+                "or key=value pairs such as 'host=db.example.org dbname=classhub user=alice'."
+            ) from None
         return str(args.db), None
     return "", None  # libpq defaults: PGHOST, PGDATABASE, PGSERVICE, ...
 
@@ -69,6 +78,7 @@ def _engine_for(args: argparse.Namespace) -> Any:
 def _db_status(args: argparse.Namespace) -> Any:
     from sqlalchemy.exc import DBAPIError
 
+    from classhub_desktop.core.connection import ADVICE, classify_connect_error
     from classhub_desktop.store import migrations
 
     engine = _engine_for(args)
@@ -76,15 +86,28 @@ def _db_status(args: argparse.Namespace) -> Any:
         return engine, migrations.status(engine)
     except DBAPIError as exc:
         engine.dispose()
-        raise CliError(f"Cannot read the schema version: {str(exc.orig).strip()}") from exc
+        message = str(exc.orig).strip()
+        problem = classify_connect_error(message, getattr(exc.orig, "sqlstate", None))
+        raise CliError(f"{problem.value.capitalize()}: {message}\n{ADVICE[problem]}") from exc
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from classhub_desktop.store import migrations
 
     engine, before = _db_status(args)
     try:
+        if before.unknown:
+            raise CliError(
+                f"The database has revision(s) this application does not know: {', '.join(before.unknown)}. "
+                "It was migrated by a newer ClassHub Desktop: update this application.",
+                exit_code=1,
+            )
         after = migrations.upgrade(engine, args.revision)
+    except DBAPIError as exc:
+        # Each migration runs in the one upgrade transaction: nothing was applied.
+        raise CliError(f"The upgrade failed and was rolled back: {str(exc.orig).strip()}") from exc
     finally:
         engine.dispose()
     applied = [p for p in before.pending if p not in after.pending]
@@ -139,12 +162,10 @@ def cmd_db_check(args: argparse.Namespace) -> int:
 def cmd_sandbox_seed(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import Progress, ProgressUpdate
     from classhub_desktop.sandbox.seed import SeedError, SeedOptions, seed_database, write_truth
+    from classhub_desktop.store.engine import build_conninfo
 
     conninfo, password = resolve_database(args)
-    if password:
-        from psycopg.conninfo import make_conninfo
-
-        conninfo = make_conninfo(conninfo, password=password)
+    conninfo = build_conninfo(conninfo, password=password)
 
     def show(update: ProgressUpdate) -> None:
         if not args.json and update.message:
@@ -154,7 +175,7 @@ def cmd_sandbox_seed(args: argparse.Namespace) -> int:
         students=args.students,
         seed=args.seed,
         files_dir=Path(args.files),
-        password=args.password,
+        password=args.password or os.environ.get("CLASSHUB_SEED_PASSWORD") or None,
         events_per_student=args.events_per_student,
     )
     try:
@@ -237,7 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     seed.add_argument("--files", required=True, metavar="DIR", help="where upload files are written")
     seed.add_argument("--truth", metavar="FILE", help="write the injected defects as JSON here")
-    seed.add_argument("--password", help="password of the API accounts (random and printed when omitted)")
+    seed.add_argument(
+        "--password",
+        help="password of the demo API accounts (or CLASSHUB_SEED_PASSWORD; random and printed once when omitted)",
+    )
     seed.add_argument("--events-per-student", type=int, default=10, help="student events per student")
     seed.set_defaults(func=cmd_sandbox_seed)
     return parser

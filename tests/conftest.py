@@ -19,12 +19,16 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["CLASSHUB_HOME"] = tempfile.mkdtemp(prefix="classhub-test-home-")
 
+# Imported after the environment above is set (Qt platform, isolated app directories).
+import keyring
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import Engine
 
+from classhub_desktop.config import credentials as credentials_module
+from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
 from classhub_desktop.store import migrations
 from classhub_desktop.store.engine import make_engine
 
@@ -37,6 +41,7 @@ class PgServer:
     def __init__(self, admin_conninfo: str) -> None:
         self.admin_conninfo = admin_conninfo
         self.template = f"classhub_tpl_{os.getpid()}"
+        self.roles: set[str] = set()
 
     def conninfo(self, dbname: str, **overrides: str) -> str:
         return make_conninfo(self.admin_conninfo, dbname=dbname, **overrides)
@@ -57,6 +62,27 @@ class PgServer:
 
     def drop_database(self, name: str) -> None:
         self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def login_role(self, name: str, member_of: str | None = None, *, inherit: bool = True) -> str:
+        """A LOGIN role (created once per session, dropped at its end), optionally in a group."""
+        name = f"t_{name}"
+        exists = sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = {}").format(sql.Literal(name))
+        with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+            if conn.execute(exists).fetchone() is None:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN {}").format(
+                        sql.Identifier(name), sql.SQL("INHERIT" if inherit else "NOINHERIT")
+                    )
+                )
+                if member_of:
+                    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), sql.Identifier(name)))
+        self.roles.add(name)
+        return name
+
+    def drop_test_roles(self) -> None:
+        for name in sorted(self.roles):
+            self.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+        self.roles.clear()
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +113,7 @@ def template_db(pg_server: PgServer) -> Iterator[str]:
     engine.dispose()
     yield pg_server.template
     pg_server.drop_database(pg_server.template)
+    pg_server.drop_test_roles()  # after every database (and so every grant to them) is gone
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +146,23 @@ def fresh_db(pg_server: PgServer, template_db: str) -> Iterator[Callable[[], str
         pg_server.drop_database(name)
 
 
+@pytest.fixture()
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """A fresh, empty in-memory keyring for one test (the previous backend is restored after)."""
+    previous = keyring.get_keyring()
+    backend = credentials_module.use_memory_keyring()
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture()
+def credentials(memory_keyring: MemoryKeyring) -> CredentialStore:
+    return CredentialStore(probe_timeout=2.0)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _memory_keyring() -> None:
-    from classhub_desktop.config import credentials
-
-    credentials.use_memory_keyring()
+    credentials_module.use_memory_keyring()
 
 
 @pytest.fixture(autouse=True)

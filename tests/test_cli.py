@@ -50,7 +50,27 @@ def test_unreachable_database_is_a_clear_error(capsys: pytest.CaptureFixture[str
     code = main(["db", "check", "--db", "host=/nonexistent-socket-dir dbname=x user=x connect_timeout=2"])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: Cannot read the schema version") and "nonexistent-socket-dir" in err
+    assert err.startswith("error: Connection refused") and "nonexistent-socket-dir" in err
+    assert "check the port, that PostgreSQL is running" in err  # the advice, as the Connect dialog gives it
+
+
+def test_invalid_connection_string_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "check", "--db", "host=x password=se cret"]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid connection string" in err and "cret" not in err
+
+
+def test_upgrade_refuses_a_schema_newer_than_the_application(
+    fresh_db: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import psycopg
+
+    url = fresh_db()  # type: ignore[operator]
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    assert main(["db", "upgrade", "--db", url]) == 1
+    assert "newer ClassHub Desktop" in capsys.readouterr().err
+    assert main(["db", "check", "--db", url]) == 1
 
 
 def test_profile_target_uses_the_saved_profile(db_conninfo: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -54,3 +54,35 @@ def test_installed_wheel_migrates_from_outside_the_source_tree(tmp_path: Path, p
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
         pg_server.drop_database(name)
+
+
+def test_every_third_party_import_is_a_declared_dependency(tmp_path: Path) -> None:
+    """The fresh-environment test above borrows installed packages; this proves none is undeclared."""
+    import ast
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    declared = {
+        re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    module_to_dists = packages_distributions()
+    missing: dict[str, str] = {}
+    for path in (ROOT / "classhub_desktop").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "classhub_desktop":
+                    continue
+                dists = {d.lower().replace("_", "-") for d in module_to_dists.get(top, [top])}
+                if not dists & declared:
+                    missing[top] = str(path.relative_to(ROOT))
+    assert missing == {}

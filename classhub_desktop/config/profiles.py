@@ -431,3 +431,10 @@ class ProfileStore:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+
+
+def saved_db_password(profile: Profile, credentials: CredentialStore) -> str | None:
+    """The database password kept for `profile` as its remember mode says (None: ask the user)."""
+    if profile.remember_password == "never":
+        return None
+    return credentials.get(profile.name, "db_password", use_keyring=profile.remember_password == "keyring")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -72,9 +73,16 @@ class ConnectionReport:
         return "" if self.problem is None else ADVICE[self.problem]
 
 
+_QUOTED = re.compile(r'"[^"]*"')
+
+
 def classify_connect_error(message: str, sqlstate: str | None) -> Problem:
-    """Map a libpq/PostgreSQL connection error to the problem a user can act on."""
-    text = message.lower()
+    """Map a libpq/PostgreSQL connection error to the problem a user can act on.
+
+    libpq quotes host, database and role names; they are removed first so that a host called
+    "ssl-db" or "timeout.example.org" cannot steer the classification.
+    """
+    text = _QUOTED.sub('""', message).lower()
     if sqlstate == "3D000" or ("database" in text and "does not exist" in text):
         return Problem.DATABASE_MISSING
     if sqlstate in {"28P01", "28000"} or any(
@@ -83,13 +91,11 @@ def classify_connect_error(message: str, sqlstate: str | None) -> Problem:
             "password authentication failed",
             "no password supplied",
             "authentication failed",
-            'role "',
             "pg_hba.conf",
+            "is not permitted to log in",
         )
-    ):
+    ) or ("role" in text and "does not exist" in text):
         return Problem.AUTHENTICATION_FAILED
-    if any(s in text for s in ("ssl", "certificate", "tls")):
-        return Problem.TLS_FAILURE
     if any(
         s in text
         for s in (
@@ -102,8 +108,23 @@ def classify_connect_error(message: str, sqlstate: str | None) -> Problem:
         return Problem.HOST_NOT_FOUND
     if "timeout expired" in text or "timed out" in text:
         return Problem.TIMEOUT
-    if any(s in text for s in ("connection refused", "no such file or directory", "could not connect to server")):
+    if any(s in text for s in ("connection refused", "no such file or directory")):
         return Problem.CONNECTION_REFUSED
-    if "invalid connection option" in text or "invalid dsn" in text or 'missing "="' in text:
+    if any(
+        s in text
+        for s in (
+            "ssl error",
+            "ssl syscall",
+            "server does not support ssl",
+            "certificate",
+            "ssl connection has been closed",
+            "sslmode",
+            "tlsv1",
+        )
+    ):
+        return Problem.TLS_FAILURE
+    if "could not connect to server" in text:
+        return Problem.CONNECTION_REFUSED
+    if any(s in text for s in ("invalid connection option", "invalid dsn", "connection info string", "invalid uri")):
         return Problem.INVALID_SETTINGS
     return Problem.OTHER

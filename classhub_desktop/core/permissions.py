@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from classhub_desktop.core.connection import ROLE_LABELS
+
 
 class Capability(Enum):
     READ = "read"
@@ -12,7 +14,6 @@ class Capability(Enum):
     RUN_MAINTENANCE = "run maintenance"
     RUN_GUIDED_FIXES = "run guided fixes"
     MANAGE_ACCOUNTS = "manage accounts"
-    MIGRATE_SCHEMA = "migrate schema"
     ANNOTATE_AUDIT_LOG = "add notes to the audit log"  # INSERT on audit_log: admin and support
 
 
@@ -31,6 +32,5 @@ def capabilities_for(role: str | None) -> frozenset[Capability]:
 
 def why_not(role: str | None, capability: Capability) -> str:
     """A tooltip for a disabled action."""
-    label = {"classhub_admin": "administrator", "classhub_support": "support", "classhub_readonly": "read-only"}
-    who = label.get(role or "", "this login")
+    who = ROLE_LABELS[role].lower() if role in ROLE_LABELS else "this login"
     return f"Not available to a {who} login: ask an administrator for a role that may {capability.value}."

@@ -69,11 +69,3 @@ class Progress:
             self._last = update
         if self._listener is not None:
             self._listener(update)
-
-    def message(self, text: str) -> None:
-        last = self.last
-        self.report(last.done, last.total, text)
-
-
-def null_progress() -> Progress:
-    return Progress(None)

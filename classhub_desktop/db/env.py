@@ -12,12 +12,13 @@ connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("Run migrations through `classhub-desktop db upgrade`, which supplies the connection.")
 
+# All migrations of one upgrade run in the caller's transaction (PostgreSQL has transactional DDL):
+# an upgrade applies completely or not at all.
 context.configure(
     connection=connection,
     target_metadata=metadata,
     compare_type=True,
     include_object=include_in_comparison,
-    transaction_per_migration=True,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,11 @@ def _is_empty(conninfo: str) -> bool:
 
 def start_sandbox(options: SandboxOptions, say: Callable[[str], None] = lambda _m: None) -> Sandbox:
     directory = (options.directory or default_directory()).expanduser().resolve()
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o755)  # the embedded server runs as its own system user when started as root
+    if created and os.geteuid() == 0:
+        # As root the embedded server runs as its own system user, which must reach its data folder.
+        directory.chmod(0o755)
     say(f"Starting the sandbox database in {directory} …")
     cluster = start_cluster(directory / "postgres")
     _ensure_database(cluster)
@@ -95,7 +99,8 @@ def start_sandbox(options: SandboxOptions, say: Callable[[str], None] = lambda _
         # Demo accounts' password, so a trainer can log in to the API as admin/support/teacher.
         (directory / "README.txt").write_text(
             "ClassHub sandbox: demo data only.\n"
-            f"Injected defects (ground truth): {truth_path.name}\n"
+            f"Injected defects (ground truth): {truth_path.name}, as of the day of seeding; defects that\n"
+            "depend on the clock (expired demo sessions, this week's missing classes) change as days pass.\n"
             f"Upload files: {files_dir}\n"
         )
         remember = _save_demo_password(result.password)

@@ -226,8 +226,15 @@ def add_note(engine: Engine, note: str, target_table: str = "", target_id: str =
             details={"note": note},
         )
         .returning(
-            c.id, c.occurred_at, c.actor, c.actor_kind, c.action, c.target_table, c.target_id,
-            c.application_name, cast(c.details, String),
+            c.id,
+            c.occurred_at,
+            c.actor,
+            c.actor_kind,
+            c.action,
+            c.target_table,
+            c.target_id,
+            c.application_name,
+            cast(c.details, String),
         )
     )
     with engine.begin() as conn:
@@ -259,9 +266,7 @@ def _csv_row(entry: AuditEntry) -> list[str]:
     ]
 
 
-def export_audit_csv(
-    engine: Engine, flt: AuditFilter, path: Path, *, progress: Progress, cancel: CancelToken
-) -> int:
+def export_audit_csv(engine: Engine, flt: AuditFilter, path: Path, *, progress: Progress, cancel: CancelToken) -> int:
     """Write every entry matching `flt` (newest first) to `path` as UTF-8 CSV; returns the row count.
 
     Written to a temporary file next to `path` and renamed at the end, so a cancelled or failed

@@ -9,15 +9,15 @@ Each connection gets an `application_name`, a `statement_timeout` and a `lock_ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
+
+from classhub_desktop.config.profiles import Profile
 
 DEFAULT_APPLICATION_NAME = "classhub-desktop"
 
@@ -37,6 +37,11 @@ def build_conninfo(conninfo: str, *, password: str | None = None, **overrides: A
     if password:
         extra["password"] = password
     return make_conninfo(conninfo, **extra)
+
+
+def profile_conninfo(profile: Profile) -> str:
+    """The libpq conninfo of an administrator profile, without any password."""
+    return make_conninfo(**profile.conninfo_params())
 
 
 def redacted(conninfo: str) -> str:
@@ -100,15 +105,3 @@ def make_engine(
         dbapi_conn.commit()
 
     return engine
-
-
-@contextmanager
-def local_timeouts(
-    conn: Connection, *, statement_timeout_ms: int | None = None, lock_timeout_ms: int | None = None
-) -> Iterator[Connection]:
-    """Tighter timeouts for the current transaction only (SET LOCAL semantics)."""
-    if statement_timeout_ms is not None:
-        conn.execute(text("SELECT set_config('statement_timeout', :v, true)"), {"v": str(statement_timeout_ms)})
-    if lock_timeout_ms is not None:
-        conn.execute(text("SELECT set_config('lock_timeout', :v, true)"), {"v": str(lock_timeout_ms)})
-    yield conn

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 
 def script_location() -> Path:
@@ -58,6 +58,9 @@ def status(engine: Engine) -> MigrationStatus:
 def upgrade(engine: Engine, revision: str = "head") -> MigrationStatus:
     cfg = alembic_config()
     with engine.begin() as conn:
+        # Two upgrades at once (two administrators, a deploy script) wait for each other instead of
+        # colliding; the lock ends with the transaction.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('classhub-desktop:migrations'))"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     return status(engine)

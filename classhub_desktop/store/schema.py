@@ -359,7 +359,8 @@ demo_sessions = Table(
 )
 
 audit_log = Table(
-    # Append-only: a trigger rejects UPDATE, DELETE and TRUNCATE for every role, the owner included.
+    # Append-only: a trigger rejects UPDATE, DELETE and TRUNCATE for every role, the owner included;
+    # another stamps db_login, and for non-superusers the time and a database row's actor.
     "audit_log",
     metadata,
     _id(),
@@ -375,6 +376,8 @@ audit_log = Table(
         Text,
         server_default=text("current_setting('application_name', true)"),
     ),
+    # The database login that really wrote the row (forced by trigger; an API row's actor is the API user).
+    Column("db_login", Text, nullable=False, server_default=text("session_user")),
     CheckConstraint("actor_kind IN ('database', 'api')", name="actor_kind"),
     Index("ix_audit_log_occurred_at_id", "occurred_at", "id"),
     Index("ix_audit_log_actor", "actor"),

@@ -11,7 +11,7 @@ from classhub_desktop.core.connection import ConnectionReport
 from classhub_desktop.core.permissions import Capability, capabilities_for
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.connect import probe_connection
-from classhub_desktop.store.engine import build_conninfo, make_engine, redacted
+from classhub_desktop.store.engine import make_engine, redacted
 
 
 class ConnectionFailed(Exception):
@@ -52,5 +52,5 @@ def open_session(profile_name: str, conninfo: str, password: str | None = None) 
     report = probe_connection(conninfo, password)
     if not report.ok:
         raise ConnectionFailed(report)
-    engine = make_engine(build_conninfo(conninfo, password=password))
+    engine = make_engine(conninfo, password=password)
     return DatabaseSession(profile_name=profile_name, engine=engine, report=report, display=redacted(conninfo))

@@ -11,15 +11,15 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from psycopg.conninfo import make_conninfo
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from classhub_desktop import __version__
 from classhub_desktop.config.credentials import CredentialStore
-from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
+from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore, saved_db_password
 from classhub_desktop.core.connection import Problem
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store.engine import profile_conninfo
 from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_session
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -87,13 +87,11 @@ def connect_at_start(
     profile = profiles.get(name)
     if not profile.has_database:
         raise ProfileError(f"The profile {name!r} is a teacher profile; it has no database connection.")
-    password = None
-    if profile.remember_password != "never":
-        password = credentials.get(name, "db_password", use_keyring=profile.remember_password == "keyring")
+    password = saved_db_password(profile, credentials)
     if password is None and not _may_work_without_typing(profile):
         return None
     cancel.raise_if_cancelled()
-    return open_session(name, make_conninfo(**profile.conninfo_params()), password)
+    return open_session(name, profile_conninfo(profile), password)
 
 
 def start_with_profile(window: MainWindow, name: str) -> Task:

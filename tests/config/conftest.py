@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 
-from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring, use_memory_keyring
+from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
 from classhub_desktop.config.profiles import ProfileStore
 
 
@@ -21,17 +19,9 @@ def classhub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    """Every config test runs against a fresh in-memory keyring, never the user's real one."""
-    previous = keyring.get_keyring()
-    backend = use_memory_keyring()
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def credentials() -> CredentialStore:
-    return CredentialStore(probe_timeout=2.0)
+def _fresh_keyring(memory_keyring: MemoryKeyring) -> MemoryKeyring:
+    """Every config test runs against a fresh in-memory keyring (tests/conftest.py), never the real one."""
+    return memory_keyring
 
 
 @pytest.fixture

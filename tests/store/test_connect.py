@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,43 +17,12 @@ from classhub_desktop.store import migrations
 from classhub_desktop.store.connect import probe_connection
 from classhub_desktop.store.engine import make_engine
 from tests.conftest import PgServer
-
-
-class FakeServer:
-    """A TCP listener on 127.0.0.1 that either never answers or refuses SSL, as a broken server would."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.held: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            if self.mode == "no-ssl":
-                client.recv(8)  # SSLRequest
-                client.sendall(b"N")
-            self.held.append(client)  # "silent": keep it open, never answer
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        for c in self.held:
-            c.close()
-        self.sock.close()
+from tests.fake_servers import FakeTcpServer
 
 
 @pytest.fixture()
-def fake_server(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
-    server = FakeServer(request.param)
+def fake_server(request: pytest.FixtureRequest) -> Iterator[FakeTcpServer]:
+    server = FakeTcpServer(request.param)
     yield server
     server.close()
 
@@ -64,7 +33,11 @@ def test_ok_reports_role_version_latency(db_conninfo: str) -> None:
     assert report.role == "classhub_admin"  # the test login is a superuser
     assert report.server_version.split(".")[0].isdigit()
     assert report.latency_ms is not None and report.latency_ms >= 0
-    assert report.current_revision == migrations.status(make_engine(db_conninfo, pool=False)).head
+    engine = make_engine(db_conninfo, pool=False)
+    try:
+        assert report.current_revision == migrations.status(engine).head
+    finally:
+        engine.dispose()
 
 
 def test_host_not_found() -> None:
@@ -81,7 +54,7 @@ def test_connection_refused() -> None:
 
 
 @pytest.mark.parametrize("fake_server", ["silent"], indirect=True)
-def test_timeout(fake_server: FakeServer) -> None:
+def test_timeout(fake_server: FakeTcpServer) -> None:
     report = probe_connection(
         f"host=127.0.0.1 port={fake_server.port} dbname=x user=x sslmode=disable", connect_timeout_s=2
     )
@@ -89,7 +62,7 @@ def test_timeout(fake_server: FakeServer) -> None:
 
 
 @pytest.mark.parametrize("fake_server", ["no-ssl"], indirect=True)
-def test_tls_failure(fake_server: FakeServer) -> None:
+def test_tls_failure(fake_server: FakeTcpServer) -> None:
     report = probe_connection(f"host=127.0.0.1 port={fake_server.port} dbname=x user=x sslmode=require")
     assert report.problem is Problem.TLS_FAILURE, report.detail
 
@@ -106,6 +79,9 @@ def test_authentication_failed(pg_server: PgServer, db_conninfo: str) -> None:
         hba_row = conn.execute("SHOW hba_file").fetchone()
     assert hba_row is not None
     hba = Path(hba_row[0])
+    if not os.access(hba, os.W_OK):
+        # CLASSHUB_TEST_DATABASE_URL: never rewrite a shared server's pg_hba.conf.
+        pytest.skip("needs the embedded test server (its pg_hba.conf is rewritten for one role)")
     original = hba.read_text()
     # The embedded test server trusts local logins; require a password for this one role.
     hba.write_text("local all t_pw_user scram-sha-256\n" + original)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from psycopg import errors, sql
+from psycopg import errors
 from sqlalchemy import Engine, text
 
 from classhub_desktop.store import migrations
@@ -53,21 +55,14 @@ def test_trigram_search_index_exists(db_engine: Engine) -> None:
 
 
 def _login_role(pg_server: PgServer, member_of: str) -> str:
-    login = f"t_{member_of}"
-    pg_server.execute(
-        sql.SQL(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {lit}) THEN "
-            "CREATE ROLE {login} LOGIN IN ROLE {grp}; END IF; END $$"
-        ).format(lit=sql.Literal(login), login=sql.Identifier(login), grp=sql.Identifier(member_of))
-    )
-    return login
+    return pg_server.login_role(member_of.removeprefix("classhub_"), member_of)
 
 
 def _insert_student(conninfo: str) -> int:
     with psycopg.connect(conninfo) as conn:
         row = conn.execute(
             "INSERT INTO students (sourced_id, first_name, last_name) VALUES (%s, %s, %s) RETURNING id",
-            (f"sis-{id(conn)}", "Zoë", "O'Brien-Nguyễn"),
+            (f"sis-{uuid.uuid4()}", "Zoë", "O'Brien-Nguyễn"),
         ).fetchone()
         assert row is not None
         conn.execute(
@@ -115,7 +110,7 @@ def test_admin_and_support_may_append_to_the_audit_log(pg_server: PgServer, db_c
         conninfo = psycopg.conninfo.make_conninfo(db_conninfo, user=_login_role(pg_server, role))
         with psycopg.connect(conninfo) as conn:
             actor = conn.execute("INSERT INTO audit_log (action) VALUES ('probe') RETURNING actor").fetchone()
-        assert actor == (f"t_{role}",)
+        assert actor == (f"t_{role.removeprefix('classhub_')}",)
 
 
 def test_version_trigger_bumps_only_on_real_change(db_conninfo: str) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from tests.fake_servers import FakeTcpServer
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from shiboken6 import isValid
 from sqlalchemy import text
 
-from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring, use_memory_keyring
+from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
 from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.connect import ConnectDialog
@@ -33,19 +33,6 @@ SECRET = "Tr0ub4dor&3-not-in-any-file"
 OP_TIMEOUT_MS = 20_000
 
 # --- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = use_memory_keyring()
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def credentials(memory_keyring: MemoryKeyring) -> CredentialStore:
-    return CredentialStore(probe_timeout=2.0)
 
 
 @pytest.fixture
@@ -310,32 +297,8 @@ def test_test_connection_names_an_unmigrated_schema(
         pg_server.drop_database(empty)
 
 
-class SilentServer:
-    """Accepts TCP connections on 127.0.0.1 and never answers, like a server behind a broken firewall."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.clients: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            self.clients.append(client)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for client in self.clients:
-            client.close()
-        self.sock.close()
+def SilentServer() -> FakeTcpServer:
+    return FakeTcpServer("silent")
 
 
 def test_cancel_frees_the_dialog_at_once_and_drops_the_late_result(

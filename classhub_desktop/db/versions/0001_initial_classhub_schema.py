@@ -42,6 +42,7 @@ def upgrade() -> None:
             server_default=sa.text("current_setting('application_name', true)"),
             nullable=True,
         ),
+        sa.Column("db_login", sa.Text(), server_default=sa.text("session_user"), nullable=False),
         sa.CheckConstraint("actor_kind IN ('database', 'api')", name=op.f("ck_audit_log_actor_kind")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
@@ -584,14 +585,16 @@ VERSIONED_TABLES = ("teachers", "students", "enrollments", "student_uploads", "c
 UPDATED_AT_TABLES = ("teachers", "students", "enrollments", "student_uploads")
 APPEND_ONLY_TABLES = ("audit_log", "review_comments")
 ROLES = ("classhub_admin", "classhub_support", "classhub_readonly")
-# Tables that support staff may only read (and, for audit_log, append to).
-SUPPORT_READ_ONLY = (
-    "app_users",
-    "merges",
-    "merge_journal",
-    "duplicate_decisions",
-    "audit_log",
-    "review_comments",
+# Support staff run maintenance and guided fixes on operational tables only: never on the roster,
+# the token ledger, accounts, merges or the schema's own version table.
+SUPPORT_WRITABLE = (
+    "classes",
+    "class_schedules",
+    "class_generation_logs",
+    "demo_sessions",
+    "notifications",
+    "student_events",
+    "student_uploads",
 )
 APP_USERS_PUBLIC_COLUMNS = (
     "id, username, role, teacher_id, email, is_active, failed_logins, locked_until, last_login_at, created_at"
@@ -687,6 +690,27 @@ def _install_database_objects() -> None:
         END $$
         """
     )
+    # Who really wrote an audit row: a database-kind row's actor is the login itself, and the time is
+    # the server's. (A superuser, who could disable triggers anyway, may backfill history.)
+    op.execute(
+        """
+        CREATE FUNCTION classhub_stamp_audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          NEW.db_login := session_user;
+          IF NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) THEN
+            NEW.occurred_at := now();
+            IF NEW.actor_kind = 'database' THEN
+              NEW.actor := session_user;
+            END IF;
+          END IF;
+          RETURN NEW;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER trg_audit_log_stamp BEFORE INSERT ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION classhub_stamp_audit_row()"
+    )
     for table in APPEND_ONLY_TABLES:
         op.execute(
             f"CREATE TRIGGER trg_{table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -713,12 +737,24 @@ def _install_database_objects() -> None:
             """
         )
     all_roles = ", ".join(ROLES)
+    # Only the schema's owner creates objects (CVE-2018-1058; the default before PostgreSQL 15).
+    op.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {all_roles}")
     op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {all_roles}")
+    op.execute("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO classhub_admin")
     op.execute("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO classhub_admin, classhub_support")
-    op.execute("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO classhub_admin, classhub_support")
-    for table in SUPPORT_READ_ONLY:
-        op.execute(f"REVOKE INSERT, UPDATE, DELETE ON {table} FROM classhub_support")
+    for table in SUPPORT_WRITABLE:
+        op.execute(f"GRANT INSERT, UPDATE, DELETE ON {table} TO classhub_support")
+    # Tables created by later migrations get the same baseline (each migration narrows as needed).
+    op.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {all_roles}")
+    op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT INSERT, UPDATE, DELETE ON TABLES TO classhub_admin")
+    op.execute(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO classhub_admin, classhub_support"
+    )
+    # The migration gate must not be fakeable: only the owner writes the schema version.
+    op.execute(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {all_roles}")
+    # The token ledger is history: rows are re-pointed by merges, never deleted.
+    op.execute(f"REVOKE DELETE ON token_transactions FROM {all_roles}")
     for table in APPEND_ONLY_TABLES:
         op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {all_roles}")
         op.execute(f"GRANT INSERT ON {table} TO classhub_admin, classhub_support")
@@ -734,6 +770,7 @@ def _drop_database_objects() -> None:
     # Roles stay: they are cluster-wide and other ClassHub databases may use them.
     op.execute("DROP INDEX IF EXISTS ix_students_search_trgm")
     op.execute("DROP INDEX IF EXISTS ix_students_full_name_trgm")
+    op.execute("DROP TRIGGER IF EXISTS trg_audit_log_stamp ON audit_log")
     for table in APPEND_ONLY_TABLES:
         op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_append_only ON {table}")
         op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_no_truncate ON {table}")
@@ -743,6 +780,7 @@ def _drop_database_objects() -> None:
 
 def _drop_functions() -> None:
     op.execute("DROP FUNCTION IF EXISTS classhub_reject_change()")
+    op.execute("DROP FUNCTION IF EXISTS classhub_stamp_audit_row()")
     op.execute("DROP FUNCTION IF EXISTS classhub_bump_version()")
     op.execute("DROP FUNCTION IF EXISTS student_search_key(text, text, text, text, text)")
     op.execute("DROP FUNCTION IF EXISTS student_full_name(text, text)")

@@ -23,11 +23,17 @@ def upgrade() -> None:
         """
         CREATE FUNCTION classhub_login_role() RETURNS text
         LANGUAGE sql STABLE SECURITY INVOKER AS $$
+          -- USAGE, not MEMBER: a NOINHERIT member does not get the group's privileges until SET ROLE.
+          -- The owner of the schema (the login that migrates it, often not a superuser on managed
+          -- PostgreSQL) may do everything an administrator may.
           SELECT CASE
             WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN 'classhub_admin'
-            WHEN pg_has_role(current_user, 'classhub_admin', 'MEMBER') THEN 'classhub_admin'
-            WHEN pg_has_role(current_user, 'classhub_support', 'MEMBER') THEN 'classhub_support'
-            WHEN pg_has_role(current_user, 'classhub_readonly', 'MEMBER') THEN 'classhub_readonly'
+            WHEN pg_has_role(current_user, 'classhub_admin', 'USAGE') THEN 'classhub_admin'
+            WHEN pg_has_role(current_user, (SELECT tableowner::text FROM pg_tables
+                                            WHERE schemaname = 'public' AND tablename = 'alembic_version'),
+                             'USAGE') THEN 'classhub_admin'
+            WHEN pg_has_role(current_user, 'classhub_support', 'USAGE') THEN 'classhub_support'
+            WHEN pg_has_role(current_user, 'classhub_readonly', 'USAGE') THEN 'classhub_readonly'
             ELSE NULL
           END
         $$

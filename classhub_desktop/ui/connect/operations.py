@@ -9,20 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psycopg.conninfo import make_conninfo
-
 from classhub_desktop.config.credentials import CredentialError, CredentialStore, KeyringStatus, SecretKind
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
 from classhub_desktop.core.connection import ConnectionReport
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
 from classhub_desktop.store.connect import probe_connection
-from classhub_desktop.store.engine import redacted
+from classhub_desktop.store.engine import profile_conninfo, redacted
 from classhub_desktop.store.session import DatabaseSession, open_session
-
-
-def profile_conninfo(profile: Profile) -> str:
-    """The libpq conninfo of an administrator profile, without any password."""
-    return make_conninfo(**profile.conninfo_params())
 
 
 def secret_kind(profile: Profile) -> SecretKind:
