@@ -15,7 +15,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from classhub_desktop import __version__
-from classhub_desktop.config.credentials import CredentialStore
+from classhub_desktop.config.credentials import CredentialStore, KeyringStatus
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore, saved_db_password
 from classhub_desktop.core.connection import Problem
 from classhub_desktop.core.progress import CancelToken, Progress
@@ -128,12 +128,24 @@ def start_with_profile(window: MainWindow, name: str) -> Task:
     return task
 
 
+def _keyring_status(credentials: CredentialStore, *, progress: Progress, cancel: CancelToken) -> KeyringStatus:
+    return credentials.keyring_status(refresh=True)
+
+
+def probe_keyring_at_start(window: MainWindow) -> Task:
+    """A harmless keyring read with a timeout, off the GUI thread; the status bar says when none works."""
+    task = window.runner.start("Checking the system keyring", _keyring_status, window.credentials)
+    task.sig_finished.connect(while_alive(window, window.status.set_keyring_status))
+    return task
+
+
 def run_gui(profile_name: str | None = None, argv: list[str] | None = None) -> int:
     """Open the application window and run until it is closed; returns the exit code."""
     app = create_application(argv)
     window = create_main_window()
     app.aboutToQuit.connect(window.shutdown)  # e.g. the desktop session ends without closing the window
     window.show()
+    probe_keyring_at_start(window)
     if profile_name:
         QTimer.singleShot(0, window, lambda: start_with_profile(window, profile_name))
     else:

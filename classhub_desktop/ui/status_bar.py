@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
+from classhub_desktop.config.credentials import KeyringStatus
 from classhub_desktop.core.connection import ROLE_LABELS
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
@@ -71,6 +72,7 @@ class StatusBar(QStatusBar):
         self.last_latency_ms: float | None = None
         self._probe_task: Task | None = None
         self._last_probe = 0.0
+        self.keyring_label = _section("statusKeyring")  # shown only when no usable keyring exists
         self.profile_label = _section("statusProfile")
         self.login_label = _section("statusLogin")
         self.server_label = _section("statusServer")
@@ -86,7 +88,14 @@ class StatusBar(QStatusBar):
         box.addWidget(self.state_label)
         self.state_box = state_box
         self._separators: dict[QWidget, QFrame] = {}
-        for widget in (self.profile_label, self.login_label, self.server_label, self.latency_label, state_box):
+        for widget in (
+            self.keyring_label,
+            self.profile_label,
+            self.login_label,
+            self.server_label,
+            self.latency_label,
+            state_box,
+        ):
             self._separators[widget] = _separator()
             self.addPermanentWidget(self._separators[widget])
             self.addPermanentWidget(widget)
@@ -140,6 +149,19 @@ class StatusBar(QStatusBar):
             visible = not isinstance(widget, QLabel) or bool(widget.text())
             widget.setVisible(visible)
             separator.setVisible(visible)
+
+    def set_keyring_status(self, status: KeyringStatus) -> None:
+        """Say plainly when passwords cannot be remembered beyond this session (no plaintext fallback)."""
+        if status.ok:
+            self.keyring_label.setText("")
+            self.keyring_label.setToolTip("")
+        else:
+            self.keyring_label.setText("⚠ No system keyring: passwords are kept for this session only")
+            self.keyring_label.setToolTip(
+                f"{status.reason}\nClassHub Desktop never writes passwords to a file; "
+                "choose “This session only” when connecting."
+            )
+        self._show_sections()
 
     def set_session(self, session: DatabaseSession | None) -> None:
         self.session = session
