@@ -40,3 +40,25 @@ def test_only_ui_tasks_starts_threads() -> None:
         if str(path.relative_to(ROOT)) not in THREAD_STARTERS_ALLOWED and any(m in path.read_text() for m in markers)
     ]
     assert offenders == []
+
+
+def _tool(name: str) -> str:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+def test_ruff_is_clean() -> None:
+    result = subprocess.run([_tool("ruff"), "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean_and_strict_on_core() -> None:
+    # pyproject.toml makes classhub_desktop.core strict; the other non-GUI layers are checked too.
+    targets = [
+        "classhub_desktop/core",
+        "classhub_desktop/store",
+        "classhub_desktop/config",
+        "classhub_desktop/sandbox",
+        "classhub_desktop/cli.py",
+    ]
+    result = subprocess.run([_tool("mypy"), *targets], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

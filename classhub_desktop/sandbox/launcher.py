@@ -10,9 +10,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from classhub_desktop.config.credentials import default_store
+from classhub_desktop.config.credentials import RememberMode, default_store
 from classhub_desktop.config.paths import data_dir
-from classhub_desktop.config.profiles import Profile, ProfileStore, RememberMode
+from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.core.progress import Progress
 from classhub_desktop.sandbox.postgres import EmbeddedCluster, start_cluster
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database, write_truth

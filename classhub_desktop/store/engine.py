@@ -51,11 +51,11 @@ def redacted(conninfo: str) -> str:
     except psycopg.ProgrammingError:
         return "<invalid connection string>"
     params.pop("password", None)
-    user = params.get("user", "")
-    host = params.get("host", "") or "local socket"
-    port = params.get("port", "")
-    dbname = params.get("dbname", "")
-    where = f"{host}:{port}" if port else str(host)
+    user = str(params.get("user", ""))
+    host = str(params.get("host", "")) or "local socket"
+    port = str(params.get("port", ""))
+    dbname = str(params.get("dbname", ""))
+    where = f"{host}:{port}" if port else host
     return f"{user + '@' if user else ''}{where}/{dbname}"
 
 

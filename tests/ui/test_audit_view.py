@@ -21,17 +21,17 @@ import shiboken6
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.store.session import DatabaseSession, open_session
 from classhub_desktop.ui.audit.audit_view import EMPTY_LOG_TEXT, NO_MATCH_TEXT, AuditView
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState, PagedColumn, PagedTableModel, PagedTableView
-from classhub_desktop.ui.common.progress import ProgressDialog
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 from tests.conftest import PgServer
 from tests.store.test_audit import insert_audit_rows, make_audit_rows
+from tests.ui.conftest import finish_ui_test
 
 N_ROWS = 450  # more than two pages of 200
 
@@ -43,17 +43,7 @@ N_ROWS = 450  # more than two pages of 200
 def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(errors, "NON_MODAL", True)  # an unexpected error dialog must not block the test
     yield
-    finished = wait_all_tasks(10_000)
-    left = active_tasks()
-    for task in left:
-        task.cancel()
-    wait_all_tasks(5_000)
-    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
-    texts = [box.text() for box in boxes]
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox | ProgressDialog):
-            widget.close()
-    assert finished and left == [], f"tasks still running after the test: {[t.title for t in left]}"
+    texts = finish_ui_test()
     assert texts == [], f"unexpected error dialogs: {texts}"
 
 

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication, QMessageBox, QStyle, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QStyle, QToolButton, QWidget
 
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import Profile, ProfileStore
@@ -32,27 +32,19 @@ from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState
 from classhub_desktop.ui.main_window import PAGES, MainWindow, PageSpec
 from classhub_desktop.ui.status_bar import ConnectionState
-from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
+from classhub_desktop.ui.tasks import TaskRunner, active_tasks
 from tests.conftest import PgServer
 from tests.store.test_audit import insert_audit_rows, make_audit_rows
+from tests.ui.conftest import finish_ui_test
 
 N_ROWS = 300
 
 
 @pytest.fixture(autouse=True)
 def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(errors, "NON_MODAL", True)
+    monkeypatch.setattr(errors, "NON_MODAL", True)  # an unexpected error dialog must not block the test
     yield
-    finished = wait_all_tasks(10_000)
-    left = active_tasks()
-    for task in left:
-        task.cancel()
-    wait_all_tasks(5_000)
-    texts = [w.text() for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox):
-            widget.close()
-    assert finished and left == [], f"tasks still running after the test: {[t.title for t in left]}"
+    texts = finish_ui_test()
     assert texts == [], f"unexpected error dialogs: {texts}"
 
 

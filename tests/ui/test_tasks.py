@@ -21,7 +21,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.progress import ProgressDialog, run_with_progress
-from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
+from classhub_desktop.ui.tasks import TaskRunner, active_tasks
+from tests.ui.conftest import finish_ui_test
 
 LONG_S = 30.0  # how long the "long" operations would run if nobody cancelled them
 
@@ -61,15 +62,7 @@ def op_chatty(n: int, *, progress: Progress, cancel: CancelToken) -> int:
 @pytest.fixture(autouse=True)
 def no_task_left_running(qapp: QApplication) -> Iterator[None]:
     yield
-    finished = wait_all_tasks(10_000)
-    left = active_tasks()
-    for task in left:
-        task.cancel()
-    wait_all_tasks(5_000)
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox | ProgressDialog):
-            widget.close()
-    assert finished and left == [], f"tasks still running after the test: {[t.title for t in left]}"
+    finish_ui_test()
 
 
 @pytest.fixture
