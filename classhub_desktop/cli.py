@@ -40,12 +40,12 @@ def resolve_database(args: argparse.Namespace) -> tuple[str, str | None]:
 
     if getattr(args, "profile", None):
         from classhub_desktop.config.credentials import CredentialError, default_store
-        from classhub_desktop.config.profiles import ProfileError, ProfileStore, saved_db_password
+        from classhub_desktop.config.profiles import ProfileError, ProfileStore, saved_password
         from classhub_desktop.store.engine import profile_conninfo
 
         try:
             profile = ProfileStore().get(args.profile)
-            return profile_conninfo(profile), saved_db_password(profile, default_store())
+            return profile_conninfo(profile), saved_password(profile, default_store())
         except (ProfileError, CredentialError) as exc:
             raise CliError(str(exc)) from exc
     if getattr(args, "db", None):

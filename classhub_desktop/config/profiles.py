@@ -23,10 +23,18 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+import psycopg
 import tomli_w
+from psycopg.conninfo import conninfo_to_dict
 
 from classhub_desktop.config import paths
-from classhub_desktop.config.credentials import REMEMBER_MODES, CredentialStore, RememberMode, default_store
+from classhub_desktop.config.credentials import (
+    REMEMBER_MODES,
+    CredentialStore,
+    RememberMode,
+    SecretKind,
+    default_store,
+)
 
 FILE_NAME = "profiles.toml"
 FILE_VERSION = 1
@@ -58,60 +66,33 @@ class ProfileError(ValueError):
 
 
 def parse_conninfo_keywords(text: str) -> dict[str, str]:
-    """Parse a libpq keyword/value string (``connect_timeout=10 options='-c x=1'``) into a dict.
+    """Parse a libpq keyword/value string (``connect_timeout=10 options='-c x=1'``) with libpq itself.
 
-    Follows libpq's rules: whitespace-separated ``keyword = value`` pairs, values either
-    single-quoted or bare, backslash escapes the next character. Messages never echo values.
+    libpq's messages quote fragments of the string, which may be part of a secret, so they are
+    reworded here and never echo values.
     """
-    result: dict[str, str] = {}
-    i, n = 0, len(text)
 
-    def fail(message: str) -> ProfileError:
-        return ProfileError(f"Extra connection options: {message} Write keyword=value pairs separated by "
+    def fail(reason: str) -> ProfileError:
+        return ProfileError(f"Extra connection options: {reason} Write keyword=value pairs separated by "
                             "spaces, for example: connect_timeout=10 target_session_attrs=read-write",
                             field="extra_conninfo")
 
-    while True:
-        while i < n and text[i].isspace():
-            i += 1
-        if i >= n:
-            return result
-        start = i
-        while i < n and not text[i].isspace() and text[i] != "=":
-            i += 1
-        keyword = text[start:i]
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", keyword):
-            raise fail(f"{keyword[:40]!r} is not a valid keyword.")
-        while i < n and text[i].isspace():
-            i += 1
-        if i >= n or text[i] != "=":
-            raise fail(f"'=' is missing after {keyword!r}.")
-        i += 1
-        while i < n and text[i].isspace():
-            i += 1
-        value: list[str] = []
-        if i < n and text[i] == "'":
-            i += 1
-            while True:
-                if i >= n:
-                    raise fail(f"the quoted value of {keyword!r} has no closing quote.")
-                char = text[i]
-                if char == "\\" and i + 1 < n:
-                    value.append(text[i + 1])
-                    i += 2
-                elif char == "'":
-                    i += 1
-                    break
-                else:
-                    value.append(char)
-                    i += 1
+    if "://" in text:
+        raise fail("write keyword=value pairs, not a URI.")
+    try:
+        return {keyword: str(value) for keyword, value in conninfo_to_dict(text).items()}
+    except psycopg.ProgrammingError as exc:
+        message = str(exc)
+        unknown = re.search(r'invalid connection option "([A-Za-z0-9_]+)"', message)
+        if 'missing "="' in message:
+            reason = "'=' is missing after a keyword."
+        elif "unterminated quoted string" in message:
+            reason = "a quoted value has no closing quote."
+        elif unknown:
+            reason = f"{unknown.group(1)!r} is not a libpq connection option."
         else:
-            while i < n and not text[i].isspace():
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                value.append(text[i])
-                i += 1
-        result[keyword] = "".join(value)
+            reason = "this is not a libpq keyword string."
+        raise fail(reason) from None
 
 
 @dataclass(frozen=True)
@@ -433,8 +414,13 @@ class ProfileStore:
             raise
 
 
-def saved_db_password(profile: Profile, credentials: CredentialStore) -> str | None:
-    """The database password kept for `profile` as its remember mode says (None: ask the user)."""
+def saved_password(
+    profile: Profile, credentials: CredentialStore, kind: SecretKind = "db_password", *, name: str | None = None
+) -> str | None:
+    """The secret kept for `profile` as its remember mode says (None: ask the user).
+
+    `name`: the name it was saved under, when the form renames the profile.
+    """
     if profile.remember_password == "never":
         return None
-    return credentials.get(profile.name, "db_password", use_keyring=profile.remember_password == "keyring")
+    return credentials.get(name or profile.name, kind, use_keyring=profile.remember_password == "keyring")

@@ -234,44 +234,25 @@ def build_uploads(
         teacher = block_teacher[block]
         path = f"uploads/{created:%Y/%m}/{upload_id:07d}-{_slug(title)}.{kind}"
         description = rng.choice((None, None, f"For {block_name[block]}", "Final version", "Resubmitted"))
-        if rng.random() < 0.025 or position == 1:  # at least one, even in a tiny seed
-            result.failed.append(upload_id)
-            result.rows.append(
-                (
-                    upload_id,
-                    kid.id,
-                    teacher,
-                    block,
-                    title,
-                    description,
-                    path,
-                    None,
-                    None,
-                    MIME[kind],
-                    "submitted",
-                    None,
-                    None,
-                    None,
-                    1,
-                    True,
-                    1,
-                    created,
-                    created,
-                )
-            )
-            continue
-        data = _content(kind, upload_id, title, kid, block_name[block], created, lines)
-        result.write(path, data)
-        digest = hashlib.sha256(data).hexdigest()
-        recent = created > clock.t0 - timedelta(days=7)
-        status = (
-            "submitted"
-            if recent and rng.random() < 0.8
-            else rng.choices(("submitted", "approved", "rejected", "needs_revision"), (20, 50, 10, 20))[0]
-        )
+        failed = rng.random() < 0.025 or position == 1  # at least one, even in a tiny seed
+        digest: str | None = None
+        size: int | None = None
+        status = "submitted"
         grade = reviewer = reviewed = None
         version = submission_version = 1
         updated = created
+        if failed:  # the upload broke off: a row without a file
+            result.failed.append(upload_id)
+        else:
+            data = _content(kind, upload_id, title, kid, block_name[block], created, lines)
+            result.write(path, data)
+            digest, size = hashlib.sha256(data).hexdigest(), len(data)
+            recent = created > clock.t0 - timedelta(days=7)
+            status = (
+                "submitted"
+                if recent and rng.random() < 0.8
+                else rng.choices(("submitted", "approved", "rejected", "needs_revision"), (20, 50, 10, 20))[0]
+            )
         if status != "submitted":
             reviewer = teacher_user[teacher]
             reviewed = min(created + timedelta(hours=rng.randint(1, 240)), clock.t0 - timedelta(minutes=10))
@@ -299,14 +280,14 @@ def build_uploads(
                 description,
                 path,
                 digest,
-                len(data),
+                size,
                 MIME[kind],
                 status,
                 grade,
                 reviewer,
                 reviewed,
                 submission_version,
-                False,
+                failed,
                 version,
                 created,
                 updated,

@@ -6,21 +6,17 @@ builds the same window without entering the event loop, for tests and screenshot
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib import resources
-from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from classhub_desktop import __version__
-from classhub_desktop.config.credentials import CredentialStore, KeyringStatus
-from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore, saved_db_password
+from classhub_desktop.config.credentials import CredentialStore
+from classhub_desktop.config.profiles import ProfileError, ProfileStore
 from classhub_desktop.core.connection import Problem
-from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store.engine import profile_conninfo
-from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_session
+from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_saved_profile
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.main_window import APP_NAME, MainWindow
@@ -66,38 +62,10 @@ def create_main_window(
 # --- connecting at start ----------------------------------------------------------------------------
 
 
-def _may_work_without_typing(profile: Profile) -> bool:
-    """A login that needs no typed password: a local socket (peer/trust), or libpq's own sources."""
-    host = profile.db_host.strip()
-    if not host or host.startswith(("/", "@")):
-        return True
-    passfile = os.environ.get("PGPASSFILE") or str(Path.home() / ".pgpass")
-    return bool(os.environ.get("PGPASSWORD")) or Path(passfile).is_file()
-
-
-def connect_at_start(
-    profiles: ProfileStore, credentials: CredentialStore, name: str, *, progress: Progress, cancel: CancelToken
-) -> DatabaseSession | None:
-    """Open a session with profile `name` when no password must be typed; None when one must be.
-
-    Runs on a worker: reading the keyring may block while the system asks to unlock it.
-    Raises ProfileError (no such profile, a teacher profile) or ConnectionFailed.
-    """
-    progress.report(0, None, f"Connecting with profile {name}…")
-    profile = profiles.get(name)
-    if not profile.has_database:
-        raise ProfileError(f"The profile {name!r} is a teacher profile; it has no database connection.")
-    password = saved_db_password(profile, credentials)
-    if password is None and not _may_work_without_typing(profile):
-        return None
-    cancel.raise_if_cancelled()
-    return open_session(name, profile_conninfo(profile), password)
-
-
 def start_with_profile(window: MainWindow, name: str) -> Task:
     """Connect with `name` in a task; open the Connect dialog (on that profile) when that is not possible."""
     window.status.set_connecting(name)
-    task = window.runner.start(f"Connecting with profile {name}", connect_at_start, window.profiles,
+    task = window.runner.start(f"Connecting with profile {name}", open_saved_profile, window.profiles,
                                window.credentials, name)
 
     def connected(session: DatabaseSession | None) -> None:
@@ -128,13 +96,9 @@ def start_with_profile(window: MainWindow, name: str) -> Task:
     return task
 
 
-def _keyring_status(credentials: CredentialStore, *, progress: Progress, cancel: CancelToken) -> KeyringStatus:
-    return credentials.keyring_status(refresh=True)
-
-
 def probe_keyring_at_start(window: MainWindow) -> Task:
     """A harmless keyring read with a timeout, off the GUI thread; the status bar says when none works."""
-    task = window.runner.start("Checking the system keyring", _keyring_status, window.credentials)
+    task = window.runner.start_call("Checking the system keyring", window.credentials.keyring_status, refresh=True)
     task.sig_finished.connect(while_alive(window, window.status.set_keyring_status))
     return task
 

@@ -34,7 +34,7 @@ from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.audit.audit_view import AuditView
-from classhub_desktop.ui.common.errors import show_error
+from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.status_bar import StatusBar
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 
@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         self.session: DatabaseSession | None = None
         self.page_specs = list(pages)
         self.pages: dict[str, QWidget] = {}
-        self.connect_dialog: QWidget | None = None
+        self.connect_dialog: ConnectDialog | None = None
         self._closing = False
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
@@ -271,24 +271,19 @@ class MainWindow(QMainWindow):
 
     # - dialogs -
 
-    def open_connect_dialog(self, preselect: str | None = None) -> QWidget | None:
+    def open_connect_dialog(self, preselect: str | None = None) -> QWidget:
         """Open the Connect dialog (window-modal); a successful connection becomes the session."""
         if self.connect_dialog is not None and self.connect_dialog.isVisible():
             self.connect_dialog.raise_()
             self.connect_dialog.activateWindow()
             return self.connect_dialog
-        try:
-            from classhub_desktop.ui.connect import ConnectDialog
-        except ImportError as exc:
-            show_error(self, "Cannot open the Connect dialog", f"The Connect dialog is not available ({exc}).")
-            return None
         dialog = ConnectDialog(self.profiles, self.credentials, self.runner, self, preselect=preselect)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.sig_connected.connect(self.set_session)
         dialog.destroyed.connect(lambda: setattr(self, "connect_dialog", None))
         self.connect_dialog = dialog
         dialog.open()
-        return cast(QWidget, dialog)
+        return dialog
 
     @Slot()
     def show_about(self) -> None:

@@ -211,7 +211,7 @@ class StatusBar(QStatusBar):
         if session is None or (self._probe_task is not None and self._probe_task.is_running()):
             return None
         self._last_probe = time.monotonic()
-        task = self.runner.start("Measuring latency", session.measure_latency)
+        task = self.runner.start_call("Measuring latency", session.measure_latency)
         self._probe_task = task
         task.sig_finished.connect(while_alive(self, lambda ms: self._on_probe(task, ms)))
         task.sig_failed.connect(while_alive(self, lambda error: self._on_probe_failed(task, error)))

@@ -243,6 +243,14 @@ class Task(QObject):
             self._runner._report_unhandled(self.title, outcome.error, outcome.details)
 
 
+def _without_progress(
+    fn: Callable[..., Any], *args: Any, progress: Progress, cancel: CancelToken, **kwargs: Any
+) -> Any:
+    result = fn(*args, **kwargs)
+    cancel.raise_if_cancelled()  # the user gave up waiting: report cancelled, not the late result
+    return result
+
+
 class TaskRunner(QObject):
     """Starts operations on a private thread pool and keeps track of the ones still running.
 
@@ -278,6 +286,11 @@ class TaskRunner(QObject):
         self._pool.start(task._worker(fn, args, kwargs))
         self.sig_running_changed.emit(len(self._running))
         return task
+
+    def start_call(self, title: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Task:
+        """Run ``fn(*args, **kwargs)``, a quick call that reports no progress and is not cancellable
+        (a single query, a keyring read); cancelling its Task only drops the result."""
+        return self.start(title, _without_progress, fn, *args, **kwargs)
 
     def running_count(self) -> int:
         return len(self._running)

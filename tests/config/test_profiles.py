@@ -165,6 +165,8 @@ def test_leaving_keyring_mode_removes_the_saved_password(
         ({"extra_conninfo": "host=other"}, "extra_conninfo", "in its own field (db_host)"),
         ({"extra_conninfo": "connect_timeout"}, "extra_conninfo", "'=' is missing"),
         ({"extra_conninfo": "options='-c x=1"}, "extra_conninfo", "no closing quote"),
+        ({"extra_conninfo": "bogus_option=1"}, "extra_conninfo", "'bogus_option' is not a libpq connection option"),
+        ({"extra_conninfo": "postgresql://u@h/db"}, "extra_conninfo", "not a URI"),
         ({"thresholds": {"lag": math.nan}}, "thresholds", "must be a number"),
     ],
 )
@@ -214,6 +216,13 @@ def test_conninfo_params_are_accepted_by_libpq() -> None:
 )
 def test_keyword_parser_agrees_with_libpq(text: str) -> None:
     assert parse_conninfo_keywords(text) == conninfo_to_dict(text)
+
+
+def test_keyword_parser_errors_never_echo_values() -> None:
+    # libpq itself would say: missing "=" after "cret"
+    with pytest.raises(ProfileError) as caught:
+        parse_conninfo_keywords("sslpassword=se cret")
+    assert "cret" not in str(caught.value) and "'=' is missing" in str(caught.value)
 
 
 def test_a_damaged_file_is_reported_with_its_line_and_never_overwritten(store: ProfileStore) -> None:

@@ -25,7 +25,7 @@ from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.core.connection import Problem
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_session
+from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_saved_profile, open_session
 from classhub_desktop.ui import app as app_module
 from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.common import errors
@@ -332,7 +332,7 @@ def test_a_tcp_profile_without_saved_password_is_not_tried(
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-such-pgpass"))
     profiles.save(Profile(name="Remote", kind="administrator", db_host="db.invalid", db_name="classhub",
                           db_user="admin"))
-    result = app_module.connect_at_start(profiles, profiles.credentials, "Remote", progress=Progress(),
+    result = open_saved_profile(profiles, profiles.credentials, "Remote", progress=Progress(),
                                          cancel=CancelToken())
     assert result is None  # the Connect dialog asks for the password instead
 
@@ -349,7 +349,7 @@ def test_a_tcp_profile_with_a_saved_password_is_tried(
                           db_name="classhub", db_user="admin", db_sslmode="disable", remember_password="session"))
     profiles.credentials.set("Remembered", "db_password", "s3cret-for-test", "session")
     with pytest.raises(ConnectionFailed) as failed:
-        app_module.connect_at_start(profiles, profiles.credentials, "Remembered", progress=Progress(),
+        open_saved_profile(profiles, profiles.credentials, "Remembered", progress=Progress(),
                                     cancel=CancelToken())
     assert failed.value.report.problem is Problem.CONNECTION_REFUSED  # it did try, with the saved password
     assert "s3cret-for-test" not in str(failed.value)

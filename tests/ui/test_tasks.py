@@ -420,3 +420,16 @@ def test_show_error_with_plain_string(qtbot: Any, window: QWidget, nonmodal_dial
     assert box.text() == "The file is open in another program."
     assert box.detailedText() == ""
     box.close()
+
+
+def test_start_call_runs_a_plain_function_and_cancel_drops_its_result(qtbot: Any, runner: TaskRunner) -> None:
+    task = runner.start_call("Adding", lambda a, b=0: a + b, 2, b=3)
+    with qtbot.waitSignal(task.sig_finished, timeout=5_000) as finished:
+        pass
+    assert finished.args == [5]
+
+    release = threading.Event()
+    slow = runner.start_call("Slow query", release.wait, 10)
+    slow.cancel()  # the user gives up; the call itself cannot be interrupted
+    with qtbot.waitSignal(slow.sig_cancelled, timeout=5_000), qtbot.assertNotEmitted(slow.sig_finished):
+        release.set()

@@ -23,10 +23,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import Engine
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.audit import (
     AuditCount,
     AuditEntry,
@@ -230,8 +228,6 @@ class AuditView(QWidget):
 
     # - filters -
 
-    # - filters -
-
     def filters_active(self) -> bool:
         return self.filter != AuditFilter()
 
@@ -261,7 +257,7 @@ class AuditView(QWidget):
         self._count_generation += 1
         generation = self._count_generation
         self.count_label.setText("Counting…")
-        task = self.runner.start("Counting audit entries", _count, engine, flt)
+        task = self.runner.start_call("Counting audit entries", count_audit, engine, flt)
         task.sig_finished.connect(while_alive(self, lambda count: self._on_count(generation, count)))
         task.sig_failed.connect(while_alive(self, lambda error: self._on_count_failed(generation, error)))
 
@@ -295,7 +291,7 @@ class AuditView(QWidget):
         assert self.session is not None
         self._actions_generation += 1
         generation = self._actions_generation
-        task = self.runner.start("Loading audit actions", _actions, self.session.engine)
+        task = self.runner.start_call("Loading audit actions", distinct_actions, self.session.engine)
         task.sig_finished.connect(while_alive(self, lambda actions: self._on_actions(generation, actions)))
         task.sig_failed.connect(while_alive(self, lambda e: self.filters.action_combo.setToolTip(user_message(e))))
 
@@ -354,7 +350,7 @@ class AuditView(QWidget):
     def add_note(self, note: str, target_table: str = "", target_id: str = "") -> Task | None:
         if self.session is None or not self.note_action.isEnabled():
             return None
-        task = self.runner.start("Adding a note", _add_note, self.session.engine, note, target_table, target_id)
+        task = self.runner.start_call("Adding a note", add_note, self.session.engine, note, target_table, target_id)
         task.sig_finished.connect(self._note_added)
         task.sig_failed.connect(while_alive(self, lambda error: show_error(self, "The note was not added", error)))
         return task
@@ -364,19 +360,3 @@ class AuditView(QWidget):
         self.sig_status.emit("Note added to the audit log.")
         self.refresh()
 
-
-# Operations run by the TaskRunner (plain functions; each runs on a worker).
-
-
-def _count(engine: Engine, flt: AuditFilter, *, progress: Progress, cancel: CancelToken) -> AuditCount:
-    return count_audit(engine, flt)
-
-
-def _actions(engine: Engine, *, progress: Progress, cancel: CancelToken) -> list[str]:
-    return distinct_actions(engine)
-
-
-def _add_note(
-    engine: Engine, note: str, table: str, row_id: str, *, progress: Progress, cancel: CancelToken
-) -> AuditEntry:
-    return add_note(engine, note, table, row_id)

@@ -547,7 +547,7 @@ class ConnectDialog(QDialog):
 
     def _start_keyring_probe(self) -> None:
         self.form.set_keyring_status(None)
-        task = self.runner.start("Check the system keyring", operations.check_keyring, self.credentials)
+        task = self.runner.start_call("Check the system keyring", self.credentials.keyring_status, refresh=True)
         self.keyring_task = task
 
         def finished(status: KeyringStatus) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from classhub_desktop.config.credentials import CredentialError, CredentialStore, KeyringStatus, SecretKind
-from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
+from classhub_desktop.config.credentials import CredentialError, CredentialStore, SecretKind
+from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore, saved_password
 from classhub_desktop.core.connection import ConnectionReport
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
 from classhub_desktop.store.connect import probe_connection
@@ -30,15 +30,9 @@ def resolve_password(credentials: CredentialStore, profile: Profile, typed: str,
     """
     if typed:
         return typed
-    if not stored_name or profile.remember_password == "never":
+    if not stored_name:
         return None
-    return credentials.get(stored_name, secret_kind(profile), use_keyring=profile.remember_password == "keyring")
-
-
-def check_keyring(credentials: CredentialStore, *, progress: Progress, cancel: CancelToken) -> KeyringStatus:
-    """Probe the OS keyring (bounded by the store's probe timeout)."""
-    progress.report(0, None, "Checking the system keyring…")
-    return credentials.keyring_status(refresh=True)
+    return saved_password(profile, credentials, secret_kind(profile), name=stored_name)
 
 
 def save_profile(
