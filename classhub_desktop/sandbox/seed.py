@@ -409,6 +409,8 @@ def _seed(
         # Extras for judging detectors: look-alikes that are NOT duplicates (true twins, common names),
         # and uploads whose transfer failed (row without file or checksum).
         "not_duplicates": people.lookalike_pairs,
+        # How each duplicate row differs from the record it copies (for recall per kind of defect).
+        "duplicate_variations": {str(k.id): list(k.variations) for k in kids if k.kind == "dup"},
         "failed_uploads": uploads.failed,
         "demo_students": [k.id for k in demo_kids],
         "counts": dict(sorted(counts.items())),

@@ -129,7 +129,6 @@ class ClassPlan:
         self.duplicate_groups: list[list[int]] = []
         self.week_counts: dict[date, tuple[int, int]] = {}
         self.current_counts: dict[int, int] = {}
-        self.class_count = 0
 
     def run_time(self, monday: date) -> datetime:
         """The weekly generation runs on Sunday at 23:00 for the coming week."""
@@ -198,7 +197,6 @@ class ClassPlan:
                 group.append(next_id)
                 next_id += 1
             self.duplicate_groups.append(group)
-        self.class_count = next_id - 1
 
     def log_rows(self) -> list[tuple[object, ...]]:
         """Weekly run logs for two years, per-student logs of this week's run, failures (some in the

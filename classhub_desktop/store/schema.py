@@ -57,10 +57,6 @@ def _version() -> Column[int]:
     return Column("version", Integer, nullable=False, server_default=text("1"))
 
 
-STUDENT_STATUSES = ("active", "inactive", "merged", "demo")
-UPLOAD_STATUSES = ("submitted", "approved", "rejected", "needs_revision")
-APP_ROLES = ("admin", "support", "teacher")
-
 schools = Table(
     "schools",
     metadata,
@@ -440,11 +436,6 @@ api_idempotency_keys = Table(
     Column("response", JSONB, nullable=False),
     _created(),
 )
-
-# Tables whose rows carry a `version` column bumped by trigger.
-VERSIONED_TABLES = ("teachers", "students", "enrollments", "student_uploads", "classes")
-# Tables with an `updated_at` column maintained by the same trigger.
-UPDATED_AT_TABLES = ("teachers", "students", "enrollments", "student_uploads")
 
 # Indexes that depend on an optional extension (pg_trgm) and so are created by the migrations only.
 MIGRATION_ONLY_INDEXES = frozenset({"ix_students_search_trgm", "ix_students_full_name_trgm"})

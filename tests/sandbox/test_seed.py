@@ -148,6 +148,15 @@ def test_duplicates_carry_the_described_variations(seeded: Seeded) -> None:
     assert kinds["name_changed"] > len(pairs) // 3
 
 
+def test_variation_labels_describe_the_duplicate_rows(seeded: Seeded) -> None:
+    labels = seeded.truth["duplicate_variations"]
+    in_pairs = {str(i) for pair in seeded.truth["duplicate_students"] for i in pair}
+    assert labels and set(labels) <= in_pairs and all(labels.values())
+    dob = dict(rows(seeded.conninfo, "SELECT id, date_of_birth FROM students"))
+    missing = [int(i) for i, kinds in labels.items() if "dob_missing" in kinds]
+    assert missing and all(dob[i] is None for i in missing)
+
+
 def test_look_alikes_are_not_in_the_truth(seeded: Seeded) -> None:
     truth = {tuple(p) for p in seeded.truth["duplicate_students"]}
     lookalikes = [tuple(p) for p in seeded.truth["not_duplicates"]]
