@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,8 +31,10 @@ from sqlalchemy import Engine
 
 from classhub_desktop.config import credentials as credentials_module
 from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
+from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store import migrations
 from classhub_desktop.store.engine import make_engine
+from tests.api_support import SEED_PASSWORD, SeededDatabase, ServedApi, serve_database
 
 _counter = itertools.count()
 
@@ -144,6 +148,57 @@ def fresh_db(pg_server: PgServer, template_db: str) -> Iterator[Callable[[], str
     yield make
     for name in made:
         pg_server.drop_database(name)
+
+
+# --- a seeded ClassHub and the reference API on it ---------------------------------------------------
+
+SEEDED_STUDENTS = 300
+
+
+@pytest.fixture(scope="session")
+def seeded_template(pg_server: PgServer, template_db: str, tmp_path_factory: pytest.TempPathFactory,
+                    ) -> Iterator[SeededDatabase]:
+    """A small seeded database (every injected defect present), seeded once and copied for each user.
+    Nothing connects to it after seeding: PostgreSQL copies a template only while it has no sessions."""
+    name = pg_server.create_database("chseed", template=template_db)
+    files = tmp_path_factory.mktemp("seeded") / "files"
+    result = seed_database(pg_server.conninfo(name), SeedOptions(SEEDED_STUDENTS, files, password=SEED_PASSWORD))
+    truth = json.loads(json.dumps(result.truth, default=str))
+    yield SeededDatabase(pg_server.conninfo(name), files, SEED_PASSWORD, truth, name)
+    pg_server.drop_database(name)
+
+
+def _clone_seeded(pg_server: PgServer, template: SeededDatabase, where: Path) -> tuple[str, SeededDatabase]:
+    name = pg_server.create_database("chapi", template=template.database)
+    files = where / "files"
+    shutil.copytree(template.files_dir, files, symlinks=True)
+    return name, SeededDatabase(pg_server.conninfo(name), files, template.password, template.truth, name)
+
+
+@pytest.fixture(scope="module")
+def seeded_db(pg_server: PgServer, seeded_template: SeededDatabase,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededDatabase]:
+    """A seeded database and its files for this test module (a copy: tests may change it)."""
+    name, db = _clone_seeded(pg_server, seeded_template, tmp_path_factory.mktemp("api"))
+    yield db
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def api(seeded_db: SeededDatabase) -> Iterator[ServedApi]:
+    """The reference API over HTTP on 127.0.0.1, on this module's seeded database."""
+    served = serve_database(seeded_db)
+    yield served
+    served.stop()
+
+
+@pytest.fixture()
+def fresh_seeded_db(pg_server: PgServer, seeded_template: SeededDatabase,
+                    tmp_path: Path) -> Iterator[SeededDatabase]:
+    """A seeded database of this test's own."""
+    name, db = _clone_seeded(pg_server, seeded_template, tmp_path)
+    yield db
+    pg_server.drop_database(name)
 
 
 @pytest.fixture()
