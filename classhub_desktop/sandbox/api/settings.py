@@ -7,6 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The quarantine folder of the storage routes, directly under files_dir (never listed as a stored file).
+QUARANTINE_DIR_NAME = ".quarantine"
+
 
 @dataclass(frozen=True)
 class ApiSettings:
