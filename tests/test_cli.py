@@ -84,7 +84,7 @@ def test_profile_target_uses_the_saved_profile(db_conninfo: str, capsys: pytest.
             name="cli-test",
             kind="administrator",
             db_host=str(params["host"]),
-            db_port=int(params.get("port", 5432)),
+            db_port=int(str(params.get("port", 5432))),
             db_name=str(params["dbname"]),
             db_user=str(params["user"]),
             db_sslmode="disable",
@@ -94,3 +94,32 @@ def test_profile_target_uses_the_saved_profile(db_conninfo: str, capsys: pytest.
     assert "up to date" in capsys.readouterr().out
     assert main(["db", "check", "--profile", "no-such-profile"]) == 2
     assert "no-such-profile" in capsys.readouterr().err
+
+
+def test_sandbox_serve_is_documented() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "classhub_desktop", "sandbox", "serve", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    for option in ("--db", "--profile", "--files", "--port", "--host", "8765", "without TLS"):
+        assert option in out
+    assert "--parent-pid" not in out  # internal: the sandbox start passes it
+    sandbox_help = subprocess.run(
+        [sys.executable, "-m", "classhub_desktop", "sandbox", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "serve" in sandbox_help and "--api-port" in sandbox_help
+
+
+def test_sandbox_serve_needs_the_files_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sandbox", "serve", "--db", "dbname=x"])
+    assert exit_info.value.code == 2
+    assert "--files" in capsys.readouterr().err
+
+
+def test_sandbox_serve_rejects_a_malformed_db_without_echoing_it(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sandbox", "serve", "--db", "host=x password=se cret", "--files", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a valid connection string" in err and "cret" not in err

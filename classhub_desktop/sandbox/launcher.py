@@ -1,26 +1,30 @@
-"""`classhub-desktop sandbox`: start the embedded ClassHub, migrate it, seed it once, register a profile."""
+"""`classhub-desktop sandbox`: start the embedded ClassHub, migrate it, seed it once, serve its API on
+127.0.0.1 (a child process, see serve.py) and register the "Sandbox" profile for both."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from classhub_desktop.config.credentials import RememberMode, default_store
+from classhub_desktop.config.credentials import CredentialError, RememberMode, default_store
 from classhub_desktop.config.paths import data_dir
 from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.core.progress import Progress
 from classhub_desktop.sandbox.postgres import EmbeddedCluster, start_cluster
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database, write_truth
+from classhub_desktop.sandbox.serve import ApiProcess, ServeError, start_api_process
 from classhub_desktop.store import migrations
 from classhub_desktop.store.engine import make_engine, redacted
 
 PROFILE_NAME = "Sandbox"
 DATABASE = "classhub"
+API_USER = "admin"
+API_LOG = "api.log"
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,11 @@ class SandboxOptions:
     directory: Path | None = None
     students: int = 20_000
     seed: int = 1
+    serve_api: bool = True
+    api_port: int | None = None  # None: 8765 when free, else any free port
 
 
-@dataclass(frozen=True)
+@dataclass
 class Sandbox:
     cluster: EmbeddedCluster
     directory: Path
@@ -38,10 +44,31 @@ class Sandbox:
     files_dir: Path
     truth_path: Path
     profile_name: str
+    api: ApiProcess | None = None
+    _stopped: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def display(self) -> str:
         return redacted(self.conninfo)
+
+    @property
+    def api_url(self) -> str | None:
+        return self.api.base_url if self.api is not None else None
+
+    def stop_api(self) -> None:
+        """Stop the API server (the port is free once this returns)."""
+        if self.api is not None:
+            self.api.stop()
+
+    def stop(self) -> None:
+        """Stop the API server, then the database. Safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self.stop_api()
+        finally:
+            self.cluster.stop()
 
 
 def default_directory() -> Path:
@@ -80,6 +107,7 @@ def start_sandbox(options: SandboxOptions, say: Callable[[str], None] = lambda _
     say(f"Schema at revision {', '.join(status.current)}.")
     files_dir = directory / "files"
     truth_path = directory / "truth.json"
+    remember: RememberMode | None = None
     if _is_empty(conninfo):
         say(f"Seeding {options.students:,} demo students (first start only) …")
         last = [""]
@@ -109,8 +137,23 @@ def start_sandbox(options: SandboxOptions, say: Callable[[str], None] = lambda _
             f"Demo API accounts: admin, support and each teacher's e-mail; password: {result.password}"
             + (" (saved in the system keyring)" if remember == "keyring" else " (shown once: note it)")
         )
-    _register_profile(cluster)
-    return Sandbox(cluster, directory, conninfo, files_dir, truth_path, PROFILE_NAME)
+    files_dir.mkdir(parents=True, exist_ok=True)
+    api = None
+    if options.serve_api:
+        say("Starting the sandbox API …")
+        try:
+            api = start_api_process(conninfo, files_dir, directory / API_LOG, port=options.api_port)
+        except ServeError:
+            cluster.stop()
+            raise
+        say(f"API at {api.base_url} (user {API_USER}; log: {directory / API_LOG}).")
+    try:
+        _register_profile(cluster, api.base_url if api is not None else "", remember, say)
+    except BaseException:
+        if api is not None:
+            api.stop()
+        raise
+    return Sandbox(cluster, directory, conninfo, files_dir, truth_path, PROFILE_NAME, api)
 
 
 def _save_demo_password(password: str) -> RememberMode:
@@ -121,8 +164,19 @@ def _save_demo_password(password: str) -> RememberMode:
     return remember
 
 
-def _register_profile(cluster: EmbeddedCluster) -> None:
+def _register_profile(
+    cluster: EmbeddedCluster, api_base_url: str, remember: RememberMode | None, say: Callable[[str], None]
+) -> None:
+    """Save the "Sandbox" profile; `api_base_url` empty when the API is not served this time.
+
+    `remember`: how the demo password was just saved (first start); on later starts the profile keeps
+    its mode, so a keyring that is away for one start does not make the saved password unreachable.
+    """
     store = ProfileStore()
+    existing = store.get(PROFILE_NAME) if store.exists(PROFILE_NAME) else None
+    if remember is None:
+        remember = existing.remember_password if existing is not None else (
+            "keyring" if default_store().keyring_status().ok else "session")
     profile = Profile(
         name=PROFILE_NAME,
         kind="administrator",
@@ -131,9 +185,15 @@ def _register_profile(cluster: EmbeddedCluster) -> None:
         db_name=DATABASE,
         db_user=cluster.superuser,
         db_sslmode="disable",
-        api_user="admin",
+        api_base_url=api_base_url,
+        api_user=API_USER,
         # The database trusts local socket logins (no password); this covers the demo API password.
-        remember_password="keyring" if default_store().keyring_status().ok else "session",
+        remember_password=remember,
     )
-    if not store.exists(PROFILE_NAME) or store.get(PROFILE_NAME) != profile:
+    if existing == profile:
+        return
+    try:
         store.save(profile)
+    except CredentialError as exc:
+        # The profile is saved; only an old keyring entry of a previous sandbox could not be removed.
+        say(str(exc))

@@ -1,30 +1,45 @@
-"""`classhub-desktop sandbox` and `sandbox seed`: a real embedded cluster, migrated, seeded once, profiled."""
+"""`classhub-desktop sandbox` and `sandbox seed`: a real embedded cluster, migrated, seeded once, profiled,
+its API served by a child process that stops with the sandbox."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from classhub_desktop.cli import main
 from classhub_desktop.config.credentials import default_store
-from classhub_desktop.config.profiles import ProfileStore
+from classhub_desktop.config.profiles import ProfileStore, saved_password
 from classhub_desktop.sandbox.launcher import PROFILE_NAME, SandboxOptions, start_sandbox
 from classhub_desktop.sandbox.seed import TRUTH_CATEGORIES
+from classhub_desktop.sandbox.serve import DEFAULT_PORT, PORT_IN_USE_EXIT, ServeError, free_port, port_is_free
 from classhub_desktop.store.connect import probe_connection
 from tests.conftest import PgServer
 
 
-def test_sandbox_starts_migrates_seeds_once_and_registers_a_profile() -> None:
+@pytest.fixture(scope="module")
+def sandbox_root() -> Iterator[Path]:
+    """One sandbox directory for the module: seeded by the first test that starts it, reused after."""
     root = Path(tempfile.mkdtemp(prefix="classhub-sandbox-"))
     os.chmod(root, 0o755)
+    yield root / "sb"
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_sandbox_starts_migrates_seeds_once_and_registers_a_profile(sandbox_root: Path) -> None:
     messages: list[str] = []
-    sandbox = start_sandbox(SandboxOptions(directory=root / "sb", students=300), say=messages.append)
+    sandbox = start_sandbox(SandboxOptions(directory=sandbox_root, students=300), say=messages.append)
     try:
         assert any("Seeding 300" in m for m in messages)
         with psycopg.connect(sandbox.conninfo) as conn:
@@ -43,13 +58,94 @@ def test_sandbox_starts_migrates_seeds_once_and_registers_a_profile() -> None:
         assert default_store().get(PROFILE_NAME, "api_password")
 
         again: list[str] = []
-        start_sandbox(SandboxOptions(directory=root / "sb", students=300), say=again.append)
+        second = start_sandbox(SandboxOptions(directory=sandbox_root, students=300, serve_api=False),
+                               say=again.append)
         assert not any("Seeding" in m for m in again)  # seeded on first start only
+        assert second.api is None and ProfileStore().get(PROFILE_NAME).api_base_url == ""
         with psycopg.connect(sandbox.conninfo) as conn:
             assert conn.execute("SELECT count(*) FROM students").fetchone() == (300,)
     finally:
-        sandbox.cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        sandbox.stop()
+
+
+def test_sandbox_serves_the_api_fills_the_profile_and_stops_it(sandbox_root: Path) -> None:
+    sandbox = start_sandbox(SandboxOptions(directory=sandbox_root, students=300))
+    try:
+        assert sandbox.api is not None and sandbox.api.running
+        port = sandbox.api.port
+        assert sandbox.api_url == f"http://127.0.0.1:{port}"
+        profile = ProfileStore().get(PROFILE_NAME)
+        assert profile.api_base_url == sandbox.api_url and profile.api_user == "admin" and profile.has_api
+        # The child's command line names the database but carries no password.
+        assert "password" not in " ".join(sandbox.api.process.args).lower()  # type: ignore[arg-type]
+        with httpx.Client(base_url=profile.api_base_url, timeout=10, trust_env=False) as client:
+            assert client.get("/healthz").status_code == 200
+            ready = client.get("/ready")
+            assert ready.status_code == 200, ready.text
+            # The saved demo password logs the profile's API user in.
+            password = saved_password(profile, default_store(), "api_password")
+            assert password
+            token = client.post("/api/v1/auth/token", json={"username": profile.api_user, "password": password})
+            assert token.status_code == 200, token.text
+            assert token.json()["token_type"] == "bearer"
+    finally:
+        sandbox.stop()
+    assert sandbox.api.process.returncode == 0, sandbox.api.log_tail()
+    assert port_is_free(port)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, trust_env=False)
+    sandbox.stop()  # a second stop is harmless
+
+
+def test_sandbox_moves_to_a_free_port_when_8765_is_taken(sandbox_root: Path) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("127.0.0.1", DEFAULT_PORT))
+        except OSError:
+            pass  # already taken by something else: the same situation
+        else:
+            taken.listen()
+        sandbox = start_sandbox(SandboxOptions(directory=sandbox_root, students=300))
+        try:
+            assert sandbox.api is not None and sandbox.api.port != DEFAULT_PORT
+            assert httpx.get(f"{sandbox.api_url}/healthz", timeout=10, trust_env=False).status_code == 200
+        finally:
+            sandbox.stop()
+
+
+def test_sandbox_api_failure_shows_the_servers_output(sandbox_root: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ServeError) as error:
+            start_sandbox(SandboxOptions(directory=sandbox_root, students=300, api_port=port))
+    message = str(error.value)
+    assert f"exited (code {PORT_IN_USE_EXIT}) instead of starting" in message
+    assert f"Port {port} on 127.0.0.1 is already in use" in message  # the child's own words, from its log
+
+
+def test_cli_no_gui_serves_until_ctrl_c(sandbox_root: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "classhub_desktop", "sandbox", "--dir", str(sandbox_root), "--students", "300",
+         "--no-gui", "--api-port", str(port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the sandbox is up (or the process ends)
+        assert line.strip() == f"Sandbox API: http://127.0.0.1:{port}", process.stderr.read()  # type: ignore[union-attr]
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10, trust_env=False).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert "Stopping the sandbox." in process.stderr.read()  # type: ignore[union-attr]
+    assert port_is_free(port)  # the API child stopped with it
 
 
 def test_seed_command_writes_truth_and_refuses_a_second_run(
@@ -67,3 +163,23 @@ def test_seed_command_writes_truth_and_refuses_a_second_run(
     assert main([*args, "--truth", str(tmp_path / "again.json")]) == 2
     assert "error:" in capsys.readouterr().err
     assert not (tmp_path / "again.json").exists()
+
+
+def test_cli_stops_the_api_when_the_gui_fails(sandbox_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`classhub-desktop sandbox`: the window's end, even by an exception, stops the API child."""
+    import classhub_desktop.ui.app as ui_app
+
+    seen: list[str] = []
+
+    def window_that_crashes(profile_name: str | None = None) -> int:
+        url = ProfileStore().get(PROFILE_NAME).api_base_url
+        seen.append(url)
+        assert httpx.get(f"{url}/healthz", timeout=10, trust_env=False).status_code == 200  # served meanwhile
+        raise RuntimeError("the window crashed")
+
+    monkeypatch.setattr(ui_app, "run_gui", window_that_crashes)
+    port = free_port()
+    with pytest.raises(RuntimeError, match="the window crashed"):
+        main(["sandbox", "--dir", str(sandbox_root), "--students", "300", "--api-port", str(port)])
+    assert seen == [f"http://127.0.0.1:{port}"]
+    assert port_is_free(port)
