@@ -195,21 +195,69 @@ def cmd_sandbox_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from classhub_desktop.sandbox.serve import ServeError, serve_forever
+
+    conninfo, password = resolve_database(args)
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    def warn(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        return serve_forever(
+            conninfo, Path(args.files), password=password, host=args.host, port=args.port,
+            parent_pid=args.parent_pid, say=say, warn=warn,
+        )
+    except ServeError as exc:
+        raise CliError(str(exc), exc.exit_code) from exc
+
+
+def cmd_sandbox_openapi(args: argparse.Namespace) -> int:
+    from classhub_desktop.sandbox.api.contract import openapi_document, render
+
+    text = render(openapi_document())
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Wrote the API contract to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from classhub_desktop.sandbox.launcher import SandboxOptions, start_sandbox
+    from classhub_desktop.sandbox.serve import ServeError
 
     def say(message: str) -> None:
         print(message, file=sys.stderr)
 
-    sandbox = start_sandbox(
-        SandboxOptions(directory=Path(args.dir) if args.dir else None, students=args.students), say=say
-    )
-    print(f'Sandbox database: {sandbox.display}  (profile "{sandbox.profile_name}")', file=sys.stderr)
-    if args.no_gui:
-        return 0
-    from classhub_desktop.ui.app import run_gui
+    options = SandboxOptions(directory=Path(args.dir) if args.dir else None, students=args.students,
+                             api_port=args.api_port)
+    try:
+        sandbox = start_sandbox(options, say=say)
+    except ServeError as exc:
+        raise CliError(str(exc), exc.exit_code) from exc
+    try:
+        print(f'Sandbox database: {sandbox.display}  (profile "{sandbox.profile_name}")', file=sys.stderr)
+        if args.no_gui:
+            print(f"Sandbox API: {sandbox.api_url}", flush=True)
+            print("Serving until Ctrl+C.", file=sys.stderr, flush=True)
+            assert sandbox.api is not None
+            try:
+                code = sandbox.api.wait()
+            except KeyboardInterrupt:
+                print("Stopping the sandbox.", file=sys.stderr)
+                return 0
+            raise CliError(f"The sandbox API server stopped on its own (exit code {code}).\n"
+                           f"Last lines of {sandbox.api.log_path}:\n{sandbox.api.log_tail()}", exit_code=1)
+        from classhub_desktop.ui.app import run_gui
 
-    return run_gui(profile_name=sandbox.profile_name)
+        return run_gui(profile_name=sandbox.profile_name)
+    finally:
+        sandbox.stop()  # the API child and the database, also when the GUI fails
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -219,6 +267,16 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 # --- parser -----------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number between 1 and 65535")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,9 +307,31 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="a complete local ClassHub for demos, training and tests")
     sandbox.add_argument("--dir", metavar="DIR", help="where the sandbox keeps its data (default: user data dir)")
     sandbox.add_argument("--students", type=int, default=20_000, help="students to seed on first start")
-    sandbox.add_argument("--no-gui", action="store_true", help="prepare the sandbox and exit")
+    sandbox.add_argument("--no-gui", action="store_true",
+                         help="no window: serve the sandbox's database and API until Ctrl+C")
+    sandbox.add_argument("--api-port", type=_port, metavar="P",
+                         help="port of the sandbox API on 127.0.0.1 (default: 8765 when free, else any free port)")
     sandbox.set_defaults(func=cmd_sandbox)
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION")
+    serve = sandbox_sub.add_parser(
+        "serve", help="serve the ClassHub reference API in the foreground (Ctrl+C stops it)",
+        description="Serve the ClassHub reference API over HTTP (no TLS) on a ClassHub database and its files "
+        "directory, until Ctrl+C.",
+    )
+    serve_target = serve.add_mutually_exclusive_group()
+    serve_target.add_argument("--db", metavar="URL", help="libpq URI or keyword string, as psql takes it")
+    serve_target.add_argument("--profile", metavar="NAME", help="a saved connection profile (its database)")
+    serve.add_argument("--files", required=True, metavar="DIR", help="the directory of the uploaded files")
+    serve.add_argument("--port", type=_port, default=8765, metavar="P", help="port to listen on (default: 8765)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1; anything else is reachable from other "
+                       "machines, without TLS)")
+    serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # the sandbox start: stop with it
+    serve.set_defaults(func=cmd_sandbox_serve)
+    openapi = sandbox_sub.add_parser("openapi", help="print the API contract (OpenAPI JSON) the server serves")
+    openapi.add_argument("--out", metavar="FILE", help="write it here (the repository keeps it in "
+                         "classhub_desktop/resources/openapi.json)")
+    openapi.set_defaults(func=cmd_sandbox_openapi)
     seed = sandbox_sub.add_parser("seed", help="fill an empty, migrated database with demo data and defects")
     _add_target(seed)
     seed.add_argument("--students", type=int, required=True, help="student rows, duplicates included")
