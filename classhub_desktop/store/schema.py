@@ -235,6 +235,7 @@ student_uploads = Table(
     CheckConstraint("status IN ('submitted', 'approved', 'rejected', 'needs_revision')", name="status"),
     Index("ix_student_uploads_status_created_at", "status", "created_at"),
     Index("ix_student_uploads_file_path", "file_path"),
+    Index("ix_student_uploads_updated_at_id", "updated_at", "id"),  # keyset paging of the submissions API
 )
 
 review_comments = Table(

@@ -114,7 +114,7 @@ def test_migrations_pending(pg_server: PgServer) -> None:
         report = probe_connection(pg_server.conninfo(name))
         assert report.problem is Problem.MIGRATIONS_PENDING
         assert report.current_revision == "0001"
-        assert [p.split(":")[0] for p in report.pending] == ["0002"]
+        assert [p.split(":")[0] for p in report.pending] == ["0002", "0003"]
     finally:
         engine.dispose()
         pg_server.drop_database(name)
