@@ -8,10 +8,11 @@ import threading
 
 class FakeTcpServer:
     """Accepts TCP connections and either never answers ("silent": a server behind a broken firewall)
-    or answers PostgreSQL's SSLRequest with "no" ("no-ssl": a server without TLS)."""
+    or answers PostgreSQL's SSLRequest with "no" ("no-ssl": a server without TLS), or answers any HTTP
+    request with a web page ("http-html": a base URL that points at some other web server)."""
 
     def __init__(self, mode: str = "silent") -> None:
-        if mode not in ("silent", "no-ssl"):
+        if mode not in ("silent", "no-ssl", "http-html"):
             raise ValueError(mode)
         self.mode = mode
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -31,6 +32,14 @@ class FakeTcpServer:
             if self.mode == "no-ssl":
                 client.recv(8)  # SSLRequest
                 client.sendall(b"N")
+            elif self.mode == "http-html":
+                client.settimeout(2)
+                client.recv(65536)  # the request (small: a GET)
+                body = b"<html><body><h1>Welcome to the school website</h1></body></html>"
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                client.close()
+                continue
             self.clients.append(client)
 
     def close(self) -> None:
@@ -39,3 +48,9 @@ class FakeTcpServer:
         for client in self.clients:
             client.close()
         self.sock.close()
+
+    def __enter__(self) -> FakeTcpServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
 
 
 class Problem(Enum):
@@ -20,6 +21,15 @@ class Problem(Enum):
     NO_CLASSHUB_ROLE = "login has no ClassHub role"
     INVALID_SETTINGS = "invalid connection settings"
     OTHER = "connection failed"
+    # The web API (teacher profiles, and administrator profiles with an API URL).
+    API_UNREACHABLE = "API unreachable"
+    API_TIMEOUT = "API did not answer in time"
+    API_TLS_FAILURE = "API certificate not trusted"
+    API_NOT_CLASSHUB = "not a ClassHub API"
+    API_AUTHENTICATION_FAILED = "API sign-in failed"
+    API_RATE_LIMITED = "API sign-in paused after failed attempts"
+    API_SERVER_ERROR = "API server error"
+    API_INVALID_SETTINGS = "invalid API settings"
 
 
 ADVICE: dict[Problem, str] = {
@@ -40,13 +50,34 @@ ADVICE: dict[Problem, str] = {
     "classhub_support or classhub_readonly.",
     Problem.INVALID_SETTINGS: "Correct the connection settings of the profile.",
     Problem.OTHER: "See the details below.",
+    Problem.API_UNREACHABLE: "Nothing answered at that address: check the base URL (scheme, host and port), "
+    "the VPN and any firewall, and that the ClassHub web services are running.",
+    Problem.API_TIMEOUT: "The API accepted the connection but did not answer in time: try again; if it keeps "
+    "happening, ask the server's administrator to check its load.",
+    Problem.API_TLS_FAILURE: "The server's certificate is not trusted: choose the CA bundle your IT department "
+    "gave you in the profile, or check that the base URL names the right server.",
+    Problem.API_NOT_CLASSHUB: "The address answers, but not like a ClassHub API: check the base URL "
+    "(it is the address of the web services, e.g. https://classhub.example.org).",
+    Problem.API_AUTHENTICATION_FAILED: "Check the API user name and password (passwords are case-sensitive). "
+    "A teacher's user name is usually the school e-mail address.",
+    Problem.API_RATE_LIMITED: "Too many wrong passwords for this account: wait the time shown, then try again "
+    "with the right password, or ask an administrator to reset it.",
+    Problem.API_SERVER_ERROR: "The API failed while answering: try again later; if it keeps happening, give the "
+    "request id below to support.",
+    Problem.API_INVALID_SETTINGS: "Correct the API settings of the profile.",
 }
 
 ROLE_LABELS = {
     "classhub_admin": "Administrator",
     "classhub_support": "Support",
     "classhub_readonly": "Read-only",
+    # API accounts (app_users.role)
+    "admin": "Administrator",
+    "support": "Support",
+    "teacher": "Teacher",
 }
+
+ReportKind = Literal["database", "api"]
 
 
 @dataclass(frozen=True)
@@ -60,17 +91,28 @@ class ConnectionReport:
     latency_ms: float | None = None
     current_revision: str = ""
     pending: tuple[str, ...] = field(default_factory=tuple)
+    kind: ReportKind = "database"  # "api": server_version is the API's version, role an API account role
+    request_id: str = ""  # the API request a failure happened in (for support)
 
     @property
     def headline(self) -> str:
         if self.ok:
-            return f"Connected as {self.login} ({ROLE_LABELS.get(self.role or '', 'no role')})"
+            where = "Signed in to the API" if self.kind == "api" else "Connected"
+            return f"{where} as {self.login} ({ROLE_LABELS.get(self.role or '', 'no role')})"
         assert self.problem is not None
-        return self.problem.value.capitalize()
+        return self.problem.value[0].upper() + self.problem.value[1:]
 
     @property
     def advice(self) -> str:
         return "" if self.problem is None else ADVICE[self.problem]
+
+
+class ConnectionFailed(Exception):
+    """Opening a session failed; carries the report that names the failure and the advice."""
+
+    def __init__(self, report: ConnectionReport) -> None:
+        super().__init__(f"{report.headline}. {report.advice}\n{report.detail}".strip())
+        self.report = report
 
 
 _QUOTED = re.compile(r'"[^"]*"')

@@ -11,19 +11,14 @@ from sqlalchemy import Engine, text
 
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore, saved_password
-from classhub_desktop.core.connection import ConnectionReport
+from classhub_desktop.core.connection import ConnectionFailed, ConnectionReport
 from classhub_desktop.core.permissions import Capability, capabilities_for
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.session import Session
 from classhub_desktop.store.connect import probe_connection
 from classhub_desktop.store.engine import make_engine, profile_conninfo, redacted
 
-
-class ConnectionFailed(Exception):
-    """Raised by `open_session`; carries the report that names the failure and the advice."""
-
-    def __init__(self, report: ConnectionReport) -> None:
-        super().__init__(f"{report.headline}. {report.advice}\n{report.detail}".strip())
-        self.report = report
+__all__ = ["ConnectionFailed", "DatabaseSession", "open_saved_profile", "open_session"]
 
 
 @dataclass
@@ -32,13 +27,17 @@ class DatabaseSession:
     engine: Engine
     report: ConnectionReport
     display: str  # user@host:port/db, no password
+    # The profile's API, signed in alongside (a remote.session.ApiSession); None without an API URL or
+    # when signing in failed (`api_problem` then says why). Typed by protocol: store does not import remote.
+    api: Session | None = None
+    api_problem: ConnectionReport | None = None
 
     @property
     def role(self) -> str | None:
         return self.report.role
 
     def can(self, capability: Capability) -> bool:
-        return capability in capabilities_for(self.role)
+        return capability in capabilities_for(self.role) or (self.api is not None and self.api.can(capability))
 
     def measure_latency(self) -> float:
         """Round trip of `SELECT 1` in milliseconds (the pool checkout is not counted)."""
@@ -48,6 +47,8 @@ class DatabaseSession:
             return (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
+        if self.api is not None:
+            self.api.close()
         self.engine.dispose()
 
 

@@ -15,10 +15,11 @@ from PySide6.QtWidgets import QApplication
 from classhub_desktop import __version__
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import ProfileError, ProfileStore
-from classhub_desktop.core.connection import Problem
-from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_saved_profile
+from classhub_desktop.core.connection import ConnectionFailed, Problem
+from classhub_desktop.core.session import Session
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.connect.operations import open_profile_at_start
 from classhub_desktop.ui.main_window import APP_NAME, MainWindow
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
@@ -65,15 +66,19 @@ def create_main_window(
 def start_with_profile(window: MainWindow, name: str) -> Task:
     """Connect with `name` in a task; open the Connect dialog (on that profile) when that is not possible."""
     window.status.set_connecting(name)
-    task = window.runner.start(f"Connecting with profile {name}", open_saved_profile, window.profiles,
+    task = window.runner.start(f"Connecting with profile {name}", open_profile_at_start, window.profiles,
                                window.credentials, name)
 
-    def connected(session: DatabaseSession | None) -> None:
+    def connected(session: Session | None) -> None:
         if session is None:
             window.set_session(None)
             window.open_connect_dialog(preselect=name)
         else:
             window.set_session(session)
+            problem = getattr(session, "api_problem", None)
+            if problem is not None:  # the database works; say why the API part does not
+                window.status.showMessage(f"Connected to the database, but not to the API: {problem.headline}. "
+                                          f"{problem.advice}", 20_000)
 
     def failed(error: BaseException) -> None:
         window.set_session(None)
@@ -83,7 +88,8 @@ def start_with_profile(window: MainWindow, name: str) -> Task:
             QTimer.singleShot(0, window, lambda: window.open_connect_dialog())
             return
         if isinstance(error, ConnectionFailed):
-            reason = "" if error.report.problem is Problem.AUTHENTICATION_FAILED else error.report.headline
+            asks_password = error.report.problem in (Problem.AUTHENTICATION_FAILED, Problem.API_AUTHENTICATION_FAILED)
+            reason = "" if asks_password else error.report.headline
         else:
             reason = user_message(error).splitlines()[0]
         if reason:

@@ -3,7 +3,8 @@
 Pages are listed in `PAGES`; adding a feature's page is one line there. A page is a QWidget with
 ``set_session(session | None)`` and ``refresh()``, optionally a ``sig_status(str)`` signal for
 status bar messages. A page's entry names the Capability a login needs to open it; the sidebar
-item of a page the role may not use is disabled, with the reason as its tooltip.
+item of a page the role may not use is disabled, with the reason as its tooltip. A page that reads the
+database (`needs_database`) is given the DatabaseSession, or None when the session is API only.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from PySide6.QtWidgets import (
 from classhub_desktop import __version__
 from classhub_desktop.config.credentials import CredentialStore, default_store
 from classhub_desktop.config.profiles import ProfileStore
+from classhub_desktop.core.connection import ROLE_LABELS
 from classhub_desktop.core.permissions import Capability, why_not
+from classhub_desktop.core.session import Session
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.connect import ConnectDialog
@@ -39,11 +42,12 @@ from classhub_desktop.ui.status_bar import StatusBar
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 
 APP_NAME = "ClassHub Desktop"
+NOT_CONNECTED_HINT = "Connect to a ClassHub database to see its audit log and manage it."
 SHUTDOWN_TIMEOUT_MS = 10_000
 
 
 class Page(Protocol):
-    def set_session(self, session: DatabaseSession | None) -> None: ...
+    def set_session(self, session: Session | None) -> None: ...
 
     def refresh(self) -> None: ...
 
@@ -55,6 +59,7 @@ class PageSpec:
     icon: QStyle.StandardPixmap
     capability: Capability
     factory: Callable[[TaskRunner], QWidget]  # builds the page; the widget implements `Page`
+    needs_database: bool = True
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -66,13 +71,15 @@ class _NotConnected(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("notConnected")
-        title = QLabel("Not connected")
-        title.setObjectName("emptyTitle")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint = QLabel("Connect to a ClassHub database to see its audit log and manage it.")
-        hint.setObjectName("emptyHint")
-        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint.setWordWrap(True)
+        self.title = QLabel("Not connected")
+        self.title.setObjectName("emptyTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint = QLabel(NOT_CONNECTED_HINT)
+        self.hint.setObjectName("emptyHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        title, hint = self.title, self.hint
         self.connect_button = QPushButton("Connect…")
         self.connect_button.setObjectName("bigConnectButton")
         self.connect_button.setDefault(True)
@@ -101,7 +108,7 @@ class MainWindow(QMainWindow):
         self.runner.error_parent = self
         self.profiles = profiles if profiles is not None else ProfileStore()
         self.credentials = credentials if credentials is not None else default_store()
-        self.session: DatabaseSession | None = None
+        self.session: Session | None = None
         self.page_specs = list(pages)
         self.pages: dict[str, QWidget] = {}
         self.connect_dialog: ConnectDialog | None = None
@@ -195,12 +202,13 @@ class MainWindow(QMainWindow):
 
     # - session -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
-        """Show `session`'s database on every page (None: disconnected) and mirror its role's rights."""
+    def set_session(self, session: Session | None) -> None:
+        """Show `session` on every page (None: disconnected) and mirror its role's rights."""
         previous, self.session = self.session, session
         self.status.clearMessage()  # messages were about the previous connection
-        for page in self.pages.values():
-            cast(Page, page).set_session(session)
+        database = session if isinstance(session, DatabaseSession) else None
+        for spec in self.page_specs:
+            cast(Page, self.pages[spec.key]).set_session(database if spec.needs_database else session)
         if previous is not None and previous is not session:
             previous.close()
         self.status.set_session(session)
@@ -216,10 +224,28 @@ class MainWindow(QMainWindow):
             key = self.current_page_key()
             if not self._page_allowed(key):
                 key = next((s.key for s in self.page_specs if self._page_allowed(s.key)), "")
-            self.show_page(key)
+            if key:
+                self.show_page(key)
+            else:
+                self._show_nothing_to_open(session)
         else:
             self.setWindowTitle(APP_NAME)
-            self.content.setCurrentWidget(self.not_connected)
+            self._show_not_connected(NOT_CONNECTED_HINT)
+
+    def _show_not_connected(self, hint: str, title: str = "Not connected", button: str = "Connect…") -> None:
+        self.not_connected.title.setText(title)
+        self.not_connected.hint.setText(hint)
+        self.not_connected.connect_button.setText(button)
+        self.content.setCurrentWidget(self.not_connected)
+
+    def _show_nothing_to_open(self, session: Session) -> None:
+        """Connected, but no page is open to this role (e.g. a teacher before the review pages exist)."""
+        role = ROLE_LABELS.get(session.role or "", "this role")
+        self.sidebar.clearSelection()
+        self._show_not_connected(
+            f"Signed in as {session.report.login} ({role}) through {session.display}.\n"
+            "None of the pages of this version is open to this role; the sidebar says what each needs.",
+            title="Connected", button="Connect with another profile…")
 
     def _page_allowed(self, key: str) -> bool:
         spec = next((s for s in self.page_specs if s.key == key), None)

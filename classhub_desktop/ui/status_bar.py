@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
 from classhub_desktop.config.credentials import KeyringStatus
 from classhub_desktop.core.connection import ROLE_LABELS
+from classhub_desktop.core.session import Session
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -39,9 +40,26 @@ class ConnectionState(Enum):
         return self.value[1]
 
 
-def server_version_text(version: str) -> str:
-    """"18.1 (Debian 18.1-1)" -> "PostgreSQL 18.1"."""
-    return f"PostgreSQL {version.split()[0]}" if version.strip() else ""
+def server_version_text(version: str, kind: str = "database") -> str:
+    """"18.1 (Debian 18.1-1)" -> "PostgreSQL 18.1"; an API's "0.1.0" -> "ClassHub API 0.1.0"."""
+    if not version.strip():
+        return ""
+    return f"ClassHub API {version.split()[0]}" if kind == "api" else f"PostgreSQL {version.split()[0]}"
+
+
+def api_status_text(session: Session) -> tuple[str, str]:
+    """The API section of the status bar for a database session: text and tooltip ("" when it has no API)."""
+    if not isinstance(session, DatabaseSession):
+        return "", ""
+    if session.api is not None:
+        report = session.api.report
+        return (f"API: {report.login}",
+                f"Signed in to the API ({session.api.display}) as {report.login}, "
+                f"{ROLE_LABELS.get(report.role or '', 'no role')}")
+    if session.api_problem is not None:
+        problem = session.api_problem
+        return "API: ✕ not signed in", f"{problem.headline}. {problem.advice}"
+    return "", ""
 
 
 def _dot(color: str, size: int) -> QPixmap:
@@ -67,7 +85,7 @@ class StatusBar(QStatusBar):
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Session | None = None
         self.state = ConnectionState.DISCONNECTED
         self.last_latency_ms: float | None = None
         self._probe_task: Task | None = None
@@ -76,6 +94,7 @@ class StatusBar(QStatusBar):
         self.profile_label = _section("statusProfile")
         self.login_label = _section("statusLogin")
         self.server_label = _section("statusServer")
+        self.api_label = _section("statusApi")  # a database session's API sign-in (hidden when none)
         self.latency_label = _section("statusLatency")
         self.state_dot = QLabel()
         self.state_label = _section("statusState")
@@ -93,6 +112,7 @@ class StatusBar(QStatusBar):
             self.profile_label,
             self.login_label,
             self.server_label,
+            self.api_label,
             self.latency_label,
             state_box,
         ):
@@ -163,24 +183,29 @@ class StatusBar(QStatusBar):
             )
         self._show_sections()
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Session | None) -> None:
         self.session = session
         self._probe_task = None  # a late result of the previous session is ignored
         self.last_latency_ms = None
         if session is None:
-            for label in (self.profile_label, self.login_label, self.server_label, self.latency_label):
+            for label in (self.profile_label, self.login_label, self.server_label, self.api_label,
+                          self.latency_label):
                 label.clear()
                 label.setToolTip("")
-            self._set_state(ConnectionState.DISCONNECTED, "Not connected to a database.")
+            self._set_state(ConnectionState.DISCONNECTED, "Not connected.")
         else:
             report = session.report
             self.profile_label.setText(session.profile_name)
             self.profile_label.setToolTip(f"Connection profile {session.profile_name}: {session.display}")
             role = ROLE_LABELS.get(report.role or "", "no ClassHub role")
             self.login_label.setText(f"{report.login} · {role}")
-            self.login_label.setToolTip(f"Database login {report.login}, acting as {report.role or 'no role'}")
-            self.server_label.setText(server_version_text(report.server_version))
+            who = "API user" if report.kind == "api" else "Database login"
+            self.login_label.setToolTip(f"{who} {report.login}, acting as {report.role or 'no role'}")
+            self.server_label.setText(server_version_text(report.server_version, report.kind))
             self.server_label.setToolTip(f"Server version {report.server_version}")
+            api_text, api_tip = api_status_text(session)
+            self.api_label.setText(api_text)
+            self.api_label.setToolTip(api_tip)
             self._show_latency(report.latency_ms)
             self._set_state(ConnectionState.CONNECTED, f"Connected to {session.display}")
             self._last_probe = time.monotonic()  # the connection test just measured it
@@ -200,7 +225,8 @@ class StatusBar(QStatusBar):
             self.latency_label.setText("")
             return
         self.latency_label.setText(f"{latency_ms:.1f} ms" if latency_ms < 10 else f"{latency_ms:.0f} ms")
-        self.latency_label.setToolTip("Round trip of a SELECT 1, measured every 30 seconds")
+        what = "GET /healthz" if self.session is not None and self.session.report.kind == "api" else "SELECT 1"
+        self.latency_label.setToolTip(f"Round trip of a {what}, measured every 30 seconds")
 
     # - probing -
 

@@ -1,11 +1,22 @@
-"""Shared end-of-test checks for GUI tests."""
+"""Shared fixtures and end-of-test checks for GUI tests."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from shiboken6 import isValid
+
+from classhub_desktop.config.credentials import CredentialStore
+from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.ui.common.progress import ProgressDialog
-from classhub_desktop.ui.tasks import active_tasks, wait_all_tasks
+from classhub_desktop.ui.connect import ConnectDialog
+from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
+
+OP_TIMEOUT_MS = 20_000
 
 
 def finish_ui_test() -> list[str]:
@@ -24,3 +35,42 @@ def finish_ui_test() -> list[str]:
             widget.close()
     assert finished and left == [], f"tasks still running after the test: {[t.title for t in left]}"
     return texts
+
+
+# --- the Connect dialog -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def profiles(tmp_path: Path, credentials: CredentialStore) -> ProfileStore:
+    return ProfileStore(tmp_path / "profiles.toml", credentials=credentials)
+
+
+@pytest.fixture
+def runner(qapp: QApplication) -> Iterator[TaskRunner]:
+    r = TaskRunner(show_errors=False)
+    yield r
+    assert r.shutdown(OP_TIMEOUT_MS)
+
+
+@pytest.fixture
+def make_dialog(
+    qtbot: Any, profiles: ProfileStore, credentials: CredentialStore, runner: TaskRunner
+) -> Iterator[Callable[..., ConnectDialog]]:
+    """Open a dialog and wait until its keyring probe has answered; at the end, no task may be left."""
+    made: list[ConnectDialog] = []
+
+    def make(preselect: str | None = None, creds: CredentialStore | None = None) -> ConnectDialog:
+        # Not qtbot.addWidget: pytest-qt would close() it, and a dialog with unsaved changes asks first.
+        dialog = ConnectDialog(profiles, creds or credentials, runner, preselect=preselect)
+        made.append(dialog)
+        with qtbot.waitSignal(dialog.sig_keyring_checked, timeout=OP_TIMEOUT_MS):
+            dialog.show()
+        return dialog
+
+    yield make
+    finished = wait_all_tasks(OP_TIMEOUT_MS)
+    for dialog in made:
+        if isValid(dialog):
+            dialog.done(QDialog.DialogCode.Rejected)  # closes without the "discard changes?" prompt
+            dialog.deleteLater()
+    assert finished and active_tasks() == [], f"tasks left running: {[t.title for t in active_tasks()]}"

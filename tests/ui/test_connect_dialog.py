@@ -8,8 +8,7 @@ from tests.fake_servers import FakeTcpServer
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import keyring
@@ -18,7 +17,6 @@ from keyring.backends import fail
 from psycopg.conninfo import conninfo_to_dict
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
-from shiboken6 import isValid
 from sqlalchemy import text
 
 from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
@@ -26,49 +24,12 @@ from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.connect.profile_list import EMPTY_TEXT
-from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 from tests.conftest import PgServer
+from tests.ui.conftest import OP_TIMEOUT_MS
 
 SECRET = "Tr0ub4dor&3-not-in-any-file"
-OP_TIMEOUT_MS = 20_000
 
 # --- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def profiles(tmp_path: Path, credentials: CredentialStore) -> ProfileStore:
-    return ProfileStore(tmp_path / "profiles.toml", credentials=credentials)
-
-
-@pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner(show_errors=False)
-    yield r
-    assert r.shutdown(OP_TIMEOUT_MS)
-
-
-@pytest.fixture
-def make_dialog(
-    qtbot: Any, profiles: ProfileStore, credentials: CredentialStore, runner: TaskRunner
-) -> Iterator[Callable[..., ConnectDialog]]:
-    """Open a dialog and wait until its keyring probe has answered; at the end, no task may be left."""
-    made: list[ConnectDialog] = []
-
-    def make(preselect: str | None = None, creds: CredentialStore | None = None) -> ConnectDialog:
-        # Not qtbot.addWidget: pytest-qt would close() it, and a dialog with unsaved changes asks first.
-        dialog = ConnectDialog(profiles, creds or credentials, runner, preselect=preselect)
-        made.append(dialog)
-        with qtbot.waitSignal(dialog.sig_keyring_checked, timeout=OP_TIMEOUT_MS):
-            dialog.show()
-        return dialog
-
-    yield make
-    finished = wait_all_tasks(OP_TIMEOUT_MS)
-    for dialog in made:
-        if isValid(dialog):
-            dialog.done(QDialog.DialogCode.Rejected)  # closes without the "discard changes?" prompt
-            dialog.deleteLater()
-    assert finished and active_tasks() == [], f"tasks left running: {[t.title for t in active_tasks()]}"
 
 
 def admin_profile(conninfo: str, name: str = "Sandbox", **overrides: Any) -> Profile:
@@ -387,18 +348,6 @@ def test_connect_failure_is_shown_inline(
     assert dialog.connect_button.isEnabled()  # the user can correct the profile and try again
 
 
-def test_teacher_profiles_cannot_test_or_connect_yet(
-    qtbot: Any, make_dialog: Callable[..., ConnectDialog], profiles: ProfileStore
-) -> None:
-    profiles.save(Profile(name="Teacher Tim", kind="teacher", api_base_url="https://classhub.example.org"))
-    dialog = make_dialog(preselect="Teacher Tim")
-    assert not dialog.form.db_group.isVisible() and dialog.form.teacher_hint.isVisible()
-    assert not dialog.test_button.isEnabled() and "not available" in dialog.test_button.toolTip()
-    assert not dialog.connect_button.isEnabled()
-    qtbot.keyClick(dialog, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    assert not dialog.is_busy() and dialog.result_panel.state == "idle"
-
-
 # --- keyring and secrets ------------------------------------------------------------------------------------
 
 
@@ -484,7 +433,8 @@ def test_keyboard_tab_order_follows_the_form(qtbot: Any, make_dialog: Callable[.
     expected = [form.kind_combo, form.host_edit, form.port_spin, form.dbname_edit, form.user_edit,
                 form.sslmode_combo, form.rootcert_field.edit, form.rootcert_field.browse, form.extra_edit,
                 form.api_url_edit, form.api_user_edit, form.api_ca_field.edit, form.api_ca_field.browse,
-                form.password_edit, form.remember_buttons["session"], dialog.test_button, dialog.save_button,
+                form.password_edit, form.api_password_edit, form.remember_buttons["session"], dialog.test_button,
+                dialog.save_button,
                 dialog.connect_button, dialog.close_button]
     seen = []
     for _ in expected:

@@ -144,7 +144,7 @@ def _apply(conn: Connection, user: ApiUser, item: ReviewItem, row: Any, comment:
              "sv": row.submission_version},
         ).scalar_one()
     write_audit(
-        conn, user, "submission.review", "student_uploads", item.upload_id,
+        conn, user, "upload.review", "student_uploads", item.upload_id,
         {"decision": item.decision, "status": status, "previous_status": row.status, "grade": item.grade,
          "base_version": item.base_version, "version": version, "submission_version": row.submission_version,
          "comment_id": comment_id, "idempotency_key": item.idempotency_key},

@@ -8,7 +8,7 @@ TaskRunner (see `operations`); the dialog only reacts to the tasks' signals. Key
 connects, Ctrl+T tests, Ctrl+S saves, Ctrl+N starts a new profile, Delete on the list deletes
 (after confirmation), Esc stops a running attempt or closes the dialog.
 
-`sig_connected(DatabaseSession)` is emitted just before the dialog accepts; the receiver owns the
+`sig_connected(Session)` is emitted just before the dialog accepts; the receiver owns the
 session (and closes it). The session is also available as `dialog.session`.
 """
 
@@ -38,7 +38,8 @@ from shiboken6 import isValid
 
 from classhub_desktop.config.credentials import CredentialError, CredentialStore, KeyringStatus
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
-from classhub_desktop.store.session import ConnectionFailed, DatabaseSession
+from classhub_desktop.core.connection import ConnectionFailed
+from classhub_desktop.core.session import Session
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.connect import operations
 from classhub_desktop.ui.connect.profile_form import ProfileForm
@@ -51,14 +52,10 @@ WELCOME_TEXT = ("A profile tells ClassHub Desktop how to reach a ClassHub databa
 BROKEN_FILE_TEXT = "The profiles cannot be shown: see the message above."
 BROKEN_FILE_WELCOME = ("The profiles file is damaged. Repair it in a text editor and reopen this dialog,\n"
                        "or move it aside to start with no profiles.")
-TEACHER_TEST_TIP = ("Teacher profiles use the ClassHub API; testing the API is not available in this "
-                    "version yet.")
-TEACHER_CONNECT_TIP = ("Teacher profiles connect through the ClassHub API, which this version cannot do yet. "
-                       "Use an administrator profile.")
 
 
 class ConnectDialog(QDialog):
-    sig_connected = Signal(object)  # DatabaseSession
+    sig_connected = Signal(object)  # core.session.Session (database, API, or both)
     sig_profile_saved = Signal(str)
     sig_profile_deleted = Signal(str)
     sig_keyring_checked = Signal(object)  # KeyringStatus
@@ -70,7 +67,7 @@ class ConnectDialog(QDialog):
         self.profiles = profiles
         self.credentials = credentials
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Session | None = None
         self.task: Task | None = None  # the running test / save / delete / connect
         self._cancellable = False
         self.keyring_task: Task | None = None
@@ -290,14 +287,11 @@ class ConnectDialog(QDialog):
 
     def _update_actions(self) -> None:
         busy = self.is_busy()
-        teacher = self.form.kind() == "teacher"
         can_act = self._editing and not busy
-        self.test_button.setEnabled(can_act and not teacher)
-        self.test_button.setToolTip(TEACHER_TEST_TIP if teacher else
-                                    "Try the connection without opening a session (Ctrl+T)")
-        self.connect_button.setEnabled(can_act and not teacher)
-        self.connect_button.setToolTip(TEACHER_CONNECT_TIP if teacher else
-                                       "Open a session with this profile (Enter)")
+        self.test_button.setEnabled(can_act)
+        self.test_button.setToolTip("Try the database and the API without opening a session (Ctrl+T)")
+        self.connect_button.setEnabled(can_act)
+        self.connect_button.setToolTip("Open a session with this profile (Enter)")
         self.save_button.setEnabled(can_act)
         self.delete_button.setEnabled(self._editing and not busy)
         self.new_button.setEnabled(not busy and not self._file_broken)
@@ -403,7 +397,7 @@ class ConnectDialog(QDialog):
             return
         self.form.clear_errors()
         self._run(f"Saving profile “{profile.name}”…", operations.save_profile, self.profiles, self.credentials,
-                  profile, self._original, self.form.password(),
+                  profile, self._original, self.form.password(), api_password=self.form.api_password(),
                   on_finished=self._after_save, on_failed=self._save_failed, cancellable=False)
 
     def _after_save(self, profile: Profile) -> None:
@@ -436,19 +430,19 @@ class ConnectDialog(QDialog):
 
     @Slot()
     def test_connection(self) -> None:
-        if self.is_busy() or not self._editing or self.form.kind() != "administrator":
+        if self.is_busy() or not self._editing:
             return
         profile = self._validated()
         if profile is None:
             return
         self.form.clear_errors()
         self._run("Testing the connection…", operations.run_connection_test, self.credentials, profile,
-                  self.form.password(), self._original,
-                  on_finished=self.result_panel.show_report, on_failed=self._attempt_failed)
+                  self.form.password(), self._original, typed_api_password=self.form.api_password(),
+                  on_finished=self.result_panel.show_reports, on_failed=self._attempt_failed)
 
     @Slot()
     def connect_profile(self) -> None:
-        if self.is_busy() or not self._editing or self.form.kind() != "administrator":
+        if self.is_busy() or not self._editing:
             return
         profile = self._validated()
         if profile is None:
@@ -468,7 +462,8 @@ class ConnectDialog(QDialog):
 
     def _start_connect(self, profile: Profile) -> None:
         self._run("Connecting…", operations.connect_profile, self.credentials, profile, self._original,
-                  self.form.password(), on_finished=self._connected, on_failed=self._attempt_failed)
+                  self.form.password(), typed_api_password=self.form.api_password(),
+                  on_finished=self._connected, on_failed=self._attempt_failed)
 
     def _connected(self, outcome: operations.ConnectOutcome) -> None:
         self.session = outcome.session
@@ -508,8 +503,8 @@ class ConnectDialog(QDialog):
 
     def _run(self, text: str, fn: Callable[..., Any], *args: Any,
              on_finished: Callable[[Any], None], on_failed: Callable[[BaseException], None],
-             cancellable: bool = True) -> None:
-        task = self.runner.start(text.rstrip("…"), fn, *args)
+             cancellable: bool = True, **kwargs: Any) -> None:
+        task = self.runner.start(text.rstrip("…"), fn, *args, **kwargs)
         self.task = task
         self._cancellable = cancellable
         self.result_panel.show_busy(text, cancellable)

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from classhub_desktop.config.credentials import CredentialError, CredentialStore, SecretKind
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore, saved_password
-from classhub_desktop.core.connection import ConnectionReport
+from classhub_desktop.core.connection import ConnectionFailed, ConnectionReport, Problem
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
+from classhub_desktop.core.session import Session
+from classhub_desktop.remote.session import ApiSession, sign_in
 from classhub_desktop.store.connect import probe_connection
 from classhub_desktop.store.engine import profile_conninfo, redacted
-from classhub_desktop.store.session import DatabaseSession, open_session
+from classhub_desktop.store.session import open_saved_profile, open_session
 
 
 def secret_kind(profile: Profile) -> SecretKind:
@@ -23,16 +25,34 @@ def secret_kind(profile: Profile) -> SecretKind:
     return "db_password" if profile.has_database else "api_password"
 
 
-def resolve_password(credentials: CredentialStore, profile: Profile, typed: str, stored_name: str | None) -> str | None:
+def resolve_password(credentials: CredentialStore, profile: Profile, typed: str, stored_name: str | None,
+                     kind: SecretKind | None = None) -> str | None:
     """The typed password, else the one remembered for the saved profile (memory or keyring).
 
     With remember mode "never" nothing is looked up: libpq may still find one in ~/.pgpass or PGPASSWORD.
+    `kind` defaults to the secret of the form's main password field.
     """
     if typed:
         return typed
     if not stored_name:
         return None
-    return saved_password(profile, credentials, secret_kind(profile), name=stored_name)
+    return saved_password(profile, credentials, kind or secret_kind(profile), name=stored_name)
+
+
+def _remember_typed(credentials: CredentialStore, profile: Profile, password: str, api_password: str) -> None:
+    if profile.remember_password == "never":
+        return
+    if password:
+        credentials.set(profile.name, secret_kind(profile), password, profile.remember_password)
+    if api_password and profile.has_database:  # a teacher profile's API password is the main password
+        credentials.set(profile.name, "api_password", api_password, profile.remember_password)
+
+
+def _sign_in(credentials: CredentialStore, profile: Profile, password: str | None, *, keep: bool) -> ApiSession:
+    """Sign in to the profile's API; with `keep`, the refresh token is remembered as the profile says."""
+    store = credentials if keep and profile.remember_password != "never" else None
+    return sign_in(profile.name, profile.api_base_url, profile.api_user, password, ca_bundle=profile.api_ca_bundle,
+                   credentials=store, remember=profile.remember_password)
 
 
 def save_profile(
@@ -44,8 +64,9 @@ def save_profile(
     *,
     progress: Progress,
     cancel: CancelToken,
+    api_password: str = "",
 ) -> Profile:
-    """Create, rename and/or update a profile; keep `password` as its remember mode says.
+    """Create, rename and/or update a profile; keep the passwords as its remember mode says.
 
     Raises ProfileError (with .field) or CredentialError; messages never contain the password.
     """
@@ -56,8 +77,7 @@ def save_profile(
     if original_name is not None and original_name != profile.name:
         profiles.rename(original_name, profile.name)
     profiles.save(profile)
-    if password and profile.remember_password != "never":
-        credentials.set(profile.name, secret_kind(profile), password, profile.remember_password)
+    _remember_typed(credentials, profile, password, api_password)
     return profile
 
 
@@ -75,20 +95,39 @@ def run_connection_test(
     *,
     progress: Progress,
     cancel: CancelToken,
-) -> ConnectionReport:
-    """Run the connection test for the form's current settings."""
-    conninfo = profile_conninfo(profile)
-    progress.report(0, None, f"Connecting to {redacted(conninfo)}…")
-    password = resolve_password(credentials, profile, typed_password, stored_name)
-    cancel.raise_if_cancelled()
-    report = probe_connection(conninfo, password)
-    cancel.raise_if_cancelled()  # the user gave up waiting: drop the result
-    return report
+    typed_api_password: str = "",
+) -> list[ConnectionReport]:
+    """Test what the form describes: the database (when the profile has one), then the API (when it has one).
+
+    The API test reaches /healthz and signs in; the tokens it gets are dropped, nothing is remembered.
+    """
+    reports: list[ConnectionReport] = []
+    if profile.has_database:
+        conninfo = profile_conninfo(profile)
+        progress.report(0, None, f"Connecting to {redacted(conninfo)}…")
+        password = resolve_password(credentials, profile, typed_password, stored_name)
+        cancel.raise_if_cancelled()
+        reports.append(probe_connection(conninfo, password))
+        cancel.raise_if_cancelled()  # the user gave up waiting: drop the result
+    if profile.has_api:
+        progress.report(0, None, f"Reaching the API at {profile.api_base_url}…")
+        typed = typed_api_password if profile.has_database else typed_password
+        api_password = resolve_password(credentials, profile, typed, stored_name, "api_password")
+        try:
+            # Without a password the saved refresh token is used; it rotates, so the new one is kept.
+            api_session = _sign_in(credentials, profile, api_password, keep=api_password is None)
+        except ConnectionFailed as failed:
+            reports.append(failed.report)
+        else:
+            reports.append(api_session.report)
+            api_session.close()
+        cancel.raise_if_cancelled()
+    return reports
 
 
 @dataclass
 class ConnectOutcome:
-    session: DatabaseSession
+    session: Session
     profile: Profile
     warning: str = ""  # e.g. the password could not be remembered; the session is usable anyway
 
@@ -101,24 +140,69 @@ def connect_profile(
     *,
     progress: Progress,
     cancel: CancelToken,
+    typed_api_password: str = "",
 ) -> ConnectOutcome:
-    """Open a session with the (saved) profile, then remember a typed password as the profile says.
+    """Open a session with the (saved) profile, then remember typed passwords as the profile says.
 
-    Raises store.session.ConnectionFailed (with the report), or CredentialError when the remembered
-    password cannot be read.
+    A teacher profile signs in to the API only. An administrator profile opens the database and, when
+    it has an API URL, signs in to the API too; an API failure then is a warning, not a failure.
+    Raises ConnectionFailed (with the report), or CredentialError when a remembered password cannot be read.
     """
-    conninfo = profile_conninfo(profile)
-    progress.report(0, None, f"Connecting to {redacted(conninfo)}…")
-    password = resolve_password(credentials, profile, typed_password, stored_name)
-    cancel.raise_if_cancelled()
-    session = open_session(profile.name, conninfo, password)
+    warnings: list[str] = []
+    session: Session
+    if profile.has_database:
+        conninfo = profile_conninfo(profile)
+        progress.report(0, None, f"Connecting to {redacted(conninfo)}…")
+        password = resolve_password(credentials, profile, typed_password, stored_name)
+        cancel.raise_if_cancelled()
+        db_session = open_session(profile.name, conninfo, password)
+        session = db_session
+        if profile.has_api and not cancel.cancelled:
+            progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
+            api_password = resolve_password(credentials, profile, typed_api_password, stored_name, "api_password")
+            try:
+                db_session.api = _sign_in(credentials, profile, api_password, keep=True)
+            except ConnectionFailed as failed:
+                db_session.api_problem = failed.report
+                warnings.append(f"Connected to the database, but not to the API: {failed.report.headline}. "
+                                f"{failed.report.advice}")
+    else:
+        progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
+        password = resolve_password(credentials, profile, typed_password, stored_name)
+        cancel.raise_if_cancelled()
+        session = _sign_in(credentials, profile, password, keep=True)
     if cancel.cancelled:
         session.close()
         raise CancelledError()
-    warning = ""
-    if typed_password and profile.remember_password != "never":
+    try:
+        _remember_typed(credentials, profile, typed_password, typed_api_password)
+    except CredentialError as exc:
+        warnings.append(f"Connected, but the password was not remembered: {exc}")
+    return ConnectOutcome(session=session, profile=profile, warning="\n".join(warnings))
+
+
+def open_profile_at_start(
+    profiles: ProfileStore, credentials: CredentialStore, name: str, *, progress: Progress, cancel: CancelToken
+) -> Session | None:
+    """Open profile `name` without asking anything; None when a password must be typed.
+
+    Raises ProfileError (no such profile) or ConnectionFailed.
+    """
+    profile = profiles.get(name)
+    if not profile.has_database:
+        progress.report(0, None, f"Signing in to the API with profile {name}…")
         try:
-            credentials.set(profile.name, secret_kind(profile), typed_password, profile.remember_password)
-        except CredentialError as exc:
-            warning = f"Connected, but the password was not remembered: {exc}"
-    return ConnectOutcome(session=session, profile=profile, warning=warning)
+            return _sign_in(credentials, profile, saved_password(profile, credentials, "api_password"), keep=True)
+        except ConnectionFailed as failed:
+            if failed.report.problem is Problem.API_AUTHENTICATION_FAILED:
+                return None  # nothing usable saved: the Connect dialog asks for the password
+            raise
+    db_session = open_saved_profile(profiles, credentials, name, progress=progress, cancel=cancel)
+    if db_session is not None and profile.has_api:
+        progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
+        try:
+            db_session.api = _sign_in(credentials, profile, saved_password(profile, credentials, "api_password"),
+                                      keep=True)
+        except ConnectionFailed as failed:
+            db_session.api_problem = failed.report
+    return db_session

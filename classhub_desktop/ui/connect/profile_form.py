@@ -8,6 +8,7 @@ the keyring status in the "Remember password" choice. It does no I/O itself.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QFocusEvent
@@ -184,6 +185,10 @@ class ProfileForm(QWidget):
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setClearButtonEnabled(True)
+        # An administrator profile with an API URL signs in to the API too, with its own password.
+        self.api_password_edit = QLineEdit()
+        self.api_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_password_edit.setClearButtonEnabled(True)
         self.remember_group = QButtonGroup(self)
         self.remember_buttons: dict[RememberMode, QRadioButton] = {}
         radios = QHBoxLayout()
@@ -213,6 +218,9 @@ class ProfileForm(QWidget):
         pw = QFormLayout(self.password_group)
         self._tune(pw)
         self._add_row(pw, "Pass&word:", self.password_edit, "password")
+        self.password_caption = cast(QLabel, pw.labelForField(self.password_edit))
+        self._add_row(pw, "API passwo&rd:", self.api_password_edit, "api_password")
+        self._password_form = pw
         self._add_row(pw, "Re&member:", radio_box, "remember_password", focus=self.remember_buttons["session"])
         pw.addRow(self.keyring_warning)
 
@@ -268,7 +276,8 @@ class ProfileForm(QWidget):
         chain: list[QWidget] = [self.name_edit, self.kind_combo, self.host_edit, self.port_spin, self.dbname_edit,
                                 self.user_edit, self.sslmode_combo, self.rootcert_field.edit,
                                 self.rootcert_field.browse, self.extra_edit, self.api_url_edit, self.api_user_edit,
-                                self.api_ca_field.edit, self.api_ca_field.browse, self.password_edit]
+                                self.api_ca_field.edit, self.api_ca_field.browse, self.password_edit,
+                                self.api_password_edit]
         chain.extend(self.remember_buttons.values())
         return chain
 
@@ -304,6 +313,7 @@ class ProfileForm(QWidget):
             self.api_user_edit.setText(p.api_user)
             self.api_ca_field.setText(p.api_ca_bundle)
             self.password_edit.clear()
+            self.api_password_edit.clear()
             self.remember_buttons[p.remember_password].setChecked(True)
         finally:
             self._loading = False
@@ -344,7 +354,12 @@ class ProfileForm(QWidget):
         return profile
 
     def password(self) -> str:
+        """The main password: the database's, or the API's for a teacher profile."""
         return self.password_edit.text()
+
+    def api_password(self) -> str:
+        """The API password of an administrator profile ("" for teacher profiles: see `password`)."""
+        return self.api_password_edit.text() if self.kind() == "administrator" else ""
 
     # -- errors
 
@@ -445,6 +460,9 @@ class ProfileForm(QWidget):
         self.db_group.setEnabled(not teacher)
         self.api_url_edit.setPlaceholderText("https://classhub.example.org" + (" (required)" if teacher else
                                                                               " (optional)"))
+        self.password_caption.setText("API pass&word:" if teacher else "Database pass&word:")
+        self._password_form.setRowVisible(self.api_password_edit, not teacher)
 
     def _update_password_placeholder(self) -> None:
         self.password_edit.setPlaceholderText(PASSWORD_PLACEHOLDERS[self.remember_mode()])
+        self.api_password_edit.setPlaceholderText(PASSWORD_PLACEHOLDERS[self.remember_mode()])

@@ -137,25 +137,48 @@ class ResultPanel(QFrame):
 
     def show_report(self, report: ConnectionReport) -> None:
         """A connection test or connect attempt: success details, or the named problem and advice."""
-        self._reset("ok" if report.ok else "failed")
-        self.headline_label.setText(report.headline)
+        self.show_reports([report])
+
+    def show_reports(self, reports: list[ConnectionReport]) -> None:
+        """The database's and the API's results together: the first failure leads (named, with its
+        advice and details); what succeeded is listed as facts."""
+        failed = next((r for r in reports if not r.ok), None)
+        lead = failed or reports[0]
+        both = len(reports) > 1
+        self._reset("ok" if failed is None else "failed")
+        # API problems name the API already ("API unreachable"); a database problem next to an API says so.
+        prefix = "Database: " if both and failed is not None and lead.kind == "database" else ""
+        self.headline_label.setText(prefix + lead.headline)
+        for report in reports:
+            if report is lead:
+                self._facts_of(report)
+            elif report.ok:
+                self._fact("API:" if report.kind == "api" else "Database:", report.headline)
+                self._facts_of(report)
+            else:
+                self._fact("API:" if report.kind == "api" else "Database:", f"✕ {report.headline}")
+        self.facts_box.setVisible(self.facts.rowCount() > 0)
+        if failed is not None:
+            self._set(self.advice_label, failed.advice)
+            if failed.pending:
+                lines = "\n".join(f"  • {item}" for item in failed.pending)
+                self._set(self.pending_label, f"Pending migrations ({len(failed.pending)}):\n{lines}")
+            detail = failed.detail + (f"\nRequest id: {failed.request_id}" if failed.request_id else "")
+            self._set(self.detail_label, detail)
+            self.detail_caption.setVisible(bool(detail))
+
+    def _facts_of(self, report: ConnectionReport) -> None:
+        api = report.kind == "api"
         if report.server_version:
-            self._fact("Server:", f"PostgreSQL {report.server_version}")
+            self._fact("API version:" if api else "Server:",
+                       report.server_version if api else f"PostgreSQL {report.server_version}")
         if report.login and not report.ok:
-            self._fact("Login:", report.login)
+            self._fact("API user:" if api else "Login:", report.login)
         if report.latency_ms is not None:
-            self._fact("Latency:", f"{report.latency_ms:.0f} ms")
-        if report.ok or report.current_revision:
+            self._fact("API latency:" if api else "Latency:", f"{report.latency_ms:.0f} ms")
+        if not api and (report.ok or report.current_revision):
             revision = report.current_revision or "none"
             self._fact("Schema revision:", f"{revision} (up to date)" if report.ok else revision)
-        self.facts_box.setVisible(self.facts.rowCount() > 0)
-        if not report.ok:
-            self._set(self.advice_label, report.advice)
-            if report.pending:
-                lines = "\n".join(f"  • {item}" for item in report.pending)
-                self._set(self.pending_label, f"Pending migrations ({len(report.pending)}):\n{lines}")
-            self._set(self.detail_label, report.detail)
-            self.detail_caption.setVisible(bool(report.detail))
 
     def show_failure(self, headline: str, message: str, detail: str = "") -> None:
         """A failure that is not a connection report (the password could not be read, ...)."""

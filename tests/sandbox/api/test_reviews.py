@@ -129,7 +129,7 @@ def test_applied_review_updates_row_comment_and_audit(api: ServedApi, db: Engine
     assert after["submission_version"] == before["submission_version"]
     assert (comment.author_id, comment.decision, comment.body, comment.submission_version) == (
         teacher_user, "needs_revision", "Please add a conclusion.", before["submission_version"])
-    assert (audit.actor, audit.actor_kind, audit.action) == (uploads.teacher, "api", "submission.review")
+    assert (audit.actor, audit.actor_kind, audit.action) == (uploads.teacher, "api", "upload.review")
     assert audit.details["request_id"] == response.headers["X-Request-ID"]
     assert audit.details["version"] == after["version"] and audit.details["decision"] == "needs_revision"
     now = counts(db)
