@@ -24,6 +24,7 @@ foreign key, "ignore" says it is not a student reference.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -112,6 +113,23 @@ def is_empty(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _spelling_key(value: str) -> str:
+    """A value with case, accents, spacing and punctuation removed: "2751 Highland Way." -> "2751highlandway"."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch)).casefold()
+
+
+def _written_well(value: str) -> tuple[bool, bool]:
+    """Mixed case beats all-lower/all-upper; accents beat their absence (they carry information)."""
+    letters = [ch for ch in value if ch.isalpha()]
+    mixed = any(ch.isupper() for ch in letters) and any(ch.islower() for ch in letters)
+    return mixed, any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFKD", value))
+
+
+def _same_but_spelling(mine: object, theirs: object) -> bool:
+    return isinstance(mine, str) and isinstance(theirs, str) and _spelling_key(mine) == _spelling_key(theirs)
+
+
 def default_choices_for_values(
     survivor: Mapping[str, Any],
     absorbed: Mapping[str, Any],
@@ -119,8 +137,10 @@ def default_choices_for_values(
     absorbed_updated: datetime,
 ) -> dict[str, FieldSide]:
     """Per field the most recent non-empty value: an empty side never wins over a filled one; when
-    both are filled and differ, the record updated last wins (the survivor on a tie). Status:
-    active wins over inactive (the child is on a current roster)."""
+    both are filled and differ, the record updated last wins (the survivor on a tie). A value that
+    differs only in case, accents, spacing or punctuation is a way of writing, not news: the better
+    written one wins ("Johnson" over "johnson", "Hernández" over "Hernandez"), else the survivor's.
+    Status: active wins over inactive (the child is on a current roster)."""
     choices: dict[str, FieldSide] = {}
     for name in MERGEABLE_FIELDS:
         mine, theirs = survivor.get(name), absorbed.get(name)
@@ -128,6 +148,8 @@ def default_choices_for_values(
             choices[name] = "absorbed" if theirs == "active" else "survivor"
         elif is_empty(theirs) or theirs == mine:
             choices[name] = "survivor"
+        elif _same_but_spelling(mine, theirs):
+            choices[name] = "absorbed" if _written_well(str(theirs)) > _written_well(str(mine)) else "survivor"
         elif is_empty(mine) or absorbed_updated > survivor_updated:
             choices[name] = "absorbed"
         else:

@@ -128,3 +128,16 @@ def test_policies_by_table() -> None:
     assert policy_for("enrollments") == "best_enrollment"
     assert policy_for("merges") == "history"
     assert policy_for("a_table_added_later") == "repoint"
+
+
+def test_a_newer_value_that_only_differs_in_writing_does_not_win() -> None:
+    older, newer = datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+    survivor = {"last_name": "Johnson", "guardian_phone": "217.210.4174", "address_line": "2751 Highland Way",
+                "first_name": "Jamal", "city": "Hernandez"}
+    absorbed = {"last_name": "johnson", "guardian_phone": "2172104174", "address_line": "2751 Highland Way.",
+                "first_name": "Jamall", "city": "Hernández"}
+    choices = default_choices_for_values(survivor, absorbed, older, newer)
+    assert choices["last_name"] == "survivor"  # proper case kept
+    assert choices["guardian_phone"] == "survivor" and choices["address_line"] == "survivor"  # same, re-written
+    assert choices["city"] == "absorbed"  # the accent carries information
+    assert choices["first_name"] == "absorbed"  # a real difference: the most recent wins
