@@ -114,7 +114,8 @@ def test_migrations_pending(pg_server: PgServer) -> None:
         report = probe_connection(pg_server.conninfo(name))
         assert report.problem is Problem.MIGRATIONS_PENDING
         assert report.current_revision == "0001"
-        assert [p.split(":")[0] for p in report.pending] == ["0002", "0003"]
+        pending = [p.split(":")[0] for p in report.pending]
+        assert pending[0] == "0002" and pending[-1] == migrations.status(engine).head
     finally:
         engine.dispose()
         pg_server.drop_database(name)
