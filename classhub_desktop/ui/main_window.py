@@ -38,6 +38,7 @@ from classhub_desktop.core.session import Session
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.connect import ConnectDialog
+from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
 from classhub_desktop.ui.status_bar import StatusBar
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 
@@ -64,6 +65,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("audit", "Audit log", QStyle.StandardPixmap.SP_FileDialogDetailedView, Capability.READ, AuditView),
+    PageSpec("duplicates", "Duplicates", QStyle.StandardPixmap.SP_FileLinkIcon, Capability.READ, DuplicatesView),
 )
 
 

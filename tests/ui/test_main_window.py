@@ -119,7 +119,9 @@ class MergePage(QWidget):
         pass
 
 
-WITH_MERGE = (*PAGES, PageSpec("merge", "Merge", QStyle.StandardPixmap.SP_DirLinkIcon, Capability.MERGE_STUDENTS,
+AUDIT_PAGE = next(spec for spec in PAGES if spec.key == "audit")
+# The audit page and a page that needs MERGE_STUDENTS, at the second place in the sidebar.
+WITH_MERGE = (AUDIT_PAGE, PageSpec("merge", "Merge", QStyle.StandardPixmap.SP_DirLinkIcon, Capability.MERGE_STUDENTS,
                                MergePage))
 
 
@@ -227,7 +229,10 @@ def test_menus_and_shortcuts(qtbot: Any, make_window: Callable[..., MainWindow],
     assert view.model.generation == generation + 1
     window.sidebar.setFocus()
     qtbot.keyClick(window.sidebar, Qt.Key.Key_Down)
-    assert window.current_page_key() == "audit"  # only one page: the keyboard stays on it
+    assert window.current_page_key() == "duplicates"  # the arrow keys walk the sidebar
+    assert window.page_actions["duplicates"].shortcut() == QKeySequence("Ctrl+2")
+    qtbot.keyClick(window.sidebar, Qt.Key.Key_Up)
+    assert window.current_page_key() == "audit"
 
 
 def test_latency_probe_pauses_while_the_window_is_hidden(

@@ -1,0 +1,1 @@
+"""The Duplicates page: candidate pairs, side-by-side comparison, merge with preview, history, batch review."""

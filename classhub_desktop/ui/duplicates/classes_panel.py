@@ -1,0 +1,227 @@
+"""Duplicate classes (runbook 004): find classes booked twice for a student at the same date and time, remove
+the extra ones (keeping the oldest) after a preview, with an audit row that holds the deleted rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStyle,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from classhub_desktop.core.permissions import Capability
+from classhub_desktop.store.duplicate_classes import (
+    DuplicateClassesChanged,
+    DuplicateClassGroup,
+    find_duplicate_classes,
+    remove_duplicate_classes,
+)
+from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.ui.common.capabilities import gate
+from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.duplicates.widgets import StateStack, ask, value_text
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+HEADERS = ("Student", "Date", "Time", "Keep class", "Remove classes")
+REMOVE_TIP = "Delete the extra classes of every group shown, keeping the oldest of each (asks first)"
+FIND_TIP = "Look for students with two or more classes at the same date and time (nothing is changed)"
+
+
+class DuplicateClassesPanel(QWidget):
+    sig_status = Signal(str)
+    sig_found = Signal(int)  # number of groups
+    sig_removed = Signal(int)  # classes deleted
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.session: DatabaseSession | None = None
+        self.groups: list[DuplicateClassGroup] | None = None  # None: not searched yet
+        self._generation = 0
+        self.confirm_box: Any = None
+        style = self.style()
+        self.find_action = QAction(
+            style.standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView), "Find duplicate classes", self
+        )
+        self.find_action.triggered.connect(self.find_classes)
+        self.remove_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon), "Remove duplicates…", self)
+        self.remove_action.triggered.connect(self.ask_remove)
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("countLabel")
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.summary_label, 1)
+        for action in (self.find_action, self.remove_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            top.addWidget(button)
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setObjectName("duplicateClassesTable")
+        self.table.setHorizontalHeaderLabels(list(HEADERS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((260, 110, 80, 100)):
+            self.table.setColumnWidth(column, width)
+        self.stack = StateStack(self.table)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+        self.set_session(None)
+
+    def set_session(self, session: DatabaseSession | None) -> None:
+        self.session = session
+        self._generation += 1
+        self.groups = None
+        self.table.setRowCount(0)
+        self.summary_label.setText("")
+        gate(self.find_action, session, Capability.READ, FIND_TIP)
+        self._update_remove()
+        self.stack.show_message(
+            "Duplicate classes",
+            "A student should have at most one class at a given date and time. Find shows the duplicates; "
+            "nothing is changed until you remove them.",
+            "Find duplicate classes" if session is not None else "",
+            self.find_classes,
+        )
+
+    def refresh(self) -> None:
+        if self.groups is not None:
+            self.find_classes()
+
+    def removable(self) -> int:
+        return sum(len(g.remove_ids) for g in self.groups or [])
+
+    def _update_remove(self) -> None:
+        if gate(self.remove_action, self.session, Capability.RUN_MAINTENANCE, REMOVE_TIP) and not self.removable():
+            self.remove_action.setEnabled(False)
+            self.remove_action.setToolTip(
+                "Find duplicate classes first; there is nothing to remove."
+                if self.groups is not None
+                else "Find duplicate classes first."
+            )
+
+    # - find -
+
+    def find_classes(self) -> Task | None:
+        if self.session is None:
+            return None
+        self._generation += 1
+        generation = self._generation
+        self.summary_label.setText("Looking for duplicate classes…")
+        self.find_action.setEnabled(False)
+        task = self.runner.start_call("Finding duplicate classes", find_duplicate_classes, self.session.engine)
+        task.sig_finished.connect(while_alive(self, lambda groups: self._found(generation, groups)))
+        task.sig_failed.connect(while_alive(self, lambda error: self._find_failed(generation, error)))
+        return task
+
+    def _found(self, generation: int, groups: list[DuplicateClassGroup]) -> None:
+        if generation != self._generation:
+            return
+        self.find_action.setEnabled(self.session is not None)
+        self.groups = list(groups)
+        self.table.setRowCount(len(groups))
+        for row, group in enumerate(groups):
+            texts = [
+                f"{group.student_name} (#{group.student_id})",
+                value_text(group.class_date),
+                group.start_time.strftime("%H:%M"),
+                f"#{group.keep_id}",
+                ", ".join(f"#{i}" for i in group.remove_ids),
+            ]
+            for column, text in enumerate(texts):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text if column in (0, 4) else "")
+                self.table.setItem(row, column, item)
+        n, extra = len(groups), self.removable()
+        if groups:
+            self.stack.show_content()
+            self.summary_label.setText(
+                f"{n} group{'s' if n != 1 else ''}: {extra} extra class{'es' if extra != 1 else ''} to remove; "
+                "the oldest class of each group is kept."
+            )
+        else:
+            self.summary_label.setText("")
+            self.stack.show_message(
+                "No duplicate classes",
+                "No student has two classes at the same date and time.",
+                "Search again",
+                self.find_classes,
+            )
+        self._update_remove()
+        self.sig_found.emit(n)
+
+    def _find_failed(self, generation: int, error: BaseException) -> None:
+        if generation == self._generation:
+            self.find_action.setEnabled(self.session is not None)
+            self.summary_label.setText("")
+            self.stack.show_message("The search failed", user_message(error), "Try again", self.find_classes)
+
+    # - remove -
+
+    def ask_remove(self) -> None:
+        if self.session is None or not self.remove_action.isEnabled() or not self.groups:
+            return
+        groups = list(self.groups)
+        extra = self.removable()
+        self.confirm_box = ask(
+            self,
+            "Remove duplicate classes?",
+            f"Delete {extra} class{'es' if extra != 1 else ''} in {len(groups)} group{'s' if len(groups) != 1 else ''},"
+            " keeping the oldest class of each group?",
+            "Remove",
+            lambda: self.remove(groups),
+            informative="One transaction. The deleted rows are saved in the audit log (action "
+            "classes.remove_duplicates), which is how to restore them. If the classes changed since this list "
+            "was made, nothing is deleted and you are asked to look again.",
+        )
+
+    def remove(self, groups: list[DuplicateClassGroup]) -> Task | None:
+        if self.session is None:
+            return None
+        return run_with_progress(
+            self,
+            self.runner,
+            "Removing duplicate classes",
+            remove_duplicate_classes,
+            self.session.engine,
+            expected=groups,
+            on_result=while_alive(self, self._removed),
+            on_error=while_alive(self, self._remove_failed),
+        )
+
+    def _removed(self, count: int) -> None:
+        self.sig_status.emit(f"Removed {count} duplicate class{'es' if count != 1 else ''}; the audit log holds them.")
+        self.sig_removed.emit(count)
+        self.find_classes()
+
+    def _remove_failed(self, error: BaseException) -> None:
+        heading = (
+            "The classes changed since the list was made"
+            if isinstance(error, DuplicateClassesChanged)
+            else "The duplicate classes were not removed"
+        )
+        show_error(self, heading, error)
+        self.find_classes()

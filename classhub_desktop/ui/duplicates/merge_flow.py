@@ -1,0 +1,135 @@
+"""One merge as the user lives it: preview (rolled back) → preview dialog → confirmed merge, each with progress.
+
+Used by the page and by batch mode. Every database step runs on a worker; errors are shown with
+ui/common/errors under a heading that says which step failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QDialog, QWidget
+from sqlalchemy import Engine
+
+from classhub_desktop.core.duplicates import StudentRecord
+from classhub_desktop.core.merge import FieldSide
+from classhub_desktop.store.merge import (
+    MergeBlocked,
+    MergeInvalid,
+    MergePreview,
+    MergeResult,
+    StudentBusy,
+    UndoRefused,
+    merge_students,
+    preview_merge,
+)
+from classhub_desktop.ui.common.errors import show_error
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+
+def error_heading(error: BaseException, step: str) -> str:
+    """The error dialog's title: what kind of refusal this is, or which step failed."""
+    if isinstance(error, StudentBusy):
+        return "One of these students is busy in another session"
+    if isinstance(error, MergeBlocked):
+        return "The merge is blocked until a column is mapped"
+    if isinstance(error, MergeInvalid):
+        return "These records cannot be merged"
+    if isinstance(error, UndoRefused):
+        return "The merge cannot be undone"
+    return f"{step} failed"
+
+
+class MergeFlow(QObject):
+    """Start with `start()`; ends with sig_ended(merged). `dialog` is the preview dialog while it is open."""
+
+    sig_preview_shown = Signal(object)  # MergePreviewDialog
+    sig_merged = Signal(object)  # MergeResult
+    sig_ended = Signal(bool)  # True when the merge was done
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        engine: Engine,
+        parent: QWidget,
+        survivor_id: int,
+        absorbed_id: int,
+        choices: Mapping[str, FieldSide],
+        records: dict[int, StudentRecord],
+        *,
+        warning: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.runner, self.engine, self.widget = runner, engine, parent
+        self.survivor_id, self.absorbed_id = survivor_id, absorbed_id
+        self.choices = dict(choices)
+        self.records = records
+        self.warning = warning
+        self.dialog: MergePreviewDialog | None = None
+        self.task: Task | None = None
+        self.ended = False
+
+    def start(self) -> Task:
+        task = run_with_progress(
+            self.widget,
+            self.runner,
+            "Preparing the merge preview",
+            preview_merge,
+            self.engine,
+            self.survivor_id,
+            self.absorbed_id,
+            self.choices,
+            on_result=while_alive(self, self._show_preview),
+            on_error=while_alive(self, lambda error: self._failed(error, "The merge preview")),
+        )
+        task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
+        self.task = task
+        return task
+
+    def _show_preview(self, preview: MergePreview) -> None:
+        dialog = MergePreviewDialog(preview, self.records, self.widget, warning=self.warning)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(self._preview_answered)
+        self.dialog = dialog
+        dialog.open()
+        self.sig_preview_shown.emit(dialog)
+
+    def _preview_answered(self, result: int) -> None:
+        self.dialog = None
+        if result != QDialog.DialogCode.Accepted:
+            self._end(False)
+            return
+        task = run_with_progress(
+            self.widget,
+            self.runner,
+            "Merging the two records",
+            merge_students,
+            self.engine,
+            self.survivor_id,
+            self.absorbed_id,
+            self.choices,
+            on_result=while_alive(self, self._merged),
+            on_error=while_alive(self, lambda error: self._failed(error, "The merge")),
+        )
+        task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
+        self.task = task
+
+    def _merged(self, result: MergeResult) -> None:
+        self.sig_merged.emit(result)
+        self._end(True)
+
+    def _failed(self, error: BaseException, step: str) -> None:
+        show_error(self.widget, error_heading(error, step), error)
+        self._end(False)
+
+    def _end(self, merged: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.task = None
+        self.sig_ended.emit(merged)
+        self.deleteLater()

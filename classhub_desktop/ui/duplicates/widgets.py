@@ -1,0 +1,202 @@
+"""Small pieces the Duplicates page shares: value formatting, an empty-state stack, a non-blocking question."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from classhub_desktop.core.duplicates import StudentRecord
+
+EMPTY = "—"  # shown for an empty value
+FIELD_LABELS: dict[str, str] = {
+    "first_name": "First name",
+    "middle_name": "Middle name",
+    "last_name": "Last name",
+    "preferred_name": "Preferred name",
+    "date_of_birth": "Date of birth",
+    "grade": "Grade",
+    "state_id": "State id",
+    "email": "E-mail",
+    "guardian_name": "Guardian",
+    "guardian_email": "Guardian e-mail",
+    "guardian_phone": "Guardian phone",
+    "address_line": "Address",
+    "city": "City",
+    "postal_code": "Postal code",
+    "school_id": "School id",
+    "sourced_id": "SIS id",
+    "status": "Status",
+    "created_at": "Created",
+    "updated_at": "Last changed",
+}
+#: The rows of the comparison, in this order (every identifying column of a student).
+COMPARED_FIELDS: tuple[str, ...] = tuple(FIELD_LABELS)
+
+
+def field_label(field: str) -> str:
+    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+
+
+def value_text(value: Any) -> str:
+    """A database value as the user reads it ("" for empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def record_value(record: StudentRecord | None, field: str) -> Any:
+    return getattr(record, field, None) if record is not None else None
+
+
+def student_label(record: StudentRecord | None, student_id: int) -> str:
+    """`Jonathan Smith (#12)`; `#12` when the record is not loaded."""
+    return f"{record.full_name} (#{student_id})" if record is not None else f"#{student_id}"
+
+
+def differs(a: Any, b: Any) -> bool:
+    """Values the user would call different (case and surrounding spaces count: they are what gets kept)."""
+    return value_text(a) != value_text(b)
+
+
+def diff_color(widget: QWidget) -> QColor:
+    """A soft highlight for differing values that stays readable on light and dark palettes."""
+    dark = widget.palette().color(QPalette.ColorRole.Base).lightness() < 128
+    return QColor(120, 95, 20) if dark else QColor(255, 236, 170)
+
+
+def cell_text(table: QTableWidget, row: int, column: int) -> str:
+    item = table.item(row, column)
+    return item.text() if item is not None else ""
+
+
+def header_tooltip(table: QTableWidget, column: int, tooltip: str) -> None:
+    item = table.horizontalHeaderItem(column)
+    if item is not None:
+        item.setToolTip(tooltip)
+
+
+def plain_label(text: str = "", *, wrap: bool = False, selectable: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # names and values are data, never markup
+    label.setWordWrap(wrap)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class StateStack(QStackedWidget):
+    """Shows its content, or a centred message (title, hint, optional button) when there is nothing to show."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.content = content
+        self.message_page = QWidget()
+        self.message_page.setObjectName("notConnected")  # the style sheet's empty-state look
+        self.title_label = plain_label()
+        self.title_label.setObjectName("emptyTitle")
+        self.title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title_label.setStyleSheet("font-size: 14pt; font-weight: 600;")
+        self.hint_label = plain_label(wrap=True)
+        self.hint_label.setObjectName("emptyHint")
+        self.hint_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint_label.setMaximumWidth(620)
+        self.button = QPushButton()
+        self.button.setMinimumWidth(160)
+        self._on_click: Callable[[], object] | None = None
+        self.button.clicked.connect(self._clicked)
+        layout = QVBoxLayout(self.message_page)
+        layout.addStretch(2)
+        layout.addWidget(self.title_label)
+        hint_row = QHBoxLayout()  # a wrapped label keeps its height-for-width only without an alignment
+        hint_row.addStretch(1)
+        hint_row.addWidget(self.hint_label, 6)
+        hint_row.addStretch(1)
+        layout.addLayout(hint_row)
+        layout.addSpacing(12)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(3)
+        self.addWidget(content)
+        self.addWidget(self.message_page)
+
+    def show_content(self) -> None:
+        self.setCurrentWidget(self.content)
+
+    def show_message(
+        self, title: str, hint: str = "", button: str = "", on_click: Callable[[], object] | None = None
+    ) -> None:
+        self.title_label.setText(title)
+        self.hint_label.setText(hint)
+        self.hint_label.setVisible(bool(hint))
+        self.button.setText(button)
+        self.button.setVisible(bool(button))
+        self._on_click = on_click
+        self.setCurrentWidget(self.message_page)
+
+    def message(self) -> str:
+        """The message shown ("" while the content is shown)."""
+        if self.currentWidget() is self.content:
+            return ""
+        hint = self.hint_label.text()
+        return f"{self.title_label.text()}\n{hint}" if hint else self.title_label.text()
+
+    def _clicked(self) -> None:
+        if self._on_click is not None:
+            self._on_click()
+
+
+def ask(
+    parent: QWidget,
+    title: str,
+    text: str,
+    yes_text: str,
+    on_yes: Callable[[], object],
+    *,
+    informative: str = "",
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+) -> QMessageBox:
+    """A window-modal question that does not block (tests answer it); `on_yes` runs when confirmed.
+
+    The safe answer (Cancel) is the default button: Enter alone never confirms a destructive step.
+    """
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Cancel, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    if informative:
+        box.setInformativeText(informative)
+    yes = box.addButton(yes_text, QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setProperty("yes_button", yes)
+
+    def finished(_result: int) -> None:
+        if box.clickedButton() is yes:
+            on_yes()
+
+    box.finished.connect(finished)
+    box.open()
+    return box
+
+
+def confirm_button(box: QMessageBox) -> QPushButton:
+    """The confirming button of a box made by `ask` (tests click it)."""
+    button = box.property("yes_button")
+    assert isinstance(button, QPushButton)
+    return button
