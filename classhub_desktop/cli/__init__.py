@@ -8,7 +8,6 @@ string; libpq's PGHOST/PGPASSWORD/PGSERVICE/~/.pgpass apply) or `--profile NAME`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,63 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from classhub_desktop import __version__
+from classhub_desktop.cli import duplicates
+from classhub_desktop.cli.common import CliError, add_target, emit, engine_for, resolve_database
 
-
-class CliError(Exception):
-    """A failure to report in one line, with exit code 2 unless the command says otherwise."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def _add_target(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--db", metavar="URL", help="libpq URI or keyword string, as psql takes it")
-    group.add_argument("--profile", metavar="NAME", help="a saved connection profile")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-
-
-def resolve_database(args: argparse.Namespace) -> tuple[str, str | None]:
-    """(conninfo, password) for --db or --profile; libpq's environment when neither is given."""
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
-
-    if getattr(args, "profile", None):
-        from classhub_desktop.config.credentials import CredentialError, default_store
-        from classhub_desktop.config.profiles import ProfileError, ProfileStore, saved_password
-        from classhub_desktop.store.engine import profile_conninfo
-
-        try:
-            profile = ProfileStore().get(args.profile)
-            return profile_conninfo(profile), saved_password(profile, default_store())
-        except (ProfileError, CredentialError) as exc:
-            raise CliError(str(exc)) from exc
-    if getattr(args, "db", None):
-        try:
-            conninfo_to_dict(args.db)
-        except ProgrammingError:
-            # libpq's message quotes the string, which may hold a password: say what is wrong, not what it is.
-            raise CliError(
-                "--db is not a valid connection string: give a URI such as postgresql://user@host/dbname "
-                "or key=value pairs such as 'host=db.example.org dbname=classhub user=alice'."
-            ) from None
-        return str(args.db), None
-    return "", None  # libpq defaults: PGHOST, PGDATABASE, PGSERVICE, ...
-
-
-def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    print(json.dumps(payload, indent=2, default=str) if getattr(args, "json", False) else text)
+__all__ = ["CliError", "build_parser", "main", "resolve_database"]
 
 
 # --- db ---------------------------------------------------------------------------------------
-
-
-def _engine_for(args: argparse.Namespace) -> Any:
-    from classhub_desktop.store.engine import make_engine
-
-    conninfo, password = resolve_database(args)
-    return make_engine(conninfo, password=password, pool=False)
 
 
 def _db_status(args: argparse.Namespace) -> Any:
@@ -81,7 +30,7 @@ def _db_status(args: argparse.Namespace) -> Any:
     from classhub_desktop.core.connection import ADVICE, classify_connect_error
     from classhub_desktop.store import migrations
 
-    engine = _engine_for(args)
+    engine = engine_for(args)
     try:
         return engine, migrations.status(engine)
     except DBAPIError as exc:
@@ -111,7 +60,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     applied = [p for p in before.pending if p not in after.pending]
-    _emit(
+    emit(
         args,
         {"applied": applied, "current": list(after.current), "up_to_date": after.up_to_date},
         ("Applied:\n  " + "\n  ".join(applied) if applied else "Nothing to apply.")
@@ -123,7 +72,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_current(args: argparse.Namespace) -> int:
     engine, status = _db_status(args)
     engine.dispose()
-    _emit(
+    emit(
         args,
         {"current": list(status.current), "head": status.head, "up_to_date": status.up_to_date},
         f"Current revision: {', '.join(status.current) or 'none (not migrated)'}\nNewest revision:  {status.head}",
@@ -136,7 +85,7 @@ def cmd_db_check(args: argparse.Namespace) -> int:
     engine, status = _db_status(args)
     engine.dispose()
     if status.unknown:
-        _emit(
+        emit(
             args,
             {"ok": False, "unknown": list(status.unknown)},
             f"The database has revision(s) this application does not know: {', '.join(status.unknown)}.\n"
@@ -144,7 +93,7 @@ def cmd_db_check(args: argparse.Namespace) -> int:
         )
         return 1
     if status.pending:
-        _emit(
+        emit(
             args,
             {"ok": False, "pending": list(status.pending)},
             "Migrations pending:\n  "
@@ -152,7 +101,7 @@ def cmd_db_check(args: argparse.Namespace) -> int:
             + "\nRun `classhub-desktop db upgrade` to apply them.",
         )
         return 1
-    _emit(args, {"ok": True, "pending": []}, f"Schema is up to date (revision {status.head}).")
+    emit(args, {"ok": True, "pending": []}, f"Schema is up to date (revision {status.head}).")
     return 0
 
 
@@ -191,7 +140,7 @@ def cmd_sandbox_seed(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {"counts": result.counts, "seconds": result.seconds}
     if result.password_generated:
         payload["password"] = result.password
-    _emit(args, payload, text)
+    emit(args, payload, text)
     return 0
 
 
@@ -302,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = db_sub.add_parser("check", help="migration gate: exit 1 and list pending migrations")
     check.set_defaults(func=cmd_db_check)
     for p in (upgrade, current, check):
-        _add_target(p)
+        add_target(p)
 
     sandbox = sub.add_parser("sandbox", help="a complete local ClassHub for demos, training and tests")
     sandbox.add_argument("--dir", metavar="DIR", help="where the sandbox keeps its data (default: user data dir)")
@@ -333,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "classhub_desktop/resources/openapi.json)")
     openapi.set_defaults(func=cmd_sandbox_openapi)
     seed = sandbox_sub.add_parser("seed", help="fill an empty, migrated database with demo data and defects")
-    _add_target(seed)
+    add_target(seed)
     seed.add_argument("--students", type=int, required=True, help="student rows, duplicates included")
     seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     seed.add_argument("--files", required=True, metavar="DIR", help="where upload files are written")
@@ -344,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--events-per-student", type=int, default=10, help="student events per student")
     seed.set_defaults(func=cmd_sandbox_seed)
+
+    duplicates.add_commands(sub)
     return parser
 
 

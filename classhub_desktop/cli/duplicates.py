@@ -1,0 +1,236 @@
+"""`classhub-desktop duplicates …`: scan for duplicate students, merge (with a dry run), undo, duplicate classes.
+
+The same store functions as the Duplicates page: a dry run is the merge itself, rolled back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from classhub_desktop.cli.common import CliError, add_target, emit, engine_for
+
+
+def add_commands(sub: Any) -> None:
+    duplicates = sub.add_parser("duplicates", help="duplicate students: scan, merge, undo; duplicate classes")
+    actions = duplicates.add_subparsers(dest="duplicates_command", metavar="ACTION", required=True)
+
+    scan = actions.add_parser("scan", help="find likely duplicate students, with a score and the reasons")
+    add_target(scan)
+    scan.add_argument("--min-score", type=_score, metavar="X",
+                      help="report pairs scoring at least X (0..1; default: the detector's threshold)")
+    scan.set_defaults(func=cmd_scan)
+
+    merge = actions.add_parser("merge", help="merge ABSORBED into SURVIVOR (preview first; one transaction)")
+    add_target(merge)
+    merge.add_argument("survivor", type=int, metavar="SURVIVOR", help="id of the student that stays")
+    merge.add_argument("absorbed", type=int, metavar="ABSORBED", help="id of the student merged into it")
+    merge.add_argument("--dry-run", action="store_true", help="show what the merge would change, change nothing")
+    merge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    merge.set_defaults(func=cmd_merge)
+
+    undo = actions.add_parser("undo", help="undo a merge (refused when later changes touched its rows)")
+    add_target(undo)
+    undo.add_argument("merge_id", type=int, metavar="MERGE_ID")
+    undo.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    undo.set_defaults(func=cmd_undo)
+
+    history = actions.add_parser("history", help="recent merges, newest first (their ids undo them)")
+    add_target(history)
+    history.add_argument("--limit", type=int, default=50)
+    history.set_defaults(func=cmd_history)
+
+    classes = actions.add_parser("classes", help="duplicate classes (same student, date and start time)")
+    add_target(classes)
+    classes.add_argument("--fix", action="store_true", help="remove the duplicates, keeping the oldest of each")
+    classes.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    classes.set_defaults(func=cmd_classes)
+
+
+def _score(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a score: give a number between 0 and 1")
+    return value
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} Add --yes to confirm when not running interactively.", exit_code=1)
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError("Nothing was changed.", exit_code=1)
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    from sqlalchemy.exc import DBAPIError
+
+    from classhub_desktop.store.duplicate_classes import DuplicateClassesError
+    from classhub_desktop.store.merge import MergeError
+
+    return (MergeError, DuplicateClassesError, DBAPIError)
+
+
+# --- scan ---------------------------------------------------------------------------------------------
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE
+    from classhub_desktop.store.duplicates import scan
+
+    engine = engine_for(args)
+    try:
+        result = scan(engine, min_score=DEFAULT_MIN_SCORE if args.min_score is None else args.min_score)
+    except _store_errors() as exc:
+        raise CliError(f"The scan failed: {exc}") from exc
+    finally:
+        engine.dispose()
+    payload = {
+        "pairs": [{"a": p.a, "b": p.b, "score": round(p.score, 4), "reasons": p.reasons,
+                   "possible_twins": p.possible_twins} for p in result.pairs],
+        "clusters": result.clusters,
+        "candidates": result.candidates,
+        "seconds": round(result.seconds, 3),
+    }
+    lines = [f"{len(result.pairs)} likely duplicate pair(s) in {len(result.clusters)} group(s) "
+             f"({result.candidates:,} candidates compared in {result.seconds:.1f} s)."]
+    for pair in result.pairs:
+        a, b = result.records.get(pair.a), result.records.get(pair.b)
+        names = f"{a.full_name if a else pair.a} ~ {b.full_name if b else pair.b}"
+        twins = "  [possible twins]" if pair.possible_twins else ""
+        lines.append(f"  {pair.score:.2f}  #{pair.a} / #{pair.b}  {names}{twins}")
+        lines.extend(f"          {reason}" for reason in pair.reasons[:4])
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+# --- merge, undo, history -------------------------------------------------------------------------------
+
+
+def _describe_preview(preview: Any) -> str:
+    lines = [f"Merge #{preview.absorbed_id} into #{preview.survivor_id}:"]
+    for change in preview.changes:
+        if change.moved or change.deleted:
+            lines.append(f"  {change.table}.{change.column}: {change.moved} moved, {change.deleted} removed "
+                         f"as conflicts, {change.kept} kept")
+    if preview.conflicts:
+        lines.append(f"  {len(preview.conflicts)} conflict(s):")
+        lines.extend(f"    {c.table} {c.key}: {c.resolution}" for c in preview.conflicts)
+    changed = {field: values for field, values in preview.field_values.items() if values[0] != values[2]}
+    if changed:
+        lines.append("  Survivor fields that change:")
+        lines.extend(f"    {field}: {before!r} -> {after!r}" for field, (before, _other, after) in changed.items())
+    lines.append(f"  {preview.journal_rows} row(s) journaled for undo.")
+    return "\n".join(lines)
+
+
+def _preview_json(preview: Any) -> dict[str, Any]:
+    return {
+        "survivor": preview.survivor_id,
+        "absorbed": preview.absorbed_id,
+        "changes": [vars(change) for change in preview.changes],
+        "conflicts": [{"table": c.table, "key": c.key, "resolution": c.resolution} for c in preview.conflicts],
+        "fields": {field: {"survivor": v[0], "absorbed": v[1], "result": v[2]}
+                   for field, v in preview.field_values.items()},
+        "journal_rows": preview.journal_rows,
+    }
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from classhub_desktop.store.merge import merge_students, preview_merge
+
+    engine = engine_for(args)
+    try:
+        preview = preview_merge(engine, args.survivor, args.absorbed)
+        if args.dry_run:
+            emit(args, {"dry_run": True, **_preview_json(preview)}, _describe_preview(preview) + "\nDry run: nothing "
+                 "was changed.")
+            return 0
+        if not args.json:
+            print(_describe_preview(preview))
+        _confirm(args, f"Merge student #{args.absorbed} into #{args.survivor}?")
+        result = merge_students(engine, args.survivor, args.absorbed)
+    except _store_errors() as exc:
+        raise CliError(str(exc), exit_code=1) from exc
+    finally:
+        engine.dispose()
+    emit(args, {"merge_id": result.merge_id, "seconds": round(result.seconds, 3), **_preview_json(result.preview)},
+         f"Merged as merge #{result.merge_id} in {result.seconds:.2f} s. "
+         f"Undo with: classhub-desktop duplicates undo {result.merge_id}")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from classhub_desktop.store.merge import UndoRefused, undo_merge
+
+    engine = engine_for(args)
+    try:
+        _confirm(args, f"Undo merge #{args.merge_id}?")
+        undo_merge(engine, args.merge_id)
+    except UndoRefused as exc:
+        listed = "\n  ".join(exc.changed_rows[:50])
+        raise CliError(f"{exc}\n  {listed}", exit_code=1) from exc
+    except _store_errors() as exc:
+        raise CliError(str(exc), exit_code=1) from exc
+    finally:
+        engine.dispose()
+    emit(args, {"undone": args.merge_id}, f"Merge #{args.merge_id} was undone.")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from classhub_desktop.store.merge import merge_history
+
+    engine = engine_for(args)
+    try:
+        records = merge_history(engine, args.limit)
+    except _store_errors() as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    lines = [f"{len(records)} merge(s)."]
+    for r in records:
+        state = f"undone {r.undone_at:%Y-%m-%d %H:%M} by {r.undone_by}" if r.undone_at else f"{r.rows} rows"
+        lines.append(f"  #{r.merge_id}  {r.performed_at:%Y-%m-%d %H:%M}  {r.performed_by}: "
+                     f"{r.absorbed_name} (#{r.absorbed_id}) -> {r.survivor_name} (#{r.survivor_id})  {state}")
+    emit(args, {"merges": [vars(r) for r in records]}, "\n".join(lines))
+    return 0
+
+
+# --- duplicate classes -------------------------------------------------------------------------------------
+
+
+def cmd_classes(args: argparse.Namespace) -> int:
+    from classhub_desktop.store.duplicate_classes import find_duplicate_classes, remove_duplicate_classes
+
+    engine = engine_for(args)
+    try:
+        groups = find_duplicate_classes(engine)
+        extra = sum(len(g.remove_ids) for g in groups)
+        listing = [f"{len(groups)} group(s) of duplicate classes, {extra} class(es) to remove (the oldest of each "
+                   "group is kept)."]
+        listing.extend(f"  {g.student_name} (#{g.student_id}) {g.class_date} {g.start_time:%H:%M}: keep #{g.keep_id}, "
+                       f"remove {', '.join(f'#{i}' for i in g.remove_ids)}" for g in groups)
+        payload: dict[str, Any] = {"groups": [{"student_id": g.student_id, "class_date": g.class_date,
+                                               "start_time": g.start_time, "keep": g.keep_id,
+                                               "remove": list(g.remove_ids)} for g in groups]}
+        if not args.fix or not groups:
+            emit(args, {**payload, "removed": 0}, "\n".join(listing))
+            return 0
+        if not args.json:
+            print("\n".join(listing))
+        _confirm(args, f"Remove {extra} duplicate class(es)?")
+        removed = remove_duplicate_classes(engine, expected=groups)
+    except _store_errors() as exc:
+        raise CliError(str(exc), exit_code=1) from exc
+    finally:
+        engine.dispose()
+    emit(args, {**payload, "removed": removed},
+         f"Removed {removed} duplicate class(es); the audit log keeps them (action classes.remove_duplicates).")
+    return 0
