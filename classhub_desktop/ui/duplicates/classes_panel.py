@@ -5,17 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QStyle,
-    QTableWidget,
     QTableWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +27,7 @@ from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.progress import run_with_progress
-from classhub_desktop.ui.duplicates.widgets import StateStack, ask, value_text
+from classhub_desktop.ui.duplicates.widgets import StateStack, action_row, ask, list_table, value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 HEADERS = ("Student", "Date", "Time", "Keep class", "Remove classes")
@@ -61,29 +56,8 @@ class DuplicateClassesPanel(QWidget):
         self.remove_action.triggered.connect(self.ask_remove)
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("countLabel")
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.summary_label, 1)
-        for action in (self.find_action, self.remove_action):
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            top.addWidget(button)
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setObjectName("duplicateClassesTable")
-        self.table.setHorizontalHeaderLabels(list(HEADERS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((260, 110, 80, 100)):
-            self.table.setColumnWidth(column, width)
+        top = action_row(self.summary_label, (self.find_action, self.remove_action))
+        self.table = list_table(HEADERS, (260, 110, 80, 100), "duplicateClassesTable")
         self.stack = StateStack(self.table)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)

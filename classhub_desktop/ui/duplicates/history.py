@@ -8,13 +8,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QStyle,
-    QTableWidget,
     QTableWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +23,7 @@ from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.progress import run_with_progress
 from classhub_desktop.ui.duplicates.merge_flow import error_heading
-from classhub_desktop.ui.duplicates.widgets import EMPTY, StateStack, ask, value_text
+from classhub_desktop.ui.duplicates.widgets import EMPTY, StateStack, action_row, ask, list_table, value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 UNDO_TIP = "Put both records back exactly as they were before the merge (Ctrl+Z)"
@@ -71,31 +67,9 @@ class HistoryPanel(QWidget):
         self.addAction(self.undo_action)
         self.count_label = QLabel("")
         self.count_label.setObjectName("countLabel")
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.count_label)
-        top.addStretch(1)
-        for action in (self.reload_action, self.undo_action):
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            top.addWidget(button)
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setObjectName("historyTable")
-        self.table.setHorizontalHeaderLabels(list(HEADERS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        top = action_row(self.count_label, (self.reload_action, self.undo_action))
+        self.table = list_table(HEADERS, (60, 130, 230, 230, 60, 140), "historyTable")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((60, 130, 230, 230, 60, 140)):
-            self.table.setColumnWidth(column, width)
         self.table.itemSelectionChanged.connect(self._update_undo)
         self.table.itemDoubleClicked.connect(lambda _item: self.undo_selected())
         self.stack = StateStack(self.table)

@@ -7,14 +7,17 @@ from datetime import date, datetime, time
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QAction, QColor, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
     QStackedWidget,
     QTableWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -91,6 +94,39 @@ def header_tooltip(table: QTableWidget, column: int, tooltip: str) -> None:
     item = table.horizontalHeaderItem(column)
     if item is not None:
         item.setToolTip(tooltip)
+
+
+def list_table(headers: tuple[str, ...], widths: tuple[int, ...], object_name: str) -> QTableWidget:
+    """A read-only table of whole-row selection, as the history and duplicate-classes tabs show."""
+    table = QTableWidget(0, len(headers))
+    table.setObjectName(object_name)
+    table.setHorizontalHeaderLabels(list(headers))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    header = table.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    for column, width in enumerate(widths):
+        table.setColumnWidth(column, width)
+    return table
+
+
+def action_row(label: QLabel, actions: tuple[QAction, ...]) -> QHBoxLayout:
+    """A label that takes the free width, then a text-beside-icon button per action."""
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(label, 1)
+    for action in actions:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        row.addWidget(button)
+    return row
 
 
 def plain_label(text: str = "", *, wrap: bool = False, selectable: bool = False) -> QLabel:
