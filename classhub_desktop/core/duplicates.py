@@ -43,6 +43,7 @@ __all__ = [
     "calibrate",
     "clusters",
     "context_from_records",
+    "high_confidence_pairs",
     "pair_weight",
     "quick_score",
     "score_of",
@@ -52,7 +53,13 @@ __all__ = [
 
 DEFAULT_MIN_SCORE = 0.5
 TWINS_SCORE_CAP = 0.4  # possible twins never reach DEFAULT_MIN_SCORE
+HIGH_CONFIDENCE_SCORE = 0.90  # pairs offered one after another for review (batch mode)
 EXCLUDED_STATUSES = ("demo", "merged")  # never candidates
+
+
+def high_confidence_pairs(pairs: Iterable[ScoredPair], min_score: float = HIGH_CONFIDENCE_SCORE) -> list[ScoredPair]:
+    """The pairs to review one after another: at or above `min_score`, never possible twins, best first."""
+    return sorted((p for p in pairs if p.score >= min_score and not p.possible_twins), key=lambda p: -p.score)
 
 
 def context_from_records(records: Iterable[StudentRecord]) -> ScoringContext:

@@ -157,6 +157,11 @@ def default_choices_for_values(
     return choices
 
 
+def default_survivor(a: StudentRecord, b: StudentRecord) -> StudentRecord:
+    """The record that survives unless the user says otherwise: the older one (the original upload)."""
+    return min(a, b, key=lambda r: (r.created_at or datetime.max, r.id))
+
+
 def default_field_choices(survivor: StudentRecord, absorbed: StudentRecord) -> dict[str, FieldSide]:
     """The default per-field choice for merging `absorbed` into `survivor` (most recent non-empty)."""
     return default_choices_for_values(

@@ -16,9 +16,10 @@ import psycopg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from classhub_desktop.core.duplicates import HIGH_CONFIDENCE_SCORE, high_confidence_pairs
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.app import style_sheet
-from classhub_desktop.ui.duplicates.batch import BATCH_MIN_SCORE, MERGED, NOT_DUPLICATE, SKIPPED, batch_pairs
+from classhub_desktop.ui.duplicates.batch import MERGED, NOT_DUPLICATE, SKIPPED
 from classhub_desktop.ui.duplicates.candidates import pair_key
 from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
@@ -67,8 +68,8 @@ def test_batch_mode_keys_walk_through_pairs_and_skip_twins(
     assert "Ctrl+B" in view.batch_action.toolTip() and view.batch_action.isEnabled()
     dialog = view.open_batch()
     assert dialog is not None and dialog.isVisible() and not view.merge_action.isEnabled()  # the page waits
-    expected = [p for p in listed if p.score >= BATCH_MIN_SCORE and not p.possible_twins]
-    assert dialog.pairs == batch_pairs(listed) and {pair_key(p.a, p.b) for p in dialog.pairs} == {
+    expected = [p for p in listed if p.score >= HIGH_CONFIDENCE_SCORE and not p.possible_twins]
+    assert dialog.pairs == high_confidence_pairs(listed) and {pair_key(p.a, p.b) for p in dialog.pairs} == {
         pair_key(p.a, p.b) for p in expected
     }
     assert not any(p.possible_twins for p in dialog.pairs)

@@ -20,13 +20,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE, ScoredPair
-from classhub_desktop.core.merge import MERGEABLE_FIELDS, default_field_choices
+from classhub_desktop.core.merge import MERGEABLE_FIELDS, default_field_choices, default_survivor
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.store.merge import MergeResult
 from classhub_desktop.store.session import DatabaseSession, open_session
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.duplicates.candidates import COL_FLAGS, TWINS_TEXT, pair_key
-from classhub_desktop.ui.duplicates.comparison import default_survivor
 from classhub_desktop.ui.duplicates.duplicates_view import NOT_SCANNED_TITLE, DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog, table_texts
 from classhub_desktop.ui.duplicates.widgets import (

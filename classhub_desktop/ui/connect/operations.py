@@ -17,7 +17,7 @@ from classhub_desktop.core.session import Session
 from classhub_desktop.remote.session import ApiSession, sign_in
 from classhub_desktop.store.connect import probe_connection
 from classhub_desktop.store.engine import profile_conninfo, redacted
-from classhub_desktop.store.session import open_saved_profile, open_session
+from classhub_desktop.store.session import DatabaseSession, open_saved_profile, open_session
 
 
 def secret_kind(profile: Profile) -> SecretKind:
@@ -99,7 +99,8 @@ def run_connection_test(
 ) -> list[ConnectionReport]:
     """Test what the form describes: the database (when the profile has one), then the API (when it has one).
 
-    The API test reaches /healthz and signs in; the tokens it gets are dropped, nothing is remembered.
+    The API test reaches /healthz and signs in. A typed password is not remembered and the tokens of a
+    password sign-in are dropped; a sign-in with the saved refresh token keeps the rotated token (the old one dies).
     """
     reports: list[ConnectionReport] = []
     if profile.has_database:
@@ -123,6 +124,17 @@ def run_connection_test(
             api_session.close()
         cancel.raise_if_cancelled()
     return reports
+
+
+def _attach_api(credentials: CredentialStore, profile: Profile, db_session: DatabaseSession, password: str | None,
+                progress: Progress) -> ConnectionReport | None:
+    """Sign in to the profile's API alongside its database; a failure is kept on the session, not raised."""
+    progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
+    try:
+        db_session.api = _sign_in(credentials, profile, password, keep=True)
+    except ConnectionFailed as failed:
+        db_session.api_problem = failed.report
+    return db_session.api_problem
 
 
 @dataclass
@@ -158,14 +170,11 @@ def connect_profile(
         db_session = open_session(profile.name, conninfo, password)
         session = db_session
         if profile.has_api and not cancel.cancelled:
-            progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
             api_password = resolve_password(credentials, profile, typed_api_password, stored_name, "api_password")
-            try:
-                db_session.api = _sign_in(credentials, profile, api_password, keep=True)
-            except ConnectionFailed as failed:
-                db_session.api_problem = failed.report
-                warnings.append(f"Connected to the database, but not to the API: {failed.report.headline}. "
-                                f"{failed.report.advice}")
+            problem = _attach_api(credentials, profile, db_session, api_password, progress)
+            if problem is not None:
+                warnings.append(f"Connected to the database, but not to the API: {problem.headline}. "
+                                f"{problem.advice}")
     else:
         progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
         password = resolve_password(credentials, profile, typed_password, stored_name)
@@ -199,10 +208,5 @@ def open_profile_at_start(
             raise
     db_session = open_saved_profile(profiles, credentials, name, progress=progress, cancel=cancel)
     if db_session is not None and profile.has_api:
-        progress.report(0, None, f"Signing in to the API at {profile.api_base_url}…")
-        try:
-            db_session.api = _sign_in(credentials, profile, saved_password(profile, credentials, "api_password"),
-                                      keep=True)
-        except ConnectionFailed as failed:
-            db_session.api_problem = failed.report
+        _attach_api(credentials, profile, db_session, saved_password(profile, credentials, "api_password"), progress)
     return db_session

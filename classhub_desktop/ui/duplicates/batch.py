@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import ScoredPair, StudentRecord
+from classhub_desktop.core.duplicates import HIGH_CONFIDENCE_SCORE, ScoredPair, StudentRecord
 from classhub_desktop.store.duplicates import mark_not_duplicate
 from classhub_desktop.store.merge import MergeResult
 from classhub_desktop.store.session import DatabaseSession
@@ -33,13 +33,7 @@ from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
 from classhub_desktop.ui.duplicates.widgets import StateStack, plain_label, student_label
 from classhub_desktop.ui.tasks import TaskRunner
 
-BATCH_MIN_SCORE = 0.90
 MERGED, NOT_DUPLICATE, SKIPPED = "merged", "not a duplicate", "skipped"
-
-
-def batch_pairs(pairs: Sequence[ScoredPair], min_score: float = BATCH_MIN_SCORE) -> list[ScoredPair]:
-    """The pairs batch mode offers: at or above `min_score`, never possible twins, best first."""
-    return sorted((p for p in pairs if p.score >= min_score and not p.possible_twins), key=lambda p: -p.score)
 
 
 class BatchReviewDialog(QDialog):
@@ -179,7 +173,7 @@ class BatchReviewDialog(QDialog):
             "Every pair has been reviewed" if n else "No high-confidence pairs to review",
             f"{counts[MERGED]} merged, {counts[NOT_DUPLICATE]} marked not a duplicate, {counts[SKIPPED]} skipped."
             if n
-            else f"Batch mode offers pairs scored {BATCH_MIN_SCORE:.2f} or more that are not possible twins.",
+            else f"Batch mode offers pairs scored {HIGH_CONFIDENCE_SCORE:.2f} or more that are not possible twins.",
             "Close",
             self.accept,
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
@@ -21,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates import ScoredPair, StudentRecord
-from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldSide, default_field_choices
+from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldSide, default_field_choices, default_survivor
 from classhub_desktop.ui.duplicates.evidence import EvidenceView
 from classhub_desktop.ui.duplicates.widgets import (
     COMPARED_FIELDS,
@@ -42,11 +40,6 @@ INFO_ONLY = {
     "created_at": "Recorded by the database.",
     "updated_at": "Recorded by the database.",
 }
-
-
-def default_survivor(a: StudentRecord, b: StudentRecord) -> StudentRecord:
-    """The record that survives unless the user says otherwise: the older one (the original upload)."""
-    return min(a, b, key=lambda r: (r.created_at or datetime.max, r.id))
 
 
 class _ValueLabel(QLabel):

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE, ScoredPair
+from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE, HIGH_CONFIDENCE_SCORE, ScoredPair, high_confidence_pairs
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.duplicates import ScanResult, forget_verdict, mark_not_duplicate, scan
 from classhub_desktop.store.merge import MergeResult
@@ -30,7 +30,7 @@ from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.duplicates.batch import BATCH_MIN_SCORE, BatchReviewDialog, batch_pairs
+from classhub_desktop.ui.duplicates.batch import BatchReviewDialog
 from classhub_desktop.ui.duplicates.candidates import CandidateList
 from classhub_desktop.ui.duplicates.classes_panel import DuplicateClassesPanel
 from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
@@ -44,7 +44,7 @@ MERGE_TIP = "Preview merging the selected pair with the choices shown, then conf
 NOT_DUP_TIP = "These are two different children: remove the pair and never propose it again (Ctrl+N)"
 UNDO_VERDICT_TIP = "Take back the last “Not a duplicate” of this session (Ctrl+Z)"
 BATCH_TIP = (
-    f"Review the pairs scored {BATCH_MIN_SCORE:.2f} or more one after another with the keyboard "
+    f"Review the pairs scored {HIGH_CONFIDENCE_SCORE:.2f} or more one after another with the keyboard "
     "(Ctrl+B); possible twins are never offered"
 )
 NOT_SCANNED_TITLE = "No scan yet"
@@ -234,7 +234,7 @@ class DuplicatesView(QWidget):
         ):
             self.undo_verdict_action.setEnabled(False)
             self.undo_verdict_action.setToolTip("Nothing to take back: no pair was marked in this session.")
-        offered = len(batch_pairs(self.candidates.visible_pairs()))
+        offered = len(high_confidence_pairs(self.candidates.visible_pairs()))
         if gate(self.batch_action, session, Capability.MERGE_STUDENTS, BATCH_TIP) and (
             offered == 0 or self._busy or scanning
         ):
@@ -242,7 +242,7 @@ class DuplicatesView(QWidget):
             self.batch_action.setToolTip(
                 "Scan first."
                 if self.result is None
-                else f"No pair shown is scored {BATCH_MIN_SCORE:.2f} or more without being possible twins."
+                else f"No pair shown is scored {HIGH_CONFIDENCE_SCORE:.2f} or more without being possible twins."
                 if offered == 0
                 else "Wait for the current step to end."
             )
@@ -510,7 +510,7 @@ class DuplicatesView(QWidget):
     def open_batch(self) -> BatchReviewDialog | None:
         if self.session is None or not self.batch_action.isEnabled():
             return None
-        pairs = batch_pairs(self.candidates.visible_pairs())
+        pairs = high_confidence_pairs(self.candidates.visible_pairs())
         dialog = BatchReviewDialog(self.runner, self.session, pairs, self.candidates.model.records(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.sig_merged.connect(self._batch_merged)
