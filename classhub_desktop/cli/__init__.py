@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from classhub_desktop import __version__
-from classhub_desktop.cli import duplicates
+from classhub_desktop.cli import doctor, duplicates, roster
 from classhub_desktop.cli.common import CliError, add_target, emit, engine_for, resolve_database
 
 __all__ = ["CliError", "build_parser", "main", "resolve_database"]
@@ -295,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=cmd_sandbox_seed)
 
     duplicates.add_commands(sub)
+    roster.add_commands(sub)
+    doctor.add_commands(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The Health page: status tiles by area, evidence and fixes, charts of local samples."""

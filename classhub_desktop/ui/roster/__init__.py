@@ -1,0 +1,1 @@
+"""The Roster page: students, teachers and blocks; import and export."""
