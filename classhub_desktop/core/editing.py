@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__ (contextlib and `with` blocks assign it)
 class VersionConflict(Exception):
     """Someone else saved the row after the editor loaded it (or deleted it: current_version None)."""
 
@@ -19,6 +19,9 @@ class VersionConflict(Exception):
     changed_by: str | None = None  # from the newest audit_log row about this row, when there is one
     changed_at: datetime | None = None
     current: dict[str, Any] = field(default_factory=dict)  # the row as it is now (empty when deleted)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.table, self.row_id)
 
     def __str__(self) -> str:
         if self.current_version is None:
