@@ -1,16 +1,133 @@
-"""`classhub-desktop doctor` (owned by the doctor helper; skeleton)."""
+"""`classhub-desktop doctor`: every health check once, a report grouped by area (worst first), exit 0/1/2.
+
+Targets: `--profile NAME` (its database with the saved password, its API address and CA bundle, its
+health_thresholds), or `--db URL` and/or `--api URL`. Only --db: the API checks are skipped with a
+note; only --api: the database checks are skipped. Neither: the database from libpq's environment.
+Exit code: 0 all ok, 1 warnings, 2 a critical finding or a check that could not run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from classhub_desktop.cli.common import CliError, add_target, resolve_database
+
+API_SKIPPED = ("API checks skipped: no API address (give --api URL, or set the API address of the profile).")
+DB_SKIPPED = "Database checks skipped: only --api was given (add --db URL or use --profile NAME)."
 
 
 def add_commands(sub: Any) -> None:
     """Register `doctor` on the top-level subparsers."""
-    doctor = sub.add_parser("doctor", help="run every health check once and print a report")
-    doctor.set_defaults(func=_not_ready)
+    doctor = sub.add_parser(
+        "doctor", help="run every health check once and print a report",
+        description="Run every health check (API, PostgreSQL, ClassHub data) once and print a report grouped by "
+        "area, worst first, with the evidence and the fix. Exit code 0: all ok, 1: warnings, 2: critical "
+        "findings or checks that could not run.")
+    add_target(doctor)
+    doctor.add_argument("--api", metavar="URL", help="address of the ClassHub API, e.g. https://classhub.example.org "
+                        "(overrides the profile's)")
+    doctor.add_argument("--ca-bundle", metavar="FILE", help="CA certificates to verify the API's certificate with "
+                        "(default: the profile's, else the system's)")
+    doctor.add_argument("--html", metavar="FILE", help="also save the report as a self-contained HTML page")
+    doctor.add_argument("--markdown", metavar="FILE", help="also save the report as Markdown")
+    doctor.set_defaults(func=cmd_doctor)
 
 
-def _not_ready(args: argparse.Namespace) -> int:
-    raise NotImplementedError("doctor is being built")
+@dataclass
+class _Plan:
+    check_database: bool = True
+    conninfo: str = ""
+    password: str | None = None
+    api_url: str = ""
+    ca_bundle: str = ""
+    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    plan = _Plan(api_url=args.api or "", ca_bundle=args.ca_bundle or "")
+    if args.profile:
+        from classhub_desktop.config.profiles import ProfileError, ProfileStore
+
+        try:
+            profile = ProfileStore().get(args.profile)
+        except ProfileError as exc:
+            raise CliError(str(exc)) from exc
+        plan.api_url = plan.api_url or profile.api_base_url
+        plan.ca_bundle = plan.ca_bundle or profile.api_ca_bundle
+        plan.thresholds = dict(getattr(profile, "health_thresholds", None) or {})
+    if args.api and not args.profile and not args.db:
+        plan.check_database = False
+        plan.notes.append(DB_SKIPPED)
+    else:
+        plan.conninfo, plan.password = resolve_database(args)
+    if not plan.api_url:
+        plan.notes.append(API_SKIPPED)
+    return plan
+
+
+def _target(plan: _Plan) -> str:
+    from classhub_desktop.store.engine import redacted
+
+    parts = []
+    if plan.check_database:
+        parts.append(redacted(plan.conninfo) if plan.conninfo else "database from libpq's environment")
+    if plan.api_url:
+        parts.append(plan.api_url)
+    return ", ".join(parts)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from classhub_desktop.core.health import HealthReport, effective_thresholds
+    from classhub_desktop.core.health_report import render_html, render_markdown, render_text
+
+    plan = _plan(args)
+    try:
+        effective_thresholds(plan.thresholds)
+    except ValueError as exc:
+        raise CliError(f"The health thresholds of profile {args.profile!r} are not valid: {exc} "
+                       "Correct them in the profile.") from exc
+    started_at = datetime.now(UTC)
+    findings = []
+    if plan.api_url:
+        from classhub_desktop.remote.health import run_api_checks
+
+        findings += run_api_checks(plan.api_url, plan.thresholds, ca_bundle=plan.ca_bundle or None)
+    if plan.check_database:
+        findings += _database_findings(plan)
+    report = HealthReport(tuple(findings), started_at, _target(plan))
+    for path, render in ((args.html, render_html), (args.markdown, render_markdown)):
+        if path:
+            _write(Path(path), render(report, plan.notes))
+    if args.json:
+        print(json.dumps({**report.to_json(), "notes": plan.notes}, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render_text(report, plan.notes))
+    return report.exit_code
+
+
+def _database_findings(plan: _Plan) -> list[Any]:
+    from classhub_desktop.store.engine import make_engine
+    from classhub_desktop.store.health import run_database_checks
+
+    engine = make_engine(plan.conninfo, password=plan.password, pool=False)
+    try:
+        return list(run_database_checks(engine, plan.thresholds))
+    finally:
+        engine.dispose()
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path.expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"Could not save the report to {path}: {exc.strerror or exc}. Choose another file.") from exc
+    print(f"Saved the report to {path}", file=sys.stderr)

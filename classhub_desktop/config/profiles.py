@@ -35,6 +35,7 @@ from classhub_desktop.config.credentials import (
     SecretKind,
     default_store,
 )
+from classhub_desktop.core.health import effective_thresholds
 
 FILE_NAME = "profiles.toml"
 FILE_VERSION = 1
@@ -113,9 +114,14 @@ class Profile:
     remember_password: RememberMode = "session"
     extra_conninfo: str = ""
     thresholds: dict[str, float] = field(default_factory=dict, hash=False)
+    # Health check overrides: check id -> {"warn": x, "critical": y, ...} merged over the defaults of
+    # classhub_desktop.core.health (validated by core.health.effective_thresholds).
+    health_thresholds: dict[str, dict[str, float]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "thresholds", dict(self.thresholds))  # no aliasing of the caller's dict
+        object.__setattr__(self, "health_thresholds",
+                           {k: dict(v) if isinstance(v, dict) else v for k, v in self.health_thresholds.items()})
 
     @property
     def has_database(self) -> bool:
@@ -155,6 +161,10 @@ class Profile:
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ProfileError(f"The health check threshold {key!r} must be a number.",
                                    field="thresholds")
+        try:
+            effective_thresholds(self.health_thresholds)
+        except ValueError as exc:
+            raise ProfileError(f"Health thresholds: {exc}", field="health_thresholds") from None
 
     def conninfo_params(self) -> dict[str, str]:
         """libpq connection parameters for this profile, without a password.
@@ -182,6 +192,10 @@ class Profile:
         table: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
         if not self.thresholds:
             del table["thresholds"]
+        if self.health_thresholds:
+            table["health_thresholds"] = {k: dict(v) for k, v in self.health_thresholds.items()}
+        else:
+            del table["health_thresholds"]
         return table
 
     @classmethod
@@ -200,7 +214,7 @@ class Profile:
         values: dict[str, Any] = dict(table)
         for key, value in values.items():
             expected: type | tuple[type, ...] = (
-                int if key == "db_port" else dict if key == "thresholds" else str
+                int if key == "db_port" else dict if key in ("thresholds", "health_thresholds") else str
             )
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise ProfileError(f"The setting {key!r} of the {where} has the wrong type. Correct it.",
@@ -209,6 +223,12 @@ class Profile:
             values["thresholds"] = {
                 k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
                 for k, v in values["thresholds"].items()
+            }
+        if "health_thresholds" in values:
+            values["health_thresholds"] = {
+                check: {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in limits.items()}
+                if isinstance(limits, dict) else limits
+                for check, limits in values["health_thresholds"].items()
             }
         if "kind" not in values:
             raise ProfileError(f"The {where} has no kind (administrator or teacher).",

@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.engine.dispose()
+        app.state.probe_engine.dispose()
 
     app = FastAPI(
         title="ClassHub API",

@@ -1,8 +1,9 @@
 """Liveness (/healthz, /helper/healthz), readiness (/ready) and Prometheus metrics (/metrics).
 
-/ready and the metrics collector use their own engine: no pool (each probe opens one short-lived
-connection, so a dead server is noticed at once), a 3-second connect timeout and short statement
-timeouts, so a database that is down or hanging gives a prompt 503 instead of a stuck probe.
+/ready and the metrics collector use their own small engine: pooled, but every checkout pings first (a dead
+server is noticed at once, without paying a new connection on every probe of a monitor polling every few
+seconds), a 3-second connect timeout and short statement timeouts, so a database that is down or hanging
+gives a prompt 503 instead of a stuck probe.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _first_line(exc: Exception) -> str:
 def install(app: FastAPI) -> None:
     """Routes, the probe engine, the per-app metrics registry and the request metrics middleware."""
     settings: ApiSettings = app.state.settings
-    probe = make_engine(settings.conninfo, settings=PROBE_SESSION, pool=False)
+    probe = make_engine(settings.conninfo, settings=PROBE_SESSION)
     app.state.probe_engine = probe
     app.state.metrics = api_metrics = ApiMetrics(probe, settings.files_dir, settings.clock)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
