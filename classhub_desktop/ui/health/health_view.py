@@ -1,0 +1,411 @@
+"""The Health page: status tiles by area, the evidence behind them, charts of local samples, and a
+notification when a check turns critical.
+
+The page owns a HealthSampler (ui/health/sampler.py) that runs the check tiers on timers through the
+TaskRunner while the page is shown, and a HealthSampleStore (SQLite in the data dir) the charts read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QSystemTrayIcon,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from classhub_desktop.config.profiles import ProfileError, ProfileStore
+from classhub_desktop.core.health import AREAS, Area, Finding, Status, Thresholds, Tier, effective_thresholds, worst
+from classhub_desktop.store.health_samples import HealthSampleStore, Point
+from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.health.charts import HealthCharts, chart_metrics
+from classhub_desktop.ui.health.evidence import EvidencePanel
+from classhub_desktop.ui.health.sampler import HealthSampler, JobResult, SamplerTarget
+from classhub_desktop.ui.health.tiles import HealthTile, headline
+from classhub_desktop.ui.tasks import TaskRunner
+
+NO_API_TEXT = "No API configured"
+NO_API_DETAIL = "This profile has no API address; add one in the Connect dialog to check the API too."
+BANNER_STYLE = ("QFrame#healthBanner { background: #fdecea; border: 1px solid #e53935; border-left: 8px solid #e53935;"
+                " border-radius: 4px; } QFrame#healthBanner QLabel { color: #b71c1c; }")
+
+
+def profile_thresholds(profiles: ProfileStore, name: str) -> tuple[Thresholds | None, str]:
+    """The profile's health_thresholds overrides (None when it has none), and a problem to show, if any."""
+    try:
+        profile = profiles.get(name)
+    except (ProfileError, OSError) as exc:
+        return None, f"The profile's thresholds could not be read ({exc}); using the defaults."
+    return (profile.health_thresholds or None), ""
+
+
+class HealthView(QWidget):
+    """The Health page. `set_session` chooses what to watch; `refresh` runs every check now (F5)."""
+
+    title = "Health"
+    sig_status = Signal(str)  # short messages for the main window's status bar
+    sig_critical = Signal(str)  # a check turned critical (once per transition, one signal per batch)
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        intervals_ms: Mapping[Tier, int] | None = None,
+        store: HealthSampleStore | None = None,
+        profiles: ProfileStore | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("healthView")
+        self.runner = runner
+        self.store = store if store is not None else HealthSampleStore()
+        self.profiles = profiles
+        self.session: DatabaseSession | None = None
+        self.threshold_overrides: Thresholds | None = None
+        self.findings: dict[str, Finding] = {}
+        self.critical_ids: set[str] = set()
+        self.critical_events: list[tuple[str, ...]] = []  # check ids that turned critical, per notification
+        self.last_checked: datetime | None = None
+        self.has_api = False
+        self.selected_area: Area | None = None
+        self._area_chosen = False  # the user clicked a tile: stop following the worst area
+        self._charts_generation = 0
+        self._charts_loading = False
+        self._charts_dirty = False
+        self._tray: QSystemTrayIcon | None = None
+        self.sampler = HealthSampler(runner, intervals_ms, self)
+        self.sampler.sig_result.connect(self._on_result)
+        self.sampler.sig_failed.connect(self._on_job_failed)
+        self.sampler.sig_busy_changed.connect(self._update_checked_label)
+        self._build()
+        self.set_session(None)
+
+    # - layout -
+
+    def _build(self) -> None:
+        heading = QLabel(self.title)
+        heading.setObjectName("pageHeading")
+        self.checked_label = QLabel("")
+        self.checked_label.setObjectName("countLabel")
+        self.run_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload),
+                                      "Run all checks now")
+        self.run_button.setToolTip("Run every check now instead of waiting for its turn (F5)")
+        self.run_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(heading)
+        top.addSpacing(12)
+        top.addWidget(self.checked_label, 0, Qt.AlignmentFlag.AlignBottom)
+        top.addStretch(1)
+        top.addWidget(self.run_button)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("healthBanner")
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner_label = QLabel("")
+        self.banner_label.setWordWrap(True)
+        self.banner_label.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.banner_label.font()
+        font.setBold(True)
+        self.banner_label.setFont(font)
+        self.banner_show = QPushButton("Show")
+        self.banner_show.setToolTip("Open the evidence of the critical check")
+        self.banner_show.clicked.connect(self._show_banner_finding)
+        self.banner_close = QToolButton()
+        self.banner_close.setText("✕")
+        self.banner_close.setToolTip("Hide this message (it comes back when another check turns critical)")
+        self.banner_close.clicked.connect(self.banner.hide)
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(10, 6, 6, 6)
+        banner_layout.addWidget(self.banner_label, 1)
+        banner_layout.addWidget(self.banner_show)
+        banner_layout.addWidget(self.banner_close)
+        self.banner.hide()
+        self._banner_check: str | None = None
+
+        self.tiles: dict[Area, HealthTile] = {}
+        tiles_row = QHBoxLayout()
+        tiles_row.setSpacing(10)
+        for area in AREAS:
+            tile = HealthTile(area)
+            tile.sig_clicked.connect(self.open_area)
+            tiles_row.addWidget(tile)
+            self.tiles[area] = tile
+
+        self.evidence = EvidencePanel()
+        self.charts = HealthCharts()
+        self.charts.set_store_path(str(self.store.path))
+        self.charts.sig_range_changed.connect(lambda _s: self.load_charts())
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("healthTabs")
+        self.tabs.addTab(self.evidence, "Evidence and fixes")
+        self.tabs.addTab(self.charts, "Charts")
+        self.tabs.currentChanged.connect(lambda _i: self.load_charts() if self.charts_visible() else None)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 8)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addLayout(tiles_row)
+        layout.addWidget(self.tabs, 1)
+
+    # - session -
+
+    def set_session(self, session: DatabaseSession | None) -> None:
+        self.session = session
+        self.findings = {}
+        self.critical_ids = set()
+        self.critical_events = []
+        self.last_checked = None
+        self.banner.hide()
+        self._area_chosen = False
+        self.run_button.setEnabled(session is not None)
+        if session is None:
+            self.sampler.set_target(None)
+            self.has_api = False
+            for tile in self.tiles.values():
+                tile.set_message("Not connected", "Connect to a profile to check its health.")
+            self.evidence.set_findings(None, [], "Connect to a profile to check its health.")
+            self.checked_label.setText("")
+            self.charts.set_data({}, time.time() - self.charts.range_s, time.time())
+            return
+        profiles = self.profiles if self.profiles is not None else ProfileStore()
+        overrides, problem = profile_thresholds(profiles, session.profile_name)
+        base_url, ca_bundle = self._api_address(session, profiles)
+        self.has_api = bool(base_url)
+        self._set_thresholds(overrides, problem)
+        self.sampler.set_target(SamplerTarget(session.profile_name, session.engine, base_url, ca_bundle,
+                                              self.threshold_overrides, self.store))
+        for area, tile in self.tiles.items():
+            if area == "api" and not self.has_api:
+                tile.set_message(NO_API_TEXT, NO_API_DETAIL)
+            else:
+                tile.set_message("Checking…", "The first checks are running.")
+        self._show_area(self.selected_area or "postgres")
+        self._update_checked_label()
+        if self.isVisible():
+            self.sampler.resume()
+            self.load_charts()
+
+    def set_threshold_overrides(self, overrides: Thresholds | None) -> None:
+        """Use these overrides instead of the profile's (e.g. after editing them); takes effect at once."""
+        self._set_thresholds(overrides, "")
+        target = self.sampler.target
+        if target is not None:
+            self.sampler.set_target(SamplerTarget(target.profile, target.engine, target.api_base_url,
+                                                  target.ca_bundle, self.threshold_overrides, target.store))
+            if self.isVisible():
+                self.sampler.resume()
+
+    def _set_thresholds(self, overrides: Thresholds | None, problem: str) -> None:
+        try:
+            effective_thresholds(overrides)
+        except ValueError as exc:
+            problem, overrides = f"The profile's health thresholds are not valid: {exc} Using the defaults.", None
+        self.threshold_overrides = overrides
+        if problem:
+            self.sig_status.emit(problem)
+
+    @staticmethod
+    def _api_address(session: DatabaseSession, profiles: ProfileStore) -> tuple[str | None, str | None]:
+        """The API to check: the signed-in client's address, else the profile's (checks need no sign-in)."""
+        try:
+            profile = profiles.get(session.profile_name)
+        except (ProfileError, OSError):
+            profile = None
+        client = getattr(session.api, "client", None)
+        base_url = getattr(client, "base_url", None) or (profile.api_base_url if profile is not None else "")
+        ca_bundle = profile.api_ca_bundle if profile is not None else ""
+        return (base_url or None), (ca_bundle or None)
+
+    # - running -
+
+    @Slot()
+    def refresh(self) -> None:
+        """Run every check now (the tiers already running finish first and are not doubled)."""
+        if self.session is None:
+            return
+        started = self.sampler.run_now()
+        self.sig_status.emit("Running all health checks…" if started else "The health checks are already running.")
+        self._update_checked_label()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.session is not None:
+            self.sampler.resume()
+            if self.charts_visible():
+                self.load_charts()
+        self._update_checked_label()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.sampler.pause()
+        self._update_checked_label()
+
+    # - results -
+
+    @Slot(object)
+    def _on_result(self, result: JobResult) -> None:
+        if self.session is None:
+            return
+        for finding in result.findings:
+            self.findings[finding.id] = finding
+        self.last_checked = datetime.now()
+        for note in result.notes:
+            self.sig_status.emit(f"Health: {note}")
+        self._check_transitions(result.findings)
+        self._update_tiles()
+        self._update_checked_label()
+        if result.samples and self.charts_visible():
+            self.load_charts()
+
+    @Slot(str, str)
+    def _on_job_failed(self, job: str, message: str) -> None:
+        self.sig_status.emit(f"Health: the {job.replace('/', ' ')} checks failed: {message.splitlines()[0]}")
+
+    def _check_transitions(self, findings: Sequence[Finding]) -> None:
+        turned = [f for f in findings if f.status is Status.CRITICAL and f.id not in self.critical_ids]
+        for finding in findings:
+            if finding.status is Status.CRITICAL:
+                self.critical_ids.add(finding.id)
+            else:
+                self.critical_ids.discard(finding.id)
+        if not turned:
+            if not self.critical_ids:
+                self.banner.hide()
+            return
+        first = turned[0]
+        others = f" (and {len(turned) - 1} more)" if len(turned) > 1 else ""
+        message = f"Critical: {first.title} — {first.evidence.summary}{others}"
+        self._banner_check = first.id
+        self.critical_events.append(tuple(f.id for f in turned))
+        now_critical = len(self.critical_ids)
+        total = f" {now_critical} checks are critical now." if now_critical > 1 else ""
+        self.banner_label.setText(f"Critical since {datetime.now():%H:%M}: {first.title} — "
+                                  f"{headline(first.evidence.summary, 160)}{total}")
+        self.banner.show()
+        self._notify_desktop(message)
+        self.sig_critical.emit(message)
+
+    def _notify_desktop(self, message: str) -> None:
+        if not QSystemTrayIcon.isSystemTrayAvailable() or not QSystemTrayIcon.supportsMessages():
+            return
+        if self._tray is None:
+            icon = QApplication.windowIcon()
+            if icon.isNull():
+                icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical)
+            self._tray = QSystemTrayIcon(icon, self)
+            self._tray.setToolTip("ClassHub Desktop health")
+            self._tray.messageClicked.connect(self._show_banner_finding)
+            self._tray.show()
+        self._tray.showMessage("ClassHub health: a check turned critical", message,
+                               QSystemTrayIcon.MessageIcon.Critical, 15_000)
+
+    def area_findings(self, area: Area) -> list[Finding]:
+        return [f for f in self.findings.values() if f.area == area]
+
+    def _update_tiles(self) -> None:
+        for area, tile in self.tiles.items():
+            findings = self.area_findings(area)
+            if area == "api" and not self.has_api:
+                tile.set_message(NO_API_TEXT, NO_API_DETAIL)
+            elif findings:
+                tile.set_findings(findings)
+        if not self._area_chosen:  # follow the worst area until the user picks one
+            areas = [a for a in AREAS if self.area_findings(a)]
+            if areas:
+                worst_area = max(areas, key=lambda a: worst(f.status for f in self.area_findings(a)).rank)
+                if worst(f.status for f in self.area_findings(worst_area)) is not Status.OK:
+                    self.selected_area = worst_area
+        self._show_area(self.selected_area or "postgres")
+
+    def _update_checked_label(self, *_args: Any) -> None:
+        if self.session is None:
+            self.checked_label.setText("")
+            return
+        parts = []
+        if self.last_checked is not None:
+            parts.append(f"Last result {self.last_checked:%H:%M:%S}")
+        if self.sampler.is_running():
+            parts.append("checking…")
+        elif self.sampler.paused:
+            parts.append("sampling paused")
+        else:
+            parts.append(f"sampling every {self.sampler.intervals_ms['fast'] / 1000:g} s")
+        self.checked_label.setText(" · ".join(parts))
+
+    # - tiles and evidence -
+
+    @Slot(str)
+    def open_area(self, area: str) -> None:
+        """A tile was clicked: show that area's evidence."""
+        if area not in self.tiles:
+            return
+        self._area_chosen = True
+        self._show_area(area)
+        self.tabs.setCurrentWidget(self.evidence)
+
+    def _show_area(self, area: Area) -> None:
+        self.selected_area = area
+        for name, tile in self.tiles.items():
+            tile.set_selected(name == area)
+        if area == "api" and not self.has_api and self.session is not None:
+            self.evidence.set_findings(area, [], NO_API_TEXT)
+        else:
+            self.evidence.set_findings(area, self.area_findings(area))
+
+    @Slot()
+    def _show_banner_finding(self) -> None:
+        finding = self.findings.get(self._banner_check or "")
+        if finding is None:
+            return
+        self.open_area(finding.area)
+        self.evidence.select(finding.id)
+
+    # - charts -
+
+    def charts_visible(self) -> bool:
+        return self.isVisible() and self.tabs.currentWidget() is self.charts
+
+    def load_charts(self) -> None:
+        """Read the stored samples of the chosen range on a worker and draw them."""
+        if self.session is None:
+            return
+        if self._charts_loading:
+            self._charts_dirty = True
+            return
+        self._charts_loading = True
+        self._charts_dirty = False
+        self._charts_generation += 1
+        generation = self._charts_generation
+        end = time.time()
+        start = end - self.charts.range_s
+        task = self.runner.start_call("Loading health charts", self.store.query_many, self.session.profile_name,
+                                      chart_metrics(), start, end, max_points=self.charts.max_points())
+        task.sig_finished.connect(while_alive(self, lambda data: self._on_charts(generation, data, start, end)))
+        task.sig_failed.connect(while_alive(
+            self, lambda e: self.sig_status.emit(f"Health: the charts could not be loaded: {e}")))
+        task.sig_done.connect(while_alive(self, self._charts_done))
+
+    def _on_charts(self, generation: int, data: dict[str, list[Point]], start: float, end: float) -> None:
+        if generation == self._charts_generation and self.session is not None:
+            self.charts.set_data(data, start, end)
+
+    def _charts_done(self) -> None:
+        self._charts_loading = False
+        if self._charts_dirty:
+            QTimer.singleShot(0, self, self.load_charts)
