@@ -180,7 +180,21 @@ def _run_one(conn: Connection, check: CheckSpec, fn: CheckFn, limits: Mapping[st
     elapsed = (time.perf_counter() - started) * 1000
     if not evidence.source:
         evidence = replace(evidence, source=check_source(check.id))
-    return make_finding(check, status, evidence, elapsed)
+    return make_finding(check, status, _without_repeated_totals(evidence), elapsed)
+
+
+def _without_repeated_totals(evidence: Evidence) -> Evidence:
+    """Drop from each offender row the columns that repeat a figure (the `count(*) OVER ()` totals the
+    queries return alongside the top rows), so a report does not print "failures=346" on every line."""
+    def repeats(row: Mapping[str, Any], key: str, value: Any) -> bool:
+        return key in row and type(row[key]) is type(value) and row[key] == value  # 1 is not True here
+
+    repeated = {key for key, value in evidence.figures.items()
+                if evidence.rows and all(repeats(row, key, value) for row in evidence.rows)}
+    if not repeated:
+        return evidence
+    rows = tuple({k: v for k, v in row.items() if k not in repeated} for row in evidence.rows)
+    return replace(evidence, rows=rows)
 
 
 SAMPLE_SQL = """

@@ -48,6 +48,8 @@ def test_failed_generation_in_the_window_fires_older_ones_do_not(engine: Engine,
     fired = check(engine, "classhub.failed_generations")
     assert fired.status is Status.WARN and fired.evidence.rows[0]["error"] == "bad schedule"
     assert "bad schedule" in fired.evidence.summary and "class_generation_logs" in fired.evidence.source
+    # The total is a figure, not repeated on every offender row.
+    assert fired.evidence.figures["failures"] == 1 and "failures" not in fired.evidence.rows[0]
     assert check(engine, "classhub.failed_generations", {"warn": 1, "critical": 1}).status is Status.CRITICAL
     execute(db_conninfo, "DELETE FROM class_generation_logs")
     assert check(engine, "classhub.failed_generations").status is Status.OK
