@@ -54,14 +54,14 @@ ColumnMapping = dict[str, str]  # field key -> header in the file ("" = not mapp
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "sourced_id": ("sourcedid", "studentid", "studentsourcedid", "id", "studentnumber", "sisid", "localid",
-                   "studentno", "pupilid", "schuelernummer", "schülernummer", "schuelerid"),
+                   "studentno", "pupilid", "schuelernummer", "schülernummer", "schuelerid", "schülerid"),
     "first_name": ("firstname", "givenname", "first", "forename", "vorname", "prenom", "prénom", "nombre"),
     "middle_name": ("middlename", "middle", "middleinitial", "secondname"),
     "last_name": ("lastname", "familyname", "surname", "last", "nachname", "nom", "apellido", "apellidos"),
     "preferred_name": ("preferredname", "preferredfirstname", "preferredgivenname", "nickname", "knownas",
                        "rufname"),
     "date_of_birth": ("dateofbirth", "dob", "birthdate", "birthday", "born", "geburtsdatum", "datedenaissance"),
-    "grade": ("grade", "gradelevel", "grades", "yeargroup", "jahrgang", "jahrgangsstufe", "klassenstufe"),
+    "grade": ("grade", "gradelevel", "grades", "yeargroup", "jahrgang", "jahrgangsstufe", "klassenstufe", "klasse"),
     "email": ("email", "emailaddress", "mail", "studentemail", "studentemailaddress", "emailadresse"),
     "state_id": ("stateid", "statestudentid", "ssid", "stateidentifier", "identifier", "statenumber"),
     "school_sourced_id": ("schoolsourcedid", "schoolid", "school", "schoolcode", "orgsourcedid", "schule"),

@@ -98,7 +98,7 @@ def _verdicts(conn: Connection) -> set[tuple[int, int]]:
     return {(int(a), int(b)) for a, b in rows}
 
 
-def _roster_context(conn: Connection) -> ScoringContext:
+def roster_context(conn: Connection) -> ScoringContext:
     """Roster statistics for the scorer: how many students carry each first name, last name, postal
     code and city, and how often two students share a birth date."""
     counts: dict[int, dict[str, int]] = {1: {}, 2: {}, 3: {}, 4: {}}
@@ -219,7 +219,7 @@ def scan(
             pending = _start_candidates(main, side, features)
             try:
                 records = _roster(main)
-                context = _roster_context(main)
+                context = roster_context(main)
                 for index, record in enumerate(records.values()):
                     if index % PROGRESS_EVERY == 0:
                         cancel.raise_if_cancelled()

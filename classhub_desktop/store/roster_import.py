@@ -1,0 +1,292 @@
+"""Roster import (OneRoster 1.1/1.2 bundles and plain students CSV): preview, then apply atomically.
+
+`preview_import` plans the import inside a REPEATABLE READ transaction that is rolled back: per entity
+what is new, updated, unchanged or deactivated, the problems, and for every incoming student the
+existing student it matches (by sourced id, alias, or as a likely duplicate, see
+store/roster_import_students.py) with the changes the import would write.
+
+`apply_import` runs in ONE transaction: it takes an advisory lock (one import at a time), plans again
+with the same code, refuses with ImportStale when that plan differs from the preview's, applies the
+user's rejections of likely matches, writes set-based (store/roster_import_write.py) and adds one
+audit_log row 'roster.import' with the counts. A cancel or any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, text
+
+from classhub_desktop.core.duplicate_fields import ScoringContext
+from classhub_desktop.core.duplicate_model import FieldEvidence
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.roster_model import (
+    IncomingStudent,
+    ParseResult,
+    RosterBundle,
+    RosterFileError,
+    RosterProblem,
+)
+from classhub_desktop.store.duplicates import roster_context
+from classhub_desktop.store.roster_import_plan import ENTITIES, Plan, iso, make_plan, reject
+from classhub_desktop.store.roster_import_write import StaleRows, write_plan
+
+__all__ = [
+    "ENTITIES",
+    "EntityCounts",
+    "ImportHasErrors",
+    "ImportPreview",
+    "ImportResult",
+    "ImportStale",
+    "MatchKind",
+    "RosterImportError",
+    "StudentMatch",
+    "apply_import",
+    "load_file",
+    "preview_import",
+]
+
+MatchKind = Literal["sourced_id", "alias", "likely", "new"]
+IMPORT_WORK_MEM = "128MB"
+GIN_PENDING_KB = 256 * 1024
+_LOCK_NAMESPACE = 0x524F_5354  # "ROST": the advisory lock that serialises roster imports
+_LOCK_KEY = 1
+
+
+class RosterImportError(Exception):
+    """An import that cannot be done; the message says what to do."""
+
+
+class ImportHasErrors(RosterImportError):
+    """Apply refused: the preview lists errors."""
+
+
+class ImportStale(RosterImportError):
+    """The database changed since the preview in a way that changes what the import would do."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudentMatch:
+    incoming: IncomingStudent
+    kind: MatchKind
+    existing_id: int | None
+    existing_label: str  # "Last, First (sourced id) born 2011-03-04"
+    score: float | None  # likely matches: the duplicate scorer's score
+    evidence: tuple[FieldEvidence, ...]
+    changes: dict[str, tuple[Any, Any]]  # field -> (current, incoming); empty = unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    source: str
+    format: str
+    counts: dict[str, EntityCounts]
+    problems: tuple[RosterProblem, ...]
+    matches: tuple[StudentMatch, ...]
+    bundle: RosterBundle | None
+    plan_digest: str = field(default="", repr=False)  # what apply_import compares its own plan with
+    score_cache: dict[tuple[Any, ...], float] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.bundle is None or any(p.severity == "error" for p in self.problems)
+
+    def likely(self) -> list[StudentMatch]:
+        return [m for m in self.matches if m.kind == "likely"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "has_errors": self.has_errors,
+            "counts": {entity: asdict(c) for entity, c in self.counts.items()},
+            "problems": [
+                {"file": p.file, "line": p.line, "column": p.column, "reason": p.reason, "severity": p.severity,
+                 "text": str(p)}
+                for p in self.problems
+            ],
+            "matches": [
+                {
+                    "sourced_id": m.incoming.sourced_id,
+                    "kind": m.kind,
+                    "existing_id": m.existing_id,
+                    "existing": m.existing_label or None,
+                    "score": m.score,
+                    "changes": {k: [iso(a), iso(b)] for k, (a, b) in m.changes.items()},
+                    "reasons": [e.text for e in m.evidence if e.text and e.weight != 0],
+                }
+                for m in self.matches
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    counts: dict[str, EntityCounts]
+    audit_id: int
+    seconds: float
+
+
+def load_file(path: Path, mapping: dict[str, str] | None = None) -> ParseResult:
+    """OneRoster when `path` is a bundle (folder or zip with manifest.csv), else a plain students CSV
+    read with `mapping` (guessed from the header when None)."""
+    from classhub_desktop.core.oneroster import is_oneroster, parse_oneroster
+
+    path = Path(path)
+    try:
+        if is_oneroster(path):
+            return parse_oneroster(path)
+        if path.is_dir():
+            problem = RosterProblem(path.name, None, None, "This folder has no manifest.csv, so it is not a "
+                                    "OneRoster bundle: choose the bundle's folder or zip, or a students CSV file.")
+            return ParseResult(None, (problem,))
+        from classhub_desktop.core.student_csv import guess_mapping, parse_student_csv, preview_student_csv
+
+        if mapping is None:
+            mapping = guess_mapping(preview_student_csv(path).headers)
+        parsed: ParseResult = parse_student_csv(path, mapping)
+        return parsed
+    except RosterFileError as exc:
+        return ParseResult(None, exc.problems)
+    except OSError as exc:
+        return ParseResult(None, (RosterProblem(path.name, None, None, f"The file cannot be read "
+                                                f"({exc.strerror or exc}): check the path and permissions."),))
+
+
+def _source_kind(bundle: RosterBundle) -> str:
+    return "csv" if bundle.format == "csv" else "oneroster"
+
+
+def _frozen_counts(plan: Plan) -> dict[str, EntityCounts]:
+    return {e: EntityCounts(c.new, c.updated, c.unchanged, c.deactivated) for e, c in plan.counts.items()}
+
+
+def _matches(plan: Plan) -> tuple[StudentMatch, ...]:
+    kinds: dict[str, MatchKind] = {"sourced_id": "sourced_id", "alias": "alias", "likely": "likely", "new": "new"}
+    return tuple(
+        StudentMatch(
+            incoming=s.incoming,
+            kind=kinds[s.found.kind],
+            existing_id=s.found.existing_id if s.existing is not None else None,
+            existing_label=s.label,
+            score=s.found.score,
+            evidence=s.found.evidence,
+            changes=dict(s.changes),
+        )
+        for s in plan.students
+    )
+
+
+def _prepare(conn: Connection) -> None:
+    # A larger GIN pending list: the students' trigram indexes take a batch of rows in one merge.
+    conn.execute(text("SELECT set_config('work_mem', :value, true), set_config('gin_pending_list_limit', :gin, true)"),
+                 {"value": IMPORT_WORK_MEM, "gin": str(GIN_PENDING_KB)})
+    present = conn.execute(text("SELECT to_regprocedure('classhub_fold(text)') IS NOT NULL")).scalar_one()
+    if not present:
+        raise RosterImportError("The database schema is older than this application (classhub_fold is missing). "
+                                "Upgrade it with `classhub-desktop db upgrade`, then import again.")
+
+
+def _plan(conn: Connection, bundle: RosterBundle, progress: Progress, cancel: CancelToken,
+          scores: dict[tuple[Any, ...], float] | None = None) -> Plan:  # fmt: skip
+    def context() -> ScoringContext:
+        return roster_context(conn)
+
+    return make_plan(conn, bundle, context, progress=progress, cancel=cancel, scores=scores)
+
+
+def _problems_only(parsed: ParseResult, source: str, fmt: str) -> ImportPreview:
+    return ImportPreview(source, fmt, {e: EntityCounts() for e in ENTITIES}, parsed.problems, (), parsed.bundle)
+
+
+def preview_import(engine: Engine, parsed: ParseResult, *, progress: Progress, cancel: CancelToken) -> ImportPreview:
+    """What importing `parsed` would do; writes nothing."""
+    bundle = parsed.bundle
+    if bundle is None or not parsed.ok:
+        source = bundle.source if bundle else (parsed.problems[0].file if parsed.problems else "")
+        return _problems_only(parsed, source, bundle.format if bundle else "")
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin() as tx:
+            _prepare(conn)
+            plan = _plan(conn, bundle, progress, cancel)
+            tx.rollback()
+    return ImportPreview(
+        source=bundle.source,
+        format=bundle.format,
+        counts=_frozen_counts(plan),
+        problems=(*parsed.problems, *plan.problems),
+        matches=_matches(plan),
+        bundle=bundle,
+        plan_digest=plan.digest(),
+        score_cache=plan.scores,
+    )
+
+
+def apply_import(
+    engine: Engine,
+    preview: ImportPreview,
+    *,
+    rejected: frozenset[str] = frozenset(),
+    progress: Progress,
+    cancel: CancelToken,
+) -> ImportResult:
+    """Write the import the preview showed (minus the rejected likely matches) in one transaction."""
+    if preview.has_errors or preview.bundle is None:
+        raise ImportHasErrors("The import has errors: correct the file (see the problems list) and preview again.")
+    bundle = preview.bundle
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        locked = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
+            {"ns": _LOCK_NAMESPACE, "key": _LOCK_KEY},
+        ).scalar_one()
+        if not locked:
+            raise RosterImportError("Another roster import is running on this database: wait for it to finish, "
+                                    "then preview again.")
+        _prepare(conn)
+        plan = _plan(conn, bundle, progress, cancel, dict(preview.score_cache))
+        if plan.digest() != preview.plan_digest:
+            raise ImportStale("The roster changed since the preview (someone edited or imported students): "
+                              "preview the import again, then apply.")
+        if rejected:
+            reject(conn, bundle, plan, rejected)
+        try:
+            write_plan(conn, plan, _source_kind(bundle), progress=progress, cancel=cancel)
+        except StaleRows as exc:
+            raise ImportStale(f"The roster changed while importing ({exc}): nothing was written. "
+                              "Preview the import again, then apply.") from exc
+        counts = _frozen_counts(plan)
+        details = {
+            "source": bundle.source,
+            "format": bundle.format,
+            "counts": {e: asdict(c) for e, c in counts.items()},
+            "likely_matches": sum(1 for s in plan.students if s.found.kind == "likely"),
+            "rejected_matches": len(rejected),
+        }
+        audit_id = conn.execute(
+            text(
+                "INSERT INTO audit_log (actor_kind, action, target_table, target_id, details)"
+                " VALUES ('database', 'roster.import', 'students', NULL, CAST(:details AS jsonb)) RETURNING id"
+            ),
+            {"details": _json(details)},
+        ).scalar_one()
+        cancel.raise_if_cancelled()
+    return ImportResult(counts, int(audit_id), time.perf_counter() - started)
+
+
+def _json(value: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(value, default=str, ensure_ascii=False)

@@ -1,0 +1,124 @@
+"""Benchmark: a 50,000-user OneRoster import (preview + apply) on a 200,000-student sandbox in <= 30 s.
+
+The sandbox is seeded with CLASSHUB_BENCH_STUDENTS students (default 200,000). The bundle (a zip) holds
+about 50,000 users: 40,000 existing students under their own sourced ids (school and class changes,
+so all are updated), 2,000 existing students under NEW sourced ids with small spelling changes and
+their guardians (likely matches through the duplicate scorer), about 4,560 new students (a quarter
+with a guardian) and 300 teachers, in 600 new classes. Parsing is timed apart (core, R1).
+
+Run: .venv/bin/pytest -m benchmark tests/benchmarks/bench_roster_import.py -s -p no:cacheprovider \
+     -o python_files='bench_*.py'
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from classhub_desktop.core.progress import CancelToken, Progress, ProgressUpdate
+from classhub_desktop.sandbox.seed import SeedOptions, seed_database
+from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store.roster_import import apply_import, load_file, preview_import
+from tests.roster_files.builders import write_bundle
+
+STUDENTS = int(os.environ.get("CLASSHUB_BENCH_STUDENTS", "200000"))
+SAME_IDS = 40_000
+NEW_IDS = 2_000
+TEACHERS = 300
+NEW_STUDENTS = 4_560
+LIMIT_SECONDS = 30.0
+
+
+def _marks(stage: str) -> Callable[[ProgressUpdate], None]:
+    """Prints how long each step took (the time between two progress messages)."""
+    last: dict[str, Any] = {"at": time.perf_counter(), "message": ""}
+
+    def listener(update: ProgressUpdate) -> None:
+        now = time.perf_counter()
+        if last["message"]:
+            print(f"    {stage}: {last['message']:<28} {now - last['at']:6.2f} s")
+        last.update(at=now, message=update.message)
+
+    return listener
+
+
+def _existing(conninfo: str) -> list[dict[str, Any]]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT id, sourced_id, first_name, last_name, date_of_birth, grade, email, state_id, guardian_name,"
+            " guardian_email, guardian_phone FROM students WHERE status = 'active' AND sourced_id IS NOT NULL"
+            " AND date_of_birth IS NOT NULL AND length(first_name) >= 4 ORDER BY md5(id::text) LIMIT %s",
+            (SAME_IDS + NEW_IDS,)).fetchall()
+    out: list[dict[str, Any]] = []
+    for n, (_id, sid, first, last, born, grade, email, state, gname, gmail, gphone) in enumerate(rows):
+        entry: dict[str, Any] = {"first_name": first.strip(), "last_name": last.strip(), "date_of_birth": born,
+                                 "grade": grade, "email": email, "state_id": state}
+        if n < SAME_IDS:
+            entry["sourced_id"] = sid
+        else:  # a new sourced id, a transposed pair of letters, the guardian
+            entry.update(sourced_id=f"NEW-{n:06d}", first_name=first[0] + first[2] + first[1] + first[3:],
+                         guardian_name=gname, guardian_email=gmail, guardian_phone=gphone)
+        out.append(entry)
+    return out
+
+
+@pytest.mark.benchmark
+def test_import_of_50k_users_on_200k_students(fresh_db: Callable[[], str], tmp_path: Path) -> None:
+    conninfo = fresh_db()
+    started = time.perf_counter()
+    seed_database(conninfo, SeedOptions(students=STUDENTS, files_dir=tmp_path / "files", seed=1,
+                                        events_per_student=1))
+    seed_s = time.perf_counter() - started
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    existing = _existing(conninfo)
+    bundle = write_bundle(tmp_path / "bundle.zip", zip=True, students=NEW_STUDENTS, teachers=TEACHERS, classes=600,
+                          existing=existing, seed=7)
+    started = time.perf_counter()
+    parsed = load_file(bundle)
+    parse_s = time.perf_counter() - started
+    assert parsed.ok, parsed.problems[:5]
+    assert parsed.bundle is not None
+    users = len(parsed.bundle.users)
+    engine = make_engine(conninfo)
+    try:
+        started = time.perf_counter()
+        profiler = cProfile.Profile() if os.environ.get("CLASSHUB_BENCH_PROFILE") else None
+        if profiler:
+            profiler.enable()
+        preview = preview_import(engine, parsed, progress=Progress(_marks("preview")), cancel=CancelToken())
+        preview_s = time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        assert not preview.has_errors, preview.problems[:5]
+        started = time.perf_counter()
+        result = apply_import(engine, preview, progress=Progress(_marks("apply")), cancel=CancelToken())
+        apply_s = time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+    kinds: dict[str, int] = {}
+    for m in preview.matches:
+        kinds[m.kind] = kinds.get(m.kind, 0) + 1
+    print(f"\nroster import of {users:,} users ({bundle.stat().st_size / 1e6:.1f} MB zip) on {STUDENTS:,} students "
+          f"(seeded in {seed_s:.0f} s):")
+    print(f"  parse   {parse_s:6.2f} s  (core, not counted)")
+    print(f"  preview {preview_s:6.2f} s  matches: {kinds}")
+    print(f"  apply   {apply_s:6.2f} s")
+    print(f"  preview + apply {preview_s + apply_s:6.2f} s  (limit {LIMIT_SECONDS:.0f} s)")
+    for entity, c in result.counts.items():
+        print(f"    {entity:<12} new {c.new:>6,}  updated {c.updated:>6,}  unchanged {c.unchanged:>6,}  "
+              f"deactivated {c.deactivated:>6,}")
+    assert kinds.get("sourced_id", 0) + kinds.get("alias", 0) >= SAME_IDS
+    assert kinds.get("likely", 0) >= 0.95 * NEW_IDS
+    assert result.counts["students"].new <= NEW_STUDENTS + 0.05 * NEW_IDS
+    assert preview_s + apply_s <= LIMIT_SECONDS
