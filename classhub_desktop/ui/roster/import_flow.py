@@ -1,18 +1,464 @@
-"""Import and export from the Roster page (skeleton; the import-UI helper replaces it)."""
+"""Import and export from the Roster page, as the user lives them.
+
+Import: choose a file → (plain CSV) the column-mapping dialog → the preview, built on a worker with
+progress and Cancel → the preview dialog (counts, problems, matches, Accept / Reject) → Apply on a
+worker with progress and Cancel (cancelled = rolled back, nothing written) → a summary that says
+what was written and which audit row records it.
+Export: the export dialog (format and path) → a worker with progress → where it went.
+
+Every step is non-blocking (dialogs are opened with open()); the flow objects emit a signal when a
+dialog appears so that tests can drive the real widgets.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
+from sqlalchemy import Engine
 
-from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.config.column_mappings import ColumnMappingStore
+from classhub_desktop.core.oneroster import is_oneroster
+from classhub_desktop.core.permissions import Capability, why_not
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.roster_model import ParseResult, RosterFileError
+from classhub_desktop.core.student_csv import (
+    ColumnMapping,
+    CsvPreview,
+    guess_mapping,
+    header_signature,
+    preview_student_csv,
+)
+from classhub_desktop.store.roster_export import export_roster
+from classhub_desktop.store.roster_import import (
+    ENTITIES,
+    ImportPreview,
+    ImportResult,
+    ImportStale,
+    RosterImportError,
+    apply_import,
+    load_file,
+    preview_import,
+)
+from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.roster.column_mapping_dialog import ColumnMappingDialog
+from classhub_desktop.ui.roster.export_dialog import ExportDialog
+from classhub_desktop.ui.roster.import_preview import FORMAT_LABELS, ImportPreviewDialog, plural
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+_log = logging.getLogger(__name__)
+_open_boxes: list[QMessageBox] = []  # non-blocking message boxes, kept alive until closed
+
+IMPORT_FILTER = "Roster files (*.zip *.csv *.txt *.tsv);;All files (*)"
 
 
-def run_import(parent: QWidget, session: Any, runner: TaskRunner, path: Path | None = None) -> None:
-    raise NotImplementedError("roster import UI is being built")
+# --- work done on a worker --------------------------------------------------------------------------
 
 
-def run_export(parent: QWidget, session: Any, runner: TaskRunner) -> None:
-    raise NotImplementedError("roster export UI is being built")
+def read_csv_preview(path: Path, *, progress: Progress, cancel: CancelToken) -> CsvPreview:
+    progress.report(0, None, f"Reading {path.name}…")
+    result = preview_student_csv(path)
+    cancel.raise_if_cancelled()
+    return result
+
+
+def build_preview(
+    engine: Engine, path: Path, mapping: ColumnMapping | None, *, progress: Progress, cancel: CancelToken
+) -> ImportPreview:
+    """Read and check the file, then plan the import against the database (nothing is written)."""
+    progress.report(0, None, f"Reading {path.name}…")
+    try:
+        parsed = load_file(path, mapping)
+    except RosterFileError as exc:  # unreadable as a whole: the preview lists why
+        parsed = ParseResult(bundle=None, problems=exc.problems)
+    cancel.raise_if_cancelled()
+    progress.report(0, None, "Comparing with the roster in the database…")
+    return preview_import(engine, parsed, progress=progress, cancel=cancel)
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _message(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> QMessageBox:
+    """A message box opened without a nested event loop; kept alive until it is closed."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Close, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    if details:
+        box.setInformativeText(details)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    _open_boxes.append(box)
+    box.finished.connect(lambda _result: _open_boxes.remove(box) if box in _open_boxes else None)
+    box.open()
+    return box
+
+
+def counts_lines(counts: dict[str, Any]) -> list[str]:
+    """`Students: 3 new, 40 updated, 1 deactivated` per entity that has something (unchanged last)."""
+    lines = []
+    for entity in ENTITIES:
+        c = counts.get(entity)
+        if c is None:
+            continue
+        parts = [f"{getattr(c, name):,} {name}" for name in ("new", "updated", "deactivated") if getattr(c, name)]
+        if c.unchanged:
+            parts.append(f"{c.unchanged:,} unchanged")
+        if parts:
+            lines.append(f"• {entity.capitalize()}: {', '.join(parts)}")
+    return lines
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def result_text(preview: ImportPreview, result: ImportResult) -> tuple[str, str]:
+    """(headline, details) of the summary shown after an import was applied."""
+    written = sum(c.new + c.updated + c.deactivated for c in result.counts.values())
+    name = Path(preview.source).name or preview.source
+    lines = counts_lines(result.counts) or ["• Nothing needed to change."]
+    headline = (
+        f"{name} was imported: {plural(written, 'record')} created, updated or deactivated in one transaction "
+        f"({duration_text(result.seconds)})."
+    )
+    details = (
+        "\n".join(lines)
+        + f"\n\nOne audit row (#{result.audit_id}, action roster.import) records this import with these counts."
+    )
+    return headline, details
+
+
+def choose_import_path(parent: QWidget | None) -> Path | None:
+    """Ask for a OneRoster zip, a students CSV, or the manifest.csv inside a OneRoster folder."""
+    name, _ = QFileDialog.getOpenFileName(
+        parent,
+        "Import a roster: a OneRoster zip, a students CSV, or manifest.csv of a OneRoster folder",
+        str(Path.home()),
+        IMPORT_FILTER,
+    )
+    if not name:
+        return None
+    path = Path(name)
+    return path.parent if path.name.lower() == "manifest.csv" else path
+
+
+def _is_bundle(path: Path) -> bool:
+    if path.is_dir() or path.suffix.lower() == ".zip":
+        return True
+    try:
+        return is_oneroster(path)
+    except (OSError, RosterFileError):
+        return False
+
+
+# --- import -----------------------------------------------------------------------------------------
+
+
+class ImportFlow(QObject):
+    """One import. `start()`; ends with sig_ended(applied). The open dialog is in `dialog`."""
+
+    sig_mapping_shown = Signal(object)  # ColumnMappingDialog
+    sig_preview_shown = Signal(object)  # ImportPreviewDialog
+    sig_applied = Signal(object)  # ImportResult
+    sig_message_shown = Signal(object)  # QMessageBox (result, cancelled, stale, error)
+    sig_ended = Signal(bool)
+
+    def __init__(
+        self,
+        parent: QWidget,
+        session: Any,
+        runner: TaskRunner,
+        path: Path | None = None,
+        *,
+        mappings: ColumnMappingStore | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.widget, self.session, self.runner = parent, session, runner
+        self.path = Path(path) if path is not None else None
+        self.mappings = mappings or ColumnMappingStore()
+        self.mapping: ColumnMapping | None = None
+        self.note = ""
+        self.dialog: QDialog | None = None
+        self.preview: ImportPreview | None = None
+        self.result: ImportResult | None = None
+        self.task: Task | None = None
+        self.ended = False
+
+    def start(self) -> None:
+        if self.session is None:
+            self._fail("Import is not available", "Connect to a database first.")
+            return
+        if self.path is None:
+            self.path = choose_import_path(self.widget)
+            if self.path is None:
+                self._end(False)
+                return
+        if not self.path.exists():
+            self._fail("The import cannot start", f"{self.path} does not exist. Choose another file.")
+        elif _is_bundle(self.path):
+            self._start_preview()
+        else:
+            self.task = run_with_progress(
+                self.widget,
+                self.runner,
+                "Reading the students file",
+                read_csv_preview,
+                self.path,
+                on_result=while_alive(self, self._show_mapping),
+                on_error=while_alive(self, lambda e: self._error("The file could not be read", e)),
+            )
+            self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
+
+    # - plain CSV: the mapping -
+
+    def _show_mapping(self, csv_preview: CsvPreview) -> None:
+        assert self.path is not None
+        signature = header_signature(csv_preview.headers)
+        guessed = guess_mapping(csv_preview.headers)
+        saved = self.mappings.get(signature)
+        if saved is not None:
+            mapping = {**guessed, **{k: v for k, v in saved.mapping.items() if v in csv_preview.headers or not v}}
+            note = (
+                f"Using the columns you chose on {saved.saved_at[:10]} for a file with the same headers. "
+                "Check them, or press Guess again."
+            )
+        else:
+            mapping = guessed
+            note = "The columns were guessed from the headers: check them before you continue."
+        if self.mappings.problem:
+            note = f"{self.mappings.problem} {note}"
+        dialog = ColumnMappingDialog(csv_preview, self.path, mapping, self.widget, note=note, guessed=guessed)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda result: self._mapping_answered(dialog, signature, csv_preview, result))
+        self.dialog = dialog
+        dialog.open()
+        self.sig_mapping_shown.emit(dialog)
+
+    def _mapping_answered(
+        self, dialog: ColumnMappingDialog, signature: str, csv_preview: CsvPreview, result: int
+    ) -> None:
+        self.dialog = None
+        if result != QDialog.DialogCode.Accepted:
+            self._end(False)
+            return
+        self.mapping = dialog.mapping()
+        if dialog.remember():
+            try:
+                self.mappings.save(signature, self.mapping, csv_preview.headers)
+            except (OSError, ValueError) as exc:
+                _log.warning("column mapping not remembered: %s", exc)
+                self.note = f"The column choice could not be remembered ({user_message(exc)})."
+        self._start_preview()
+
+    # - preview -
+
+    def _start_preview(self) -> None:
+        assert self.path is not None
+        self.task = run_with_progress(
+            self.widget,
+            self.runner,
+            "Preparing the import preview",
+            build_preview,
+            self.session.engine,
+            self.path,
+            self.mapping,
+            on_result=while_alive(self, self._show_preview),
+            on_error=while_alive(self, lambda e: self._error("The import preview failed", e)),
+        )
+        self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
+
+    def _show_preview(self, preview: ImportPreview) -> None:
+        self.preview = preview
+        allowed = bool(self.session.can(Capability.EDIT_ROSTER))
+        reason = "" if allowed else why_not(self.session.role, Capability.EDIT_ROSTER)
+        dialog = ImportPreviewDialog(preview, self.widget, can_apply=allowed, why_not=reason, note=self.note)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda result: self._preview_answered(dialog, result))
+        self.dialog = dialog
+        dialog.open()
+        self.sig_preview_shown.emit(dialog)
+
+    def _preview_answered(self, dialog: ImportPreviewDialog, result: int) -> None:
+        self.dialog = None
+        if result != QDialog.DialogCode.Accepted or self.preview is None:
+            self._end(False)
+            return
+        self.task = run_with_progress(
+            self.widget,
+            self.runner,
+            "Applying the import",
+            apply_import,
+            self.session.engine,
+            self.preview,
+            rejected=dialog.rejected_sourced_ids(),
+            on_result=while_alive(self, self._applied),
+            on_error=while_alive(self, self._apply_failed),
+        )
+        self.task.sig_cancelled.connect(while_alive(self, self._apply_cancelled))
+
+    # - apply -
+
+    def _applied(self, result: ImportResult) -> None:
+        assert self.preview is not None
+        self.result = result
+        self.sig_applied.emit(result)
+        headline, details = result_text(self.preview, result)
+        box = _message(self.widget, QMessageBox.Icon.Information, "Import applied", headline, details)
+        self.sig_message_shown.emit(box)
+        refresh = getattr(self.widget, "refresh", None)
+        if callable(refresh):
+            refresh()
+        self._end(True)
+
+    def _apply_cancelled(self) -> None:
+        box = _message(
+            self.widget,
+            QMessageBox.Icon.Information,
+            "Import cancelled",
+            "The import was cancelled and rolled back: nothing was written.",
+        )
+        self.sig_message_shown.emit(box)
+        self._end(False)
+
+    def _apply_failed(self, error: BaseException) -> None:
+        if isinstance(error, ImportStale):
+            box = _message(
+                self.widget,
+                QMessageBox.Icon.Warning,
+                "The roster changed since the preview",
+                f"{user_message(error)}\n\nNothing was written. Choose Preview again to see what "
+                "the import would do now.",
+            )
+            again = box.addButton("Preview again", QMessageBox.ButtonRole.AcceptRole)
+            again.clicked.connect(while_alive(self, self._start_preview))
+            box.rejected.connect(while_alive(self, lambda: self._end(False)))
+            self.sig_message_shown.emit(box)
+            return
+        heading = "The import was refused" if isinstance(error, RosterImportError) else "The import failed"
+        self._error(heading, error, suffix="Nothing was written: the transaction was rolled back.")
+
+    # - endings -
+
+    def _error(self, heading: str, error: BaseException, *, suffix: str = "") -> None:
+        text = user_message(error)
+        if isinstance(error, RosterFileError):
+            text = "\n".join(str(p) for p in error.problems[:20])
+        box = _message(self.widget, QMessageBox.Icon.Critical, heading, f"{text}\n\n{suffix}".strip())
+        self.sig_message_shown.emit(box)
+        self._end(False)
+
+    def _fail(self, heading: str, text: str) -> None:
+        box = _message(self.widget, QMessageBox.Icon.Warning, heading, text)
+        self.sig_message_shown.emit(box)
+        self._end(False)
+
+    def _end(self, applied: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.task = None
+        self.sig_ended.emit(applied)
+        self.deleteLater()
+
+
+def run_import(parent: QWidget, session: Any, runner: TaskRunner, path: Path | None = None) -> ImportFlow:
+    """Start an import over `parent` (asks for the file when `path` is None). Returns the running flow."""
+    flow = ImportFlow(parent, session, runner, path)
+    flow.start()
+    return flow
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+
+class ExportFlow(QObject):
+    sig_dialog_shown = Signal(object)  # ExportDialog
+    sig_exported = Signal(object)  # dict[str, int]: rows per file
+    sig_message_shown = Signal(object)
+    sig_ended = Signal(bool)
+
+    def __init__(self, parent: QWidget, session: Any, runner: TaskRunner) -> None:
+        super().__init__(parent)
+        self.widget, self.session, self.runner = parent, session, runner
+        self.dialog: ExportDialog | None = None
+        self.target: Path | None = None
+        self.task: Task | None = None
+        self.ended = False
+
+    def start(self) -> None:
+        if self.session is None:
+            box = _message(
+                self.widget, QMessageBox.Icon.Warning, "Export is not available", "Connect to a database first."
+            )
+            self.sig_message_shown.emit(box)
+            self._end(False)
+            return
+        dialog = ExportDialog(self.widget)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda result: self._answered(dialog, result))
+        self.dialog = dialog
+        dialog.open()
+        self.sig_dialog_shown.emit(dialog)
+
+    def _answered(self, dialog: ExportDialog, result: int) -> None:
+        self.dialog = None
+        if result != QDialog.DialogCode.Accepted:
+            self._end(False)
+            return
+        self.target, fmt = dialog.target(), dialog.export_format()
+        self.task = run_with_progress(
+            self.widget,
+            self.runner,
+            "Exporting the roster",
+            export_roster,
+            self.session.engine,
+            self.target,
+            fmt,
+            on_result=while_alive(self, self._exported),
+            on_error=while_alive(self, self._failed),
+        )
+        self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
+
+    def _exported(self, rows: dict[str, int]) -> None:
+        assert self.target is not None
+        self.sig_exported.emit(rows)
+        lines = [f"• {name}: {plural(count, 'row')}" for name, count in rows.items()]
+        box = _message(
+            self.widget,
+            QMessageBox.Icon.Information,
+            "Roster exported",
+            f"The roster was exported to {self.target}:\n\n" + "\n".join(lines),
+        )
+        folder = self.target if self.target.is_dir() else self.target.parent
+        show = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
+        show.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
+        self.sig_message_shown.emit(box)
+        self._end(True)
+
+    def _failed(self, error: BaseException) -> None:
+        box = show_error(self.widget, "The export failed", error)
+        self.sig_message_shown.emit(box)
+        self._end(False)
+
+    def _end(self, done: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.task = None
+        self.sig_ended.emit(done)
+        self.deleteLater()
+
+
+def run_export(parent: QWidget, session: Any, runner: TaskRunner) -> ExportFlow:
+    """Ask for the format and the target, then export on a worker. Returns the running flow."""
+    flow = ExportFlow(parent, session, runner)
+    flow.start()
+    return flow
+
+
+__all__ = ["FORMAT_LABELS", "ExportFlow", "ImportFlow", "run_export", "run_import"]

@@ -1,0 +1,361 @@
+"""Table models of the import preview: the problems and the student matches (with Accept / Reject).
+
+Both are plain QAbstractTableModels over the preview's tuples, so a 50,000-student file costs no
+widget per cell. Filtering goes through the proxies below; sorting is done by the source models in
+Python (one key per row, then a stable sort), which is ~100x faster than QSortFilterProxyModel calling
+data() for every comparison: the proxies forward sort() to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from classhub_desktop.core.roster_model import RosterProblem
+from classhub_desktop.store.roster_import import StudentMatch
+from classhub_desktop.ui.duplicates.widgets import EMPTY, field_label, value_text
+
+Index = QModelIndex | QPersistentModelIndex
+KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+KIND_LABELS = {"sourced_id": "By sourced id", "alias": "By alias", "likely": "Likely duplicate", "new": "New student"}
+KIND_TIPS = {
+    "sourced_id": "The database has a student with this sourced id: it is updated.",
+    "alias": "An earlier import recorded this sourced id as an alias of an existing student: it is updated.",
+    "likely": "No student has this sourced id, but one looks like the same child (name, birth date, guardian). "
+    "Accepted: that student is updated and the new sourced id recorded as an alias. Rejected: a new student "
+    "is created.",
+    "new": "No existing student matches: a new student is created.",
+}
+SEVERITY_LABELS = {"error": "Error", "warning": "Warning"}
+
+
+def _muted() -> QBrush:
+    return QBrush(QColor(128, 128, 128))
+
+
+class _SortedByKey(QAbstractTableModel):
+    """Sorts its `rows` list by `sort_key(row_object, column)` and keeps persistent indexes right."""
+
+    rows: list[Any]
+
+    def sort_key(self, item: Any, column: int) -> Any:
+        raise NotImplementedError
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column < 0 or not self.rows:
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_persistent = self.persistentIndexList()
+        old_items = [self.rows[i.row()] for i in old_persistent]
+        keys = [self.sort_key(item, column) for item in self.rows]
+        ranked = sorted(range(len(self.rows)), key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
+        self.rows = [self.rows[i] for i in ranked]
+        position = {id(item): r for r, item in enumerate(self.rows)}
+        new_persistent = [
+            self.index(position[id(item)], i.column()) for item, i in zip(old_items, old_persistent, strict=True)
+        ]
+        self.changePersistentIndexList(old_persistent, new_persistent)
+        self.layoutChanged.emit()
+
+
+class _ForwardSortProxy(QSortFilterProxyModel):
+    """Filters itself; sorting is the source model's (the proxy keeps the source order)."""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
+
+
+# --- problems ---------------------------------------------------------------------------------------
+
+
+class ProblemsModel(_SortedByKey):
+    HEADERS = ("Severity", "File", "Line", "Column", "Problem")
+
+    def __init__(self, problems: Sequence[RosterProblem]) -> None:
+        super().__init__()
+        self.rows = list(problems)
+
+    @property
+    def problems(self) -> list[RosterProblem]:
+        return self.rows
+
+    def sort_key(self, item: Any, column: int) -> Any:
+        problem: RosterProblem = item
+        line = -1 if problem.line is None else problem.line
+        if column == 0:  # errors first, then by file and line
+            return (0 if problem.severity == "error" else 1, problem.file.lower(), line)
+        if column == 2:
+            return (line, problem.file.lower())
+        return (self.cells(problem)[column].casefold(), problem.file.lower(), line)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self.problems)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def cells(self, problem: RosterProblem) -> tuple[str, str, str, str, str]:
+        return (
+            SEVERITY_LABELS.get(problem.severity, problem.severity),
+            problem.file,
+            "" if problem.line is None else str(problem.line),
+            problem.column or "",
+            problem.reason,
+        )
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        problem = self.problems[index.row()]
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            if role == Qt.ItemDataRole.ToolTipRole and column != 4:
+                return None
+            return self.cells(problem)[column]
+        if role == Qt.ItemDataRole.ForegroundRole and column == 0:
+            return QBrush(QColor("#b3261e")) if problem.severity == "error" else QBrush(QColor("#9a5b00"))
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class ProblemsProxy(_ForwardSortProxy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.severity: str | None = None  # "error" / "warning" / None = all
+        self.needle = ""
+
+    def set_filter(self, severity: str | None, text: str) -> None:
+        self.beginFilterChange()
+        self.severity, self.needle = severity, text.strip().casefold()
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        assert isinstance(model, ProblemsModel)
+        problem = model.problems[source_row]
+        if self.severity is not None and problem.severity != self.severity:
+            return False
+        return not self.needle or self.needle in " ".join(model.cells(problem)).casefold()
+
+
+# --- student matches --------------------------------------------------------------------------------
+
+
+def incoming_name(match: StudentMatch) -> str:
+    s = match.incoming
+    name = f"{s.last_name}, {s.first_name}"
+    if s.middle_name:
+        name += f" {s.middle_name}"
+    if s.preferred_name and s.preferred_name != s.first_name:
+        name += f" ({s.preferred_name})"
+    return name
+
+
+def changes_text(match: StudentMatch) -> str:
+    if match.kind == "new" or match.existing_id is None:
+        return "created"
+    if not match.changes:
+        return "unchanged"
+    names = [field_label(f).lower() for f in match.changes]
+    shown = ", ".join(names[:3]) + (f", +{len(names) - 3}" if len(names) > 3 else "")
+    return f"{len(names)}: {shown}"
+
+
+def changes_tooltip(match: StudentMatch) -> str:
+    lines = [
+        f"{field_label(f)}: {value_text(old) or EMPTY} → {value_text(new) or EMPTY}"
+        for f, (old, new) in match.changes.items()
+    ]
+    return "\n".join(lines)
+
+
+class MatchesModel(_SortedByKey):
+    """One row per incoming student. Column 0 is the Accept checkbox of likely matches."""
+
+    HEADERS = ("Accept", "Match", "Incoming student", "Born", "Sourced id", "Existing student", "Score", "Changes")
+    ACCEPT, KIND, INCOMING, BORN, SOURCED, EXISTING, SCORE, CHANGES = range(8)
+    sig_decisions_changed = Signal()
+
+    def __init__(self, matches: Sequence[StudentMatch], highlight: QColor) -> None:
+        super().__init__()
+        self.rows = list(matches)
+        self.rejected_keys: set[int] = set()  # id() of the rejected StudentMatch objects
+        self._highlight = QBrush(highlight)
+
+    @property
+    def matches(self) -> list[StudentMatch]:
+        """The matches in the current (sorted) row order."""
+        return self.rows
+
+    def accepted(self, match: StudentMatch) -> bool:
+        return match.kind == "likely" and id(match) not in self.rejected_keys
+
+    def rejected_count(self) -> int:
+        return len(self.rejected_keys)
+
+    def sort_key(self, item: Any, column: int) -> Any:
+        match: StudentMatch = item
+        name = incoming_name(match).casefold()
+        if column == self.ACCEPT:  # likely accepted, likely rejected, then the others
+            return ((0 if self.accepted(match) else 1) if match.kind == "likely" else 2, name)
+        if column == self.SCORE:
+            return (-1.0 if match.score is None else match.score, name)
+        if column == self.CHANGES:
+            return (len(match.changes), name)
+        if column == self.BORN:
+            return (value_text(match.incoming.date_of_birth), name)
+        return (self._text(match, column).casefold(), name)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.matches)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section == self.ACCEPT:
+            return "Likely duplicates only: accepted = update the existing student; rejected = create a new one (Space)"
+        return None
+
+    def is_accepted(self, row: int) -> bool:
+        return self.accepted(self.rows[row])
+
+    def set_accepted(self, rows: Sequence[int], accepted: bool) -> int:
+        """Accept or reject the likely matches among `rows`; returns how many changed."""
+        changed: list[int] = []
+        for row in rows:
+            match = self.rows[row]
+            if match.kind != "likely" or self.accepted(match) == accepted:
+                continue
+            if accepted:
+                self.rejected_keys.discard(id(match))
+            else:
+                self.rejected_keys.add(id(match))
+            changed.append(row)
+        if changed:  # one notification for the span, not one per row (Accept all on thousands)
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), self.columnCount() - 1))
+            self.sig_decisions_changed.emit()
+        return len(changed)
+
+    def rejected_sourced_ids(self) -> frozenset[str]:
+        return frozenset(m.incoming.sourced_id for m in self.rows if id(m) in self.rejected_keys)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == self.ACCEPT and self.matches[index.row()].kind == "likely":
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or index.column() != self.ACCEPT:
+            return False
+        checked = value == Qt.CheckState.Checked.value or value == Qt.CheckState.Checked
+        return self.set_accepted([index.row()], bool(checked)) > 0 or True
+
+    def text(self, row: int, column: int) -> str:
+        return self._text(self.rows[row], column)
+
+    def _text(self, match: StudentMatch, column: int) -> str:
+        s = match.incoming
+        if column == self.ACCEPT:
+            if match.kind != "likely":
+                return ""
+            return "Accepted" if self.accepted(match) else "Rejected"
+        if column == self.KIND:
+            return KIND_LABELS.get(match.kind, match.kind)
+        if column == self.INCOMING:
+            return incoming_name(match)
+        if column == self.BORN:
+            return value_text(s.date_of_birth)
+        if column == self.SOURCED:
+            return s.sourced_id
+        if column == self.EXISTING:
+            return match.existing_label or EMPTY if match.existing_id is not None else EMPTY
+        if column == self.SCORE:
+            return f"{match.score:.2f}" if match.score is not None else ""
+        if match.kind == "likely" and not self.accepted(match):
+            return "created (rejected)"
+        return changes_text(match)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = index.row(), index.column()
+        match = self.matches[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(row, column)
+        if role == Qt.ItemDataRole.CheckStateRole and column == self.ACCEPT and match.kind == "likely":
+            return Qt.CheckState.Checked if self.is_accepted(row) else Qt.CheckState.Unchecked
+        if role == KIND_ROLE:
+            return match.kind
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.KIND:
+                return KIND_TIPS.get(match.kind)
+            if column == self.CHANGES:
+                return changes_tooltip(match) or None
+            if column == self.SCORE and match.evidence:
+                return "\n".join(e.text for e in match.evidence)
+            if column in (self.INCOMING, self.EXISTING):
+                return self.text(row, column)
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole and column == self.KIND and match.kind == "likely":
+            return self._highlight
+        if role == Qt.ItemDataRole.ForegroundRole and match.kind == "likely" and not self.is_accepted(row):
+            return _muted() if column != self.ACCEPT else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == self.SCORE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+MATCH_FILTERS: tuple[tuple[str, str | None], ...] = (
+    ("All students", None),
+    ("Likely duplicates", "likely"),
+    ("New students", "new"),
+    ("By sourced id", "sourced_id"),
+    ("By alias", "alias"),
+)
+
+
+class MatchesProxy(_ForwardSortProxy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind: str | None = None
+        self.needle = ""
+
+    def set_filter(self, kind: str | None, text: str) -> None:
+        self.beginFilterChange()
+        self.kind, self.needle = kind, text.strip().casefold()
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        assert isinstance(model, MatchesModel)
+        match = model.matches[source_row]
+        if self.kind is not None and match.kind != self.kind:
+            return False
+        if not self.needle:
+            return True
+        haystack = " ".join(
+            (incoming_name(match), match.incoming.sourced_id, match.existing_label or "", match.incoming.email or "")
+        )
+        return self.needle in haystack.casefold()
