@@ -1,0 +1,115 @@
+"""The Blocks tab: class sections with course, term, school, teacher, period and active enrollments;
+keyset-paged (course, block name, id); "Show students" opens the Students tab on the block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from classhub_desktop.store.roster import BlockRow, Cursor, list_blocks
+from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.tasks import TaskRunner
+
+DEBOUNCE_MS = 250
+COLUMNS: list[PagedColumn[BlockRow]] = [
+    PagedColumn("Course", lambda b: b.course),
+    PagedColumn("Block", lambda b: b.name),
+    PagedColumn("Period", lambda b: b.period or ""),
+    PagedColumn("Term", lambda b: b.term),
+    PagedColumn("School", lambda b: b.school),
+    PagedColumn("Teacher", lambda b: b.teacher or "(none)"),
+    PagedColumn("Enrolled", lambda b: f"{b.enrolled:,}", align_right=True, header_tooltip="Active enrollments"),
+    PagedColumn("Sourced id", lambda b: b.sourced_id),
+]
+COLUMN_WIDTHS = (170, 200, 60, 170, 230, 160, 70)
+
+
+@dataclass(frozen=True)
+class BlockPage:
+    rows: list[BlockRow]
+    next_cursor: Cursor | None
+
+
+class BlocksTab(QWidget):
+    sig_status = Signal(str)
+    sig_show_students = Signal(int, int, str)  # school id, block id, label
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("blocksTab")
+        self.runner = runner
+        self.session: DatabaseSession | None = None
+        self.search = ""
+        self.model: PagedTableModel[BlockRow] = PagedTableModel(runner, COLUMNS, title="Loading blocks", parent=self)
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search course, block, teacher or sourced id…")
+        self.search_edit.setClearButtonEnabled(True)
+        self.debounce = QTimer(self)
+        self.debounce.setSingleShot(True)
+        self.debounce.setInterval(DEBOUNCE_MS)
+        self.debounce.timeout.connect(self.apply_search)
+        self.search_edit.textEdited.connect(lambda _t: self.debounce.start())
+        self.show_button = QPushButton("Show students")
+        self.show_button.setToolTip("List the students of the selected block in the Students tab")
+        self.show_button.setEnabled(False)
+        self.show_button.clicked.connect(self.show_students)
+        self.table = PagedTableView(empty_text="No blocks match.")
+        self.table.setObjectName("blocksTable")
+        self.table.set_paged_model(self.model)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda *_: self.show_button.setEnabled(self.selected() is not None)
+        )
+        self.table.doubleClicked.connect(lambda _i: self.show_students())
+        self.count_label = QLabel("")
+        self.model.sig_loaded.connect(self._loaded)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.count_label)
+        bar.addWidget(self.show_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+
+    def set_session(self, session: DatabaseSession | None) -> None:
+        self.session = session
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.session is None:
+            self.model.set_fetcher(None)
+            return
+        engine, search = self.session.engine, self.search
+
+        def fetch(cursor: Any, limit: int) -> BlockPage:
+            rows, after = list_blocks(engine, search=search, after=cursor, limit=limit)
+            return BlockPage(rows, after)
+
+        self.model.set_fetcher(fetch)
+
+    @Slot()
+    def apply_search(self) -> None:
+        text = " ".join(self.search_edit.text().split())
+        if text != self.search:
+            self.search = text
+            self.refresh()
+
+    def _loaded(self, count: int) -> None:
+        more = "+" if self.model.canFetchMore() else ""
+        self.count_label.setText(f"{count:,}{more} blocks")
+
+    def selected(self) -> BlockRow | None:
+        return self.model.row_for(self.table.currentIndex())
+
+    def show_students(self) -> None:
+        block = self.selected()
+        if block is not None:
+            label = f"{block.course} — {block.name}" + (f" — period {block.period}" if block.period else "")
+            self.sig_show_students.emit(block.school_id, block.id, f"{label} ({block.term})")

@@ -1,0 +1,346 @@
+"""The detail panel of the Students tab: one student with enrollments, tokens, uploads, classes,
+aliases, merges and audit trail. Loaded on a worker (store.roster_detail.student_detail); a newer
+selection makes the answer of an older one be ignored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from classhub_desktop.core.permissions import Capability
+from classhub_desktop.store.roster import EnrollmentRow, StudentDetail, student_detail
+from classhub_desktop.store.roster_detail import (
+    CLASS_LIMIT,
+    LEDGER_LIMIT,
+    UPLOAD_LIMIT,
+    AliasRow,
+    AuditRow,
+    ClassRow,
+    LedgerRow,
+    MergeRow,
+    UploadRow,
+)
+from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.ui.common.capabilities import gate
+from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.tasks import Task, TaskRunner
+
+EDIT_STUDENT_TIP = "Edit this student's details (F2, or double-click the row)"
+EDIT_ENROLLMENT_TIP = "Change the selected enrollment's status or dates"
+PLACEHOLDER = "Select a student to see the details here."
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return str(n)
+
+
+class _List(QTableWidget):
+    """A small read-only table of one bounded list (at most a few hundred rows)."""
+
+    def __init__(self, headers: Sequence[str], empty: str) -> None:
+        super().__init__(0, len(headers))
+        self.empty = empty
+        self.setHorizontalHeaderLabels(list(headers))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.rows: list[Any] = []
+
+    def fill(self, rows: Sequence[Any], cells: Callable[[Any], Sequence[Any]]) -> None:
+        self.rows = list(rows)
+        self.setRowCount(len(self.rows))
+        for r, row in enumerate(self.rows):
+            for c, value in enumerate(cells(row)):
+                item = QTableWidgetItem(_text(value))
+                if isinstance(value, int) and not isinstance(value, bool):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+        self.resizeColumnsToContents()
+        for c in range(self.columnCount() - 1):
+            self.setColumnWidth(c, min(self.columnWidth(c), 260))
+
+    def texts(self, column: int) -> list[str]:
+        return [self.item(r, column).text() for r in range(self.rowCount())]  # type: ignore[union-attr]
+
+    def selected(self) -> Any:
+        row = self.currentRow()
+        return self.rows[row] if 0 <= row < len(self.rows) else None
+
+
+class StudentDetailPanel(QWidget):
+    """`show_student(id)` loads and shows one student; `sig_edit_requested` asks the tab to open the editor."""
+
+    sig_loaded = Signal(object)  # StudentDetail
+    sig_edit_requested = Signal(int)  # student id
+    sig_enrollment_edit_requested = Signal(object)  # EnrollmentRow
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("studentDetail")
+        self.runner = runner
+        self.session: DatabaseSession | None = None
+        self.student_id: int | None = None
+        self.detail: StudentDetail | None = None
+        self.error_message = ""
+        self._generation = 0
+        self._task: Task | None = None
+        self._build()
+
+    def _build(self) -> None:
+        self.title = QLabel()
+        self.title.setObjectName("detailTitle")
+        self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts = QLabel()
+        self.facts.setObjectName("detailFacts")
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.edit_button = QPushButton("Edit…")
+        self.edit_button.clicked.connect(self._edit_clicked)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.edit_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.enrollments = _List(
+            ("Course", "Block", "Term", "Period", "Teacher", "Status", "Begin", "End"), "Not enrolled in any block."
+        )
+        self.enrollments.doubleClicked.connect(self._edit_enrollment_clicked)
+        self.enrollment_button = QPushButton("Edit enrollment…")
+        self.enrollment_button.clicked.connect(self._edit_enrollment_clicked)
+        self.enrollments.itemSelectionChanged.connect(self._update_enrollment_button)
+        enrollment_page = QWidget()
+        box = QVBoxLayout(enrollment_page)
+        box.setContentsMargins(0, 4, 0, 0)
+        box.addWidget(self.enrollments, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.enrollment_button)
+        box.addLayout(row)
+
+        self.balance = QLabel()
+        self.balance.setObjectName("tokenBalance")
+        self.ledger = _List(("When", "Amount", "Reason", "Block", "By"), "No token transactions.")
+        token_page = QWidget()
+        box = QVBoxLayout(token_page)
+        box.setContentsMargins(0, 4, 0, 0)
+        box.addWidget(self.balance)
+        box.addWidget(self.ledger, 1)
+
+        self.uploads = _List(("Submitted", "Title", "Status", "Grade", "Block", "Size", "Type"), "No uploads.")
+        self.classes = _List(("Date", "Start", "Minutes", "Status", "Payment", "Block"), "No classes.")
+        self.aliases = _List(("Source", "External id", "Since", "Note"), "No aliases: only the sourced id is known.")
+        self.merges = _List(("When", "Role", "Other student", "By", "Undone"), "Never merged.")
+        self.audit = _List(("When", "Actor", "Action", "Target", "Details"), "No audit entries about this student.")
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("detailTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        self.tabs.addTab(enrollment_page, "Enrollments")
+        self.tabs.addTab(token_page, "Tokens")
+        self.tabs.addTab(self.uploads, "Uploads")
+        self.tabs.addTab(self.classes, "Classes")
+        self.tabs.addTab(self.aliases, "Aliases")
+        self.tabs.addTab(self.merges, "Merges")
+        self.tabs.addTab(self.audit, "Audit")
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(head)
+        layout.addWidget(self.facts)
+        layout.addWidget(self.tabs, 1)
+
+        self.message = QLabel(PLACEHOLDER)
+        self.message.setObjectName("detailMessage")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: palette(mid);")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.message)
+        self.stack.addWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 0, 0, 0)
+        outer.addWidget(self.stack)
+        self.set_session(None)
+
+    # - session and gating -
+
+    def set_session(self, session: DatabaseSession | None) -> None:
+        self.session = session
+        gate(self.edit_button, session, Capability.EDIT_ROSTER, EDIT_STUDENT_TIP)
+        gate(self.enrollment_button, session, Capability.EDIT_ROSTER, EDIT_ENROLLMENT_TIP)
+        self._update_enrollment_button()
+        self.show_student(None)
+
+    def can_edit(self) -> bool:
+        return self.session is not None and self.session.can(Capability.EDIT_ROSTER)
+
+    def _update_enrollment_button(self) -> None:
+        if self.can_edit():
+            self.enrollment_button.setEnabled(self.enrollments.selected() is not None)
+
+    # - loading -
+
+    def show_student(self, student_id: int | None) -> Task | None:
+        """Load `student_id` (None: show the placeholder). Returns the loading task."""
+        self._generation += 1
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.student_id = student_id
+        if student_id is None or self.session is None:
+            self.detail = None
+            self._show_message(PLACEHOLDER)
+            return None
+        generation = self._generation
+        if self.detail is None or self.detail.student.id != student_id:
+            self._show_message("Loading…")
+        task = self.runner.start_call("Loading the student's details", student_detail, self.session.engine, student_id)
+        self._task = task
+        task.sig_finished.connect(while_alive(self, lambda d: self._loaded(generation, d)))
+        task.sig_failed.connect(while_alive(self, lambda e: self._failed(generation, e)))
+        return task
+
+    def reload(self) -> Task | None:
+        return self.show_student(self.student_id)
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.stack.setCurrentWidget(self.message)
+
+    def _failed(self, generation: int, error: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self._task = None
+        self.detail = None
+        self.error_message = user_message(error)
+        self._show_message(f"The details could not be loaded.\n{self.error_message}")
+
+    def _loaded(self, generation: int, detail: StudentDetail) -> None:
+        if generation != self._generation:
+            return
+        self._task = None
+        self.error_message = ""
+        self.detail = detail
+        self._fill(detail)
+        self.stack.setCurrentIndex(1)
+        self.sig_loaded.emit(detail)
+
+    def _fill(self, d: StudentDetail) -> None:
+        s = d.student
+        preferred = f" “{s['preferred_name']}”" if s["preferred_name"] else ""
+        middle = f" {s['middle_name']}" if s["middle_name"] else ""
+        self.title.setText(f"{s['last_name']}, {s['first_name']}{middle}{preferred}")
+        facts = [
+            f"Student {s.id} · sourced id {s['sourced_id'] or '—'} · state id {s['state_id'] or '—'}",
+            f"{s.school_name or 'No school'} · grade {s['grade'] or '—'}"
+            f" · born {_text(s['date_of_birth']) or 'unknown'}"
+            f" · status {s['status']}" + (f" (into student {s['merged_into_id']})" if s["merged_into_id"] else ""),
+            f"E-mail {s['email'] or '—'} · guardian {s['guardian_name'] or '—'}"
+            f" {s['guardian_email'] or ''} {s['guardian_phone'] or ''}".rstrip(),
+            f"Version {s.version} · updated {_text(s['updated_at'])}",
+        ]
+        self.facts.setText("\n".join(facts))
+        self.enrollments.fill(
+            d.enrollments,
+            lambda e: (e.course, e.block, e.term, e.period, e.teacher, e.status, e.begin_date, e.end_date),
+        )
+        self._update_enrollment_button()
+        shown = f" (newest {len(d.ledger)} shown)" if d.token_count > len(d.ledger) else ""
+        self.balance.setText(f"Balance: {d.token_balance:,} tokens from {d.token_count:,} transactions{shown}")
+        self.ledger.fill(d.ledger, lambda t: (t.created_at, t.amount, t.reason, t.block, t.created_by))
+        self.uploads.fill(
+            d.uploads, lambda u: (u.created_at, u.title, u.status, u.grade, u.block, _size(u.size_bytes), u.mime_type)
+        )
+        self.classes.fill(
+            d.classes, lambda c: (c.class_date, c.start_time, c.duration_minutes, c.status, c.payment_status, c.block)
+        )
+        self.aliases.fill(d.aliases, lambda a: (a.source, a.external_id, a.created_at, a.note))
+        self.merges.fill(
+            d.merges,
+            lambda m: (
+                m.performed_at,
+                "kept this student" if m.role == "survivor" else "merged into the other",
+                f"{m.other_name} ({m.other_id})",
+                m.performed_by,
+                m.undone_at,
+            ),
+        )
+        self.audit.fill(d.audit, lambda a: (a.occurred_at, a.actor, a.action, a.target, _compact(a.details_json)))
+        counts = (
+            ("Enrollments", len(d.enrollments), None),
+            ("Tokens", d.token_count, LEDGER_LIMIT),
+            ("Uploads", d.upload_count, UPLOAD_LIMIT),
+            ("Classes", d.class_count, CLASS_LIMIT),
+            ("Aliases", len(d.aliases), None),
+            ("Merges", len(d.merges), None),
+            ("Audit", len(d.audit), None),
+        )
+        for index, (label, count, _limit) in enumerate(counts):
+            self.tabs.setTabText(index, f"{label} ({count:,})")
+
+    # - editing -
+
+    def _edit_clicked(self) -> None:
+        if self.detail is not None and self.can_edit():
+            self.sig_edit_requested.emit(self.detail.student.id)
+
+    def _edit_enrollment_clicked(self) -> None:
+        enrollment = self.enrollments.selected()
+        if isinstance(enrollment, EnrollmentRow) and self.can_edit():
+            self.sig_enrollment_edit_requested.emit(enrollment)
+
+
+def _compact(details_json: str) -> str:
+    if details_json in ("", "{}"):
+        return ""
+    try:
+        return json.dumps(json.loads(details_json), ensure_ascii=False, separators=(", ", ": "))[:300]
+    except ValueError:
+        return details_json[:300]
+
+
+__all__ = ["AliasRow", "AuditRow", "ClassRow", "LedgerRow", "MergeRow", "StudentDetailPanel", "UploadRow"]
