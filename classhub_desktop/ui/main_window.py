@@ -39,11 +39,13 @@ from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
+from classhub_desktop.ui.health.health_view import HealthView
+from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.status_bar import StatusBar
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 
 APP_NAME = "ClassHub Desktop"
-NOT_CONNECTED_HINT = "Connect to a ClassHub database to see its audit log and manage it."
+NOT_CONNECTED_HINT = "Connect to a ClassHub database to manage its roster, duplicates and health, and to read its audit log."
 SHUTDOWN_TIMEOUT_MS = 10_000
 
 
@@ -64,8 +66,10 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("audit", "Audit log", QStyle.StandardPixmap.SP_FileDialogDetailedView, Capability.READ, AuditView),
+    PageSpec("roster", "Roster", QStyle.StandardPixmap.SP_DirHomeIcon, Capability.READ, RosterView),
     PageSpec("duplicates", "Duplicates", QStyle.StandardPixmap.SP_FileLinkIcon, Capability.READ, DuplicatesView),
+    PageSpec("health", "Health", QStyle.StandardPixmap.SP_ComputerIcon, Capability.READ, HealthView),
+    PageSpec("audit", "Audit log", QStyle.StandardPixmap.SP_FileDialogDetailedView, Capability.READ, AuditView),
 )
 
 
