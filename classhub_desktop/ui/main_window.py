@@ -45,7 +45,9 @@ from classhub_desktop.ui.status_bar import StatusBar
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 
 APP_NAME = "ClassHub Desktop"
-NOT_CONNECTED_HINT = "Connect to a ClassHub database to manage its roster, duplicates and health, and to read its audit log."
+NOT_CONNECTED_HINT = (
+    "Connect to a ClassHub database to manage its roster, duplicates and health, and to read its audit log."
+)
 SHUTDOWN_TIMEOUT_MS = 10_000
 
 
