@@ -13,14 +13,16 @@ import csv
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Select, String, cast, func, insert, literal, select, text, tuple_
+from sqlalchemy import Connection, Engine, Select, String, cast, func, insert, literal, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from classhub_desktop.core.editing import VersionConflict
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.schema import audit_log
 
@@ -232,6 +234,48 @@ def add_note(engine: Engine, note: str, target_table: str = "", target_id: str =
     with engine.begin() as conn:
         row = conn.execute(stmt).one()
     return AuditEntry(*row)
+
+
+# --- writing, in the caller's transaction -------------------------------------------------------------
+
+_RECORD = text(
+    "INSERT INTO audit_log (actor_kind, action, target_table, target_id, details)"
+    " VALUES ('database', :action, :table, :target, CAST(:details AS jsonb)) RETURNING id"
+)
+_LAST_CHANGE = text(
+    "SELECT actor, occurred_at FROM audit_log WHERE target_table = :table AND target_id = :target"
+    " ORDER BY occurred_at DESC, id DESC LIMIT 1"
+)
+
+
+def record(
+    conn: Connection,
+    action: str,
+    target_table: str | None = None,
+    target_id: object = None,
+    details: Mapping[str, Any] | None = None,
+) -> int:
+    """Append one audit row inside the caller's transaction, so a change and its audit row commit (or roll
+    back) together; returns the row's id. The actor, its login and the time are stamped by the database."""
+    params = {
+        "action": action,
+        "table": target_table,
+        "target": None if target_id is None else str(target_id),
+        "details": json.dumps(dict(details or {}), default=str, ensure_ascii=False),
+    }
+    return int(conn.execute(_RECORD, params).scalar_one())
+
+
+def version_conflict(
+    conn: Connection, table: str, row_id: int, expected: int, current: Mapping[str, Any] | None
+) -> VersionConflict:
+    """The conflict to raise when a row is no longer at `expected` version (None: the row is gone), naming
+    who changed it last and when, from the newest audit row about it."""
+    if current is None:
+        return VersionConflict(table, row_id, expected, None)
+    last = conn.execute(_LAST_CHANGE, {"table": table, "target": str(row_id)}).first()
+    who, when = (str(last[0]), last[1]) if last is not None else (None, None)
+    return VersionConflict(table, row_id, expected, int(current["version"]), who, when, dict(current))
 
 
 # --- CSV export -----------------------------------------------------------------------------------

@@ -19,13 +19,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -44,6 +42,7 @@ from classhub_desktop.core.duplicates import (
     weight_floor,
 )
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store import audit
 from classhub_desktop.store.duplicates_blocking import (
     PASSES,
     DatabaseFeatures,
@@ -275,18 +274,7 @@ def _ordered(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-def _audit(conn: Connection, action: str, target_id: str, details: dict[str, Any]) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO audit_log (actor_kind, action, target_table, target_id, details)"
-            " VALUES ('database', :action, 'duplicate_decisions', :target_id, CAST(:details AS jsonb))"
-        ),
-        {"action": action, "target_id": target_id, "details": _json(details)},
-    )
 
-
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> None:
@@ -308,9 +296,10 @@ def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> None:
         ).first()
         if row is None:
             return  # already recorded
-        _audit(
+        audit.record(
             conn,
             "duplicate.not_duplicate",
+            "duplicate_decisions",
             str(row[0]),
             {"student_a_id": low, "student_b_id": high, "note": note.strip() or None},
         )
@@ -329,9 +318,10 @@ def forget_verdict(engine: Engine, a: int, b: int) -> None:
         ).first()
         if row is None:
             return
-        _audit(
+        audit.record(
             conn,
             "duplicate.verdict_forgotten",
+            "duplicate_decisions",
             str(row[0]),
             {
                 "student_a_id": low,

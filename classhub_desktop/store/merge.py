@@ -39,7 +39,7 @@ from classhub_desktop.core.merge import (
     resolve_fields,
 )
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store import merge_catalog
+from classhub_desktop.store import audit, merge_catalog
 from classhub_desktop.store.merge_catalog import Catalog, TableInfo, ident, read_catalog, table_info
 from classhub_desktop.store.merge_journal import Journal, changed_rows, lock_rows, restore, segments
 from classhub_desktop.store.merge_model import (
@@ -168,7 +168,7 @@ def undo_merge(
         conn.execute(text("UPDATE merges SET undone_at = now(), undone_by = session_user WHERE id = :m"),
                      {"m": merge_id})
         journal_rows = sum(r.rows for r in runs)
-        _audit(conn, "student.merge_undo", survivor_id, {
+        audit.record(conn, "student.merge_undo", "students", survivor_id, {
             "merge_id": merge_id, "survivor_id": survivor_id, "absorbed_id": absorbed_id,
             "restored": restored, "journal_rows": journal_rows,
         })
@@ -271,7 +271,7 @@ def _merge(
     summary = _summary(preview, choices)
     conn.execute(text("UPDATE merges SET summary = CAST(:summary AS jsonb) WHERE id = :m"),
                  {"summary": json.dumps(summary, default=str), "m": merge_id})
-    _audit(conn, "student.merge", survivor_id, {"merge_id": merge_id, **summary})
+    audit.record(conn, "student.merge", "students", survivor_id, {"merge_id": merge_id, **summary})
     progress.report(steps, steps, "Merged")
     return merge_id, preview
 
@@ -370,12 +370,6 @@ def _summary(preview: MergePreview, choices: Mapping[str, FieldSide]) -> dict[st
     }
 
 
-def _audit(conn: Connection, action: str, student_id: int, details: Mapping[str, Any]) -> None:
-    conn.execute(
-        text("INSERT INTO audit_log (actor_kind, action, target_table, target_id, details) "
-             "VALUES ('database', :action, 'students', :target, CAST(:details AS jsonb))"),
-        {"action": action, "target": str(student_id), "details": json.dumps(details, default=str)},
-    )
 
 
 def _journaled_table(conn: Connection, display: str) -> TableInfo:

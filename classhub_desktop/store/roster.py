@@ -23,7 +23,6 @@ before and after values, in one transaction.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,8 +48,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
-from classhub_desktop.core.editing import VersionConflict
 from classhub_desktop.core.progress import CancelledError
+from classhub_desktop.store import audit
 from classhub_desktop.store.roster_detail import (
     AuditRow,
     EnrollmentRow,
@@ -636,39 +635,6 @@ def _clean_student_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _audit(conn: Connection, action: str, table: str, row_id: int, details: Mapping[str, Any]) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO audit_log (actor_kind, action, target_table, target_id, details)"
-            " VALUES ('database', :action, :table, :target, CAST(:details AS jsonb))"
-        ),
-        {"action": action, "table": table, "target": str(row_id), "details": _json(details)},
-    )
-
-
-def _last_change(conn: Connection, table: str, row_id: int) -> tuple[str | None, Any]:
-    found = conn.execute(
-        text(
-            "SELECT actor, occurred_at FROM audit_log WHERE target_table = :t AND target_id = :id"
-            " ORDER BY occurred_at DESC, id DESC LIMIT 1"
-        ),
-        {"t": table, "id": str(row_id)},
-    ).first()
-    return (str(found[0]), found[1]) if found is not None else (None, None)
-
-
-def _conflict(
-    conn: Connection, table: str, row_id: int, expected: int, current: Mapping[str, Any] | None
-) -> VersionConflict:
-    if current is None:
-        return VersionConflict(table, row_id, expected, None)
-    who, when = _last_change(conn, table, row_id)
-    return VersionConflict(table, row_id, expected, int(current["version"]), who, when, dict(current))
-
 
 def _student_row(conn: Connection, student_id: int) -> StudentRow:
     raw = conn.execute(select(*_ROW_COLUMNS).select_from(_FROM).where(_s.c.id == student_id)).one()
@@ -685,7 +651,9 @@ def update_student(engine: Engine, student_id: int, expected_version: int, chang
     with engine.begin() as conn:
         current = conn.execute(select(_s).where(_s.c.id == student_id).with_for_update()).mappings().first()
         if current is None or int(current["version"]) != expected_version:
-            raise _conflict(conn, "students", student_id, expected_version, dict(current) if current else None)
+            raise audit.version_conflict(
+                conn, "students", student_id, expected_version, dict(current) if current else None
+            )
         if current["status"] == "merged":
             raise RosterEditError(
                 f"This student was merged into student {current['merged_into_id']}: edit that student instead."
@@ -693,7 +661,7 @@ def update_student(engine: Engine, student_id: int, expected_version: int, chang
         diff = {k: v for k, v in clean.items() if current[k] != v}
         if diff:
             conn.execute(_s.update().where(_s.c.id == student_id, _s.c.version == expected_version).values(**diff))
-            _audit(
+            audit.record(
                 conn,
                 "student.update",
                 "students",
@@ -721,14 +689,16 @@ def update_enrollment(
     with engine.begin() as conn:
         current = conn.execute(select(e).where(e.c.id == enrollment_id).with_for_update()).mappings().first()
         if current is None or int(current["version"]) != expected_version:
-            raise _conflict(conn, "enrollments", enrollment_id, expected_version, dict(current) if current else None)
+            raise audit.version_conflict(
+                conn, "enrollments", enrollment_id, expected_version, dict(current) if current else None
+            )
         merged = {**current, **changes}
         if merged["begin_date"] and merged["end_date"] and merged["end_date"] < merged["begin_date"]:
             raise RosterEditError("The end date is before the begin date.")
         diff = {k: v for k, v in changes.items() if current[k] != v}
         if diff:
             conn.execute(e.update().where(e.c.id == enrollment_id, e.c.version == expected_version).values(**diff))
-            _audit(
+            audit.record(
                 conn,
                 "enrollment.update",
                 "enrollments",

@@ -30,6 +30,7 @@ from classhub_desktop.core.roster_model import (
     RosterFileError,
     RosterProblem,
 )
+from classhub_desktop.store import audit
 from classhub_desktop.store.duplicates import roster_context
 from classhub_desktop.store.roster_import_plan import ENTITIES, Plan, iso, make_plan, reject
 from classhub_desktop.store.roster_import_write import StaleRows, write_plan
@@ -275,18 +276,7 @@ def apply_import(
             "likely_matches": sum(1 for s in plan.students if s.found.kind == "likely"),
             "rejected_matches": len(rejected),
         }
-        audit_id = conn.execute(
-            text(
-                "INSERT INTO audit_log (actor_kind, action, target_table, target_id, details)"
-                " VALUES ('database', 'roster.import', 'students', NULL, CAST(:details AS jsonb)) RETURNING id"
-            ),
-            {"details": _json(details)},
-        ).scalar_one()
+        audit_id = audit.record(conn, "roster.import", "students", None, details)
         cancel.raise_if_cancelled()
     return ImportResult(counts, int(audit_id), time.perf_counter() - started)
 
-
-def _json(value: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(value, default=str, ensure_ascii=False)

@@ -13,7 +13,6 @@ public columns of `app_users` are read, so read-only logins can list teachers to
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import unicodedata
@@ -28,7 +27,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, RowMapping, text
 from sqlalchemy.exc import DBAPIError
 
-from classhub_desktop.core.editing import VersionConflict
+from classhub_desktop.store import audit
 
 LOCK_TIMEOUT = "5s"
 EDITABLE_FIELDS = ("given_name", "family_name", "email", "school_id")
@@ -201,11 +200,13 @@ def create_teacher(engine: Engine, draft: TeacherDraft) -> TeacherRow:
         if conn.execute(text("SELECT 1 FROM teachers WHERE sourced_id = :s"), {"s": sourced_id}).first():
             raise TeacherError(f"Another teacher already has the SIS id {sourced_id!r}. Enter a different one.")
         teacher_id = conn.execute(
-            text("INSERT INTO teachers (sourced_id, school_id, given_name, family_name, email) "
-                 "VALUES (:sourced_id, :school_id, :given_name, :family_name, :email) RETURNING id"),
+            text(
+                "INSERT INTO teachers (sourced_id, school_id, given_name, family_name, email) "
+                "VALUES (:sourced_id, :school_id, :given_name, :family_name, :email) RETURNING id"
+            ),
             {"sourced_id": sourced_id, **values},
         ).scalar_one()
-        _audit(conn, "teacher.create", "teachers", teacher_id, {"sourced_id": sourced_id, **values})
+        audit.record(conn, "teacher.create", "teachers", teacher_id, {"sourced_id": sourced_id, **values})
         return _get(conn, teacher_id)
 
 
@@ -229,13 +230,21 @@ def update_teacher(engine: Engine, teacher_id: int, expected_version: int, chang
         if "school_id" in diff:
             _check_school(conn, values["school_id"])
         assignments = ", ".join(f"{name} = :{name}" for name in diff)  # names from EDITABLE_FIELDS only
-        conn.execute(text(f"UPDATE teachers SET {assignments} WHERE id = :id"),
-                     {"id": teacher_id, **{k: values[k] for k in diff}})
-        _audit(conn, "teacher.update", "teachers", teacher_id, {
-            "version": expected_version,
-            "before": {k: old for k, (old, _new) in diff.items()},
-            "after": {k: new for k, (_old, new) in diff.items()},
-        })
+        conn.execute(
+            text(f"UPDATE teachers SET {assignments} WHERE id = :id"),
+            {"id": teacher_id, **{k: values[k] for k in diff}},
+        )
+        audit.record(
+            conn,
+            "teacher.update",
+            "teachers",
+            teacher_id,
+            {
+                "version": expected_version,
+                "before": {k: old for k, (old, _new) in diff.items()},
+                "after": {k: new for k, (_old, new) in diff.items()},
+            },
+        )
         return _get(conn, teacher_id)
 
 
@@ -252,20 +261,35 @@ def set_teacher_active(
         conn.execute(text("UPDATE teachers SET status = :status WHERE id = :id"), {"status": status, "id": teacher_id})
         accounts: list[Any] = []
         if not active or reactivate_account:
-            accounts = list(conn.execute(
-                text("UPDATE app_users SET is_active = :active WHERE teacher_id = :id AND is_active <> :active "
-                     "RETURNING id, username"),
-                {"active": active, "id": teacher_id},
-            ))
+            accounts = list(
+                conn.execute(
+                    text(
+                        "UPDATE app_users SET is_active = :active WHERE teacher_id = :id AND is_active <> :active "
+                        "RETURNING id, username"
+                    ),
+                    {"active": active, "id": teacher_id},
+                )
+            )
             for account in accounts:
-                _audit(conn, "api_account.enable" if active else "api_account.disable", "app_users", account.id,
-                       {"username": account.username, "teacher_id": teacher_id, "with_teacher": True})
+                audit.record(
+                    conn,
+                    "api_account.enable" if active else "api_account.disable",
+                    "app_users",
+                    account.id,
+                    {"username": account.username, "teacher_id": teacher_id, "with_teacher": True},
+                )
         blocks = conn.execute(text("SELECT count(*) FROM blocks WHERE teacher_id = :id"), {"id": teacher_id}).scalar()
-        _audit(conn, "teacher.enable" if active else "teacher.disable", "teachers", teacher_id, {
-            "version": expected_version,
-            "accounts": [a.username for a in accounts],
-            "blocks_still_assigned": blocks,
-        })
+        audit.record(
+            conn,
+            "teacher.enable" if active else "teacher.disable",
+            "teachers",
+            teacher_id,
+            {
+                "version": expected_version,
+                "accounts": [a.username for a in accounts],
+                "blocks_still_assigned": blocks,
+            },
+        )
         return _get(conn, teacher_id)
 
 
@@ -290,14 +314,18 @@ def assign_blocks(
     if not ids:
         return result
     with _transaction(engine, "change the block assignments") as conn:
-        teacher = conn.execute(text("SELECT id, given_name, family_name, status FROM teachers WHERE id = :id "
-                                    "FOR SHARE"), {"id": teacher_id}).one_or_none()
+        teacher = conn.execute(
+            text("SELECT id, given_name, family_name, status FROM teachers WHERE id = :id FOR SHARE"),
+            {"id": teacher_id},
+        ).one_or_none()
         if teacher is None:
             raise TeacherError("This teacher no longer exists; refresh the list.")
         rows = conn.execute(
-            text("SELECT b.id, b.name, b.teacher_id, t.given_name || ' ' || t.family_name AS teacher_name "
-                 "FROM blocks b LEFT JOIN teachers t ON t.id = b.teacher_id "
-                 "WHERE b.id = ANY(:ids) ORDER BY b.id FOR UPDATE OF b"),
+            text(
+                "SELECT b.id, b.name, b.teacher_id, t.given_name || ' ' || t.family_name AS teacher_name "
+                "FROM blocks b LEFT JOIN teachers t ON t.id = b.teacher_id "
+                "WHERE b.id = ANY(:ids) ORDER BY b.id FOR UPDATE OF b"
+            ),
             {"ids": ids},
         ).all()
         found = {r.id: r for r in rows}
@@ -310,7 +338,8 @@ def assign_blocks(
                 now = f"is now taught by {row.teacher_name}" if row.teacher_id else "now has no teacher"
                 raise BlockAssignmentConflict(
                     f"Someone else changed block {row.name} after you opened the list: it {now}. "
-                    "Nothing was saved; reload the list and choose again.")
+                    "Nothing was saved; reload the list and choose again."
+                )
         for block_id in assign:
             row = found[block_id]
             if row.teacher_id == teacher_id:
@@ -319,16 +348,27 @@ def assign_blocks(
             if row.teacher_id is not None:
                 result.taken_over[block_id] = row.teacher_name
             result.assigned.append(block_id)
-            _audit(conn, "block.assign_teacher", "blocks", block_id, {
-                "block": row.name, "teacher_id": teacher_id, "previous_teacher_id": row.teacher_id,
-                "previous_teacher": row.teacher_name})
+            audit.record(
+                conn,
+                "block.assign_teacher",
+                "blocks",
+                block_id,
+                {
+                    "block": row.name,
+                    "teacher_id": teacher_id,
+                    "previous_teacher_id": row.teacher_id,
+                    "previous_teacher": row.teacher_name,
+                },
+            )
         for block_id in unassign:
             row = found[block_id]
             if row.teacher_id != teacher_id:
                 continue
             conn.execute(text("UPDATE blocks SET teacher_id = NULL WHERE id = :b"), {"b": block_id})
             result.unassigned.append(block_id)
-            _audit(conn, "block.unassign_teacher", "blocks", block_id, {"block": row.name, "teacher_id": teacher_id})
+            audit.record(
+                conn, "block.unassign_teacher", "blocks", block_id, {"block": row.name, "teacher_id": teacher_id}
+            )
     return result
 
 
@@ -343,14 +383,18 @@ def _ascii(value: str) -> str:
 def suggest_username(engine: Engine, teacher_id: int) -> str:
     """The teacher's e-mail (the district's convention), else given.family, given.family2, … unused."""
     with engine.connect() as conn:
-        teacher = conn.execute(text("SELECT given_name, family_name, email FROM teachers WHERE id = :id"),
-                               {"id": teacher_id}).one_or_none()
+        teacher = conn.execute(
+            text("SELECT given_name, family_name, email FROM teachers WHERE id = :id"), {"id": teacher_id}
+        ).one_or_none()
         if teacher is None:
             raise TeacherError("This teacher no longer exists; refresh the list.")
         base = f"{_ascii(teacher.given_name)}.{_ascii(teacher.family_name)}".strip(".") or f"teacher{teacher_id}"
         candidates = [teacher.email.strip().lower(), base] + [f"{base}{n}" for n in range(2, 100)]
-        taken = set(conn.execute(text("SELECT username FROM app_users WHERE username = ANY(:names)"),
-                                 {"names": candidates}).scalars())
+        taken = set(
+            conn.execute(
+                text("SELECT username FROM app_users WHERE username = ANY(:names)"), {"names": candidates}
+            ).scalars()
+        )
     return next((c for c in candidates if c not in taken), f"{base}.{secrets.token_hex(3)}")
 
 
@@ -366,37 +410,57 @@ def create_api_account(engine: Engine, teacher_id: int, username: str, email: st
         raise TeacherError("Enter a user name without spaces (at most 320 characters).")
     password_hash = unusable_password_hash()  # before the transaction: argon2 takes a moment
     with _transaction(engine, "create the API account") as conn:
-        teacher = conn.execute(text("SELECT id, email, status FROM teachers WHERE id = :id FOR UPDATE"),
-                               {"id": teacher_id}).one_or_none()
+        teacher = conn.execute(
+            text("SELECT id, email, status FROM teachers WHERE id = :id FOR UPDATE"), {"id": teacher_id}
+        ).one_or_none()
         if teacher is None:
             raise TeacherError("This teacher no longer exists; refresh the list.")
         if teacher.status != "active":
             raise TeacherError("This teacher is disabled. Enable the teacher first, then create the account.")
-        existing = conn.execute(text("SELECT username FROM app_users WHERE teacher_id = :id LIMIT 1"),
-                                {"id": teacher_id}).scalar()
+        existing = conn.execute(
+            text("SELECT username FROM app_users WHERE teacher_id = :id LIMIT 1"), {"id": teacher_id}
+        ).scalar()
         if existing is not None:
-            raise TeacherError(f"This teacher already has the API account {existing!r}; "
-                               "send a password reset instead of creating a second account.")
+            raise TeacherError(
+                f"This teacher already has the API account {existing!r}; "
+                "send a password reset instead of creating a second account."
+            )
         if conn.execute(text("SELECT 1 FROM app_users WHERE username = :u"), {"u": username}).first():
             raise TeacherError(f"The user name {username!r} is taken by another account. Choose another one.")
         address = (email or teacher.email).strip()
         account_id = conn.execute(
-            text("INSERT INTO app_users (username, password_hash, role, teacher_id, email, is_active) "
-                 "VALUES (:u, :h, 'teacher', :t, :e, true) RETURNING id"),
+            text(
+                "INSERT INTO app_users (username, password_hash, role, teacher_id, email, is_active) "
+                "VALUES (:u, :h, 'teacher', :t, :e, true) RETURNING id"
+            ),
             {"u": username, "h": password_hash, "t": teacher_id, "e": address},
         ).scalar_one()
-        _audit(conn, "api_account.create", "app_users", account_id,
-               {"username": username, "role": "teacher", "teacher_id": teacher_id, "email": address})
+        audit.record(
+            conn,
+            "api_account.create",
+            "app_users",
+            account_id,
+            {"username": username, "role": "teacher", "teacher_id": teacher_id, "email": address},
+        )
         return _get(conn, teacher_id)
 
 
 def set_account_active(engine: Engine, account_id: int, active: bool) -> None:
     with _transaction(engine, "change the API account") as conn:
-        row = conn.execute(text("UPDATE app_users SET is_active = :a WHERE id = :id AND is_active <> :a "
-                                "RETURNING username, teacher_id"), {"a": active, "id": account_id}).one_or_none()
+        row = conn.execute(
+            text(
+                "UPDATE app_users SET is_active = :a WHERE id = :id AND is_active <> :a RETURNING username, teacher_id"
+            ),
+            {"a": active, "id": account_id},
+        ).one_or_none()
         if row is not None:
-            _audit(conn, "api_account.enable" if active else "api_account.disable", "app_users", account_id,
-                   {"username": row.username, "teacher_id": row.teacher_id})
+            audit.record(
+                conn,
+                "api_account.enable" if active else "api_account.disable",
+                "app_users",
+                account_id,
+                {"username": row.username, "teacher_id": row.teacher_id},
+            )
 
 
 def request_password_reset(
@@ -405,43 +469,61 @@ def request_password_reset(
     """Ask the API for a reset e-mail (`request`: the API client's request_password_reset), then read the
     notifications table to tell the user whether the server queued one, and audit who asked."""
     with engine.connect() as conn:
-        before = conn.execute(text("SELECT coalesce(max(id), 0) FROM notifications WHERE app_user_id = :a "
-                                   "AND kind = 'password_reset'"), {"a": account_id}).scalar_one()
+        before = conn.execute(
+            text("SELECT coalesce(max(id), 0) FROM notifications WHERE app_user_id = :a AND kind = 'password_reset'"),
+            {"a": account_id},
+        ).scalar_one()
     message = request(username)
     with _transaction(engine, "record the password reset") as conn:
         note = conn.execute(
-            text("SELECT id, recipient FROM notifications WHERE app_user_id = :a AND kind = 'password_reset' "
-                 "AND id > :before ORDER BY id DESC LIMIT 1"), {"a": account_id, "before": before},
+            text(
+                "SELECT id, recipient FROM notifications WHERE app_user_id = :a AND kind = 'password_reset' "
+                "AND id > :before ORDER BY id DESC LIMIT 1"
+            ),
+            {"a": account_id, "before": before},
         ).one_or_none()
         if note is not None:
             explanation = f"A reset e-mail for {username} is queued to {note.recipient}."
         else:
             explanation = _why_no_reset(conn, account_id, username)
-        _audit(conn, "api_account.password_reset", "app_users", account_id, {
-            "username": username, "queued": note is not None, "notification_id": note.id if note else None})
-    return ResetOutcome(message, note is not None, note.id if note else None, note.recipient if note else None,
-                        explanation)
+        audit.record(
+            conn,
+            "api_account.password_reset",
+            "app_users",
+            account_id,
+            {"username": username, "queued": note is not None, "notification_id": note.id if note else None},
+        )
+    return ResetOutcome(
+        message, note is not None, note.id if note else None, note.recipient if note else None, explanation
+    )
 
 
 def _why_no_reset(conn: Connection, account_id: int, username: str) -> str:
-    account = conn.execute(text("SELECT is_active, email FROM app_users WHERE id = :a"),
-                           {"a": account_id}).one_or_none()
+    account = conn.execute(
+        text("SELECT is_active, email FROM app_users WHERE id = :a"), {"a": account_id}
+    ).one_or_none()
     if account is None:
         return f"The account {username} no longer exists."
     if not account.is_active:
         return f"The server sent nothing: the account {username} is disabled. Enable it first."
     if not account.email:
         return f"The server sent nothing: the account {username} has no e-mail address."
-    return (f"The server queued no e-mail for {username}: it sends at most a few reset e-mails per account "
-            "and hour. Try again later.")
+    return (
+        f"The server queued no e-mail for {username}: it sends at most a few reset e-mails per account "
+        "and hour. Try again later."
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------------
 
 
 def _clean(draft: TeacherDraft) -> dict[str, Any]:
-    return {"given_name": " ".join(draft.given_name.split()), "family_name": " ".join(draft.family_name.split()),
-            "email": draft.email.strip(), "school_id": int(draft.school_id)}
+    return {
+        "given_name": " ".join(draft.given_name.split()),
+        "family_name": " ".join(draft.family_name.split()),
+        "email": draft.email.strip(),
+        "school_id": int(draft.school_id),
+    }
 
 
 def _get(conn: Connection, teacher_id: int) -> TeacherRow:
@@ -454,23 +536,19 @@ def _get(conn: Connection, teacher_id: int) -> TeacherRow:
 def _locked(conn: Connection, teacher_id: int, expected_version: int) -> dict[str, Any]:
     row = conn.execute(text("SELECT * FROM teachers WHERE id = :id FOR UPDATE"), {"id": teacher_id}).mappings().first()
     if row is None or row["version"] != expected_version:
-        raise _conflict(conn, teacher_id, expected_version, dict(row) if row is not None else None)
+        raise audit.version_conflict(
+            conn, "teachers", teacher_id, expected_version, dict(row) if row is not None else None
+        )
     return dict(row)
-
-
-def _conflict(conn: Connection, teacher_id: int, expected: int, current: dict[str, Any] | None) -> VersionConflict:
-    last = conn.execute(
-        text("SELECT actor, occurred_at FROM audit_log WHERE target_table = 'teachers' AND target_id = :id "
-             "ORDER BY occurred_at DESC, id DESC LIMIT 1"), {"id": str(teacher_id)},
-    ).one_or_none()
-    return VersionConflict("teachers", teacher_id, expected, current["version"] if current else None,
-                           last.actor if last else None, last.occurred_at if last else None, current or {})
 
 
 def _check_email_free(conn: Connection, email: str, teacher_id: int | None) -> None:
     other = conn.execute(
-        text("SELECT given_name || ' ' || family_name FROM teachers WHERE lower(email) = lower(:e) "
-             "AND id IS DISTINCT FROM :id LIMIT 1"), {"e": email, "id": teacher_id},
+        text(
+            "SELECT given_name || ' ' || family_name FROM teachers WHERE lower(email) = lower(:e) "
+            "AND id IS DISTINCT FROM :id LIMIT 1"
+        ),
+        {"e": email, "id": teacher_id},
     ).scalar()
     if other is not None:
         raise TeacherError(f"The e-mail {email} already belongs to the teacher {other}. Each teacher needs their own.")
@@ -479,14 +557,6 @@ def _check_email_free(conn: Connection, email: str, teacher_id: int | None) -> N
 def _check_school(conn: Connection, school_id: int) -> None:
     if conn.execute(text("SELECT 1 FROM schools WHERE id = :id"), {"id": school_id}).first() is None:
         raise TeacherError("The chosen school no longer exists; reopen the dialog and choose another.")
-
-
-def _audit(conn: Connection, action: str, table: str, target: int, details: Mapping[str, Any]) -> None:
-    conn.execute(
-        text("INSERT INTO audit_log (actor_kind, action, target_table, target_id, details) "
-             "VALUES ('database', :action, :table, :target, CAST(:details AS jsonb))"),
-        {"action": action, "table": table, "target": str(target), "details": json.dumps(details, default=str)},
-    )
 
 
 @contextmanager
@@ -499,15 +569,22 @@ def _transaction(engine: Engine, action: str) -> Iterator[Connection]:
     except DBAPIError as exc:
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate == "42501":
-            raise TeacherError(f"Your database login may not {action}: that is for administrators. "
-                               "Connect with an administrator profile.") from exc
+            raise TeacherError(
+                f"Your database login may not {action}: that is for administrators. "
+                "Connect with an administrator profile."
+            ) from exc
         if sqlstate == "55P03":
-            raise TeacherError(f"Could not {action}: another session is changing the same rows. "
-                               "Nothing was saved; try again in a moment.") from exc
+            raise TeacherError(
+                f"Could not {action}: another session is changing the same rows. "
+                "Nothing was saved; try again in a moment."
+            ) from exc
         if sqlstate in ("40P01", "40001"):
-            raise TeacherError(f"Could not {action} because of a simultaneous change. Nothing was saved; "
-                               "try again.") from exc
+            raise TeacherError(
+                f"Could not {action} because of a simultaneous change. Nothing was saved; try again."
+            ) from exc
         if sqlstate == "23505":
-            raise TeacherError(f"Could not {action}: someone else just saved the same e-mail, SIS id or "
-                               "user name. Nothing was saved; refresh and try again.") from exc
+            raise TeacherError(
+                f"Could not {action}: someone else just saved the same e-mail, SIS id or "
+                "user name. Nothing was saved; refresh and try again."
+            ) from exc
         raise

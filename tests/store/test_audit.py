@@ -327,3 +327,31 @@ def test_readonly_login_may_read_but_not_add_notes(seeded: str, readonly_login: 
     finally:
         engine.dispose()
     assert isinstance(caught.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+def test_record_commits_with_the_change_and_version_conflict_names_the_last_writer(
+    fresh_db: Callable[[], str],
+) -> None:
+    engine = make_engine(fresh_db(), pool=False)
+    try:
+        with engine.begin() as conn:
+            first = audit.record(conn, "test.change", "teachers", 42, {"before": {"x": 1}, "when": date(2026, 1, 2)})
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            audit.record(conn, "test.rolled_back", "teachers", 42)
+            raise RuntimeError("the change failed, so its audit row must go too")
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT id, action, target_table, target_id, details, actor FROM audit_log ORDER BY id"
+            ).all()
+            assert [(r.id, r.action, r.target_table, r.target_id) for r in rows] == [
+                (first, "test.change", "teachers", "42")
+            ]
+            assert rows[0].details == {"before": {"x": 1}, "when": "2026-01-02"}
+            conflict = audit.version_conflict(conn, "teachers", 42, 3, {"version": 5, "email": "a@b.example"})
+            gone = audit.version_conflict(conn, "teachers", 7, 3, None)
+        assert (conflict.current_version, conflict.changed_by) == (5, rows[0].actor)
+        assert conflict.changed_at is not None and conflict.current == {"version": 5, "email": "a@b.example"}
+        assert "version 3 → 5" in str(conflict) and rows[0].actor in str(conflict)
+        assert gone.current_version is None and "deleted" in str(gone)
+    finally:
+        engine.dispose()
