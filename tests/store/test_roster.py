@@ -1,4 +1,4 @@
-"""store/roster.py on a real database: keyset pages in every sort order, search through the indexes,
+"""store/roster*.py on a real database: keyset pages in every sort order, search through the indexes,
 filters, counts, the detail panel's data, and versioned, audited edits."""
 
 from __future__ import annotations
@@ -15,23 +15,14 @@ from sqlalchemy import Engine, text
 from classhub_desktop.core.editing import VersionConflict
 from classhub_desktop.core.progress import CancelledError
 from classhub_desktop.store.engine import make_engine
-from classhub_desktop.store.roster import (
-    SORTS,
-    QueryCancel,
-    RosterEditError,
-    StudentFilter,
-    count_students,
-    fetch_students_page,
-    list_blocks,
-    roster_facets,
-    student_detail,
-    update_enrollment,
-    update_student,
-)
-from classhub_desktop.store.roster_detail import StudentNotFound
+from classhub_desktop.store.roster import QueryCancel, count_students, fetch_students_page
+from classhub_desktop.store.roster_blocks import list_blocks, roster_facets
+from classhub_desktop.store.roster_detail import StudentNotFound, student_detail
+from classhub_desktop.store.roster_edit import RosterEditError, update_enrollment, update_student
+from classhub_desktop.store.roster_query import SORTS, StudentFilter
 from tests.api_support import SeededDatabase
 
-# The SQL order of each sort, written independently of store/roster.py.
+# The SQL order of each sort, written independently of store/roster_query.py.
 NAME = ("s.last_name", "s.first_name", "s.id")
 ORDER_KEYS = {
     "name": NAME,

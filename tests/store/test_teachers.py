@@ -14,20 +14,16 @@ from classhub_desktop.core.editing import VersionConflict
 from classhub_desktop.remote.client import ApiClient
 from classhub_desktop.remote.errors import AuthenticationFailed
 from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store.teacher_accounts import create_api_account, request_password_reset, suggest_username
+from classhub_desktop.store.teacher_blocks import BlockAssignmentConflict, assign_blocks, list_block_choices
 from classhub_desktop.store.teachers import (
-    BlockAssignmentConflict,
     TeacherDraft,
     TeacherError,
-    assign_blocks,
-    create_api_account,
     create_teacher,
     get_teacher,
-    list_block_choices,
     list_schools,
     list_teachers,
-    request_password_reset,
     set_teacher_active,
-    suggest_username,
     update_teacher,
 )
 from tests.api_support import SeededDatabase, ServedApi

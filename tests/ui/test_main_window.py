@@ -31,6 +31,7 @@ from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState
 from classhub_desktop.ui.main_window import PAGES, MainWindow, PageSpec
+from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.status_bar import ConnectionState
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks
 from tests.conftest import PgServer
@@ -237,6 +238,21 @@ def test_menus_and_shortcuts(qtbot: Any, make_window: Callable[..., MainWindow],
     assert window.current_page_key() == "health"  # the arrow keys walk the sidebar
     qtbot.keyClick(window.sidebar, Qt.Key.Key_Down)
     assert window.current_page_key() == "audit"
+
+
+def test_f5_on_the_roster_reloads_it_even_with_the_focus_inside_the_page(
+    qtbot: Any, make_window: Callable[..., MainWindow], seeded_db: str
+) -> None:
+    window = make_window()
+    connect(qtbot, window, open_session("Local test", seeded_db))
+    roster = window.pages["roster"]
+    assert isinstance(roster, RosterView) and window.current_page() is roster
+    qtbot.waitUntil(lambda: not roster.students.model.is_loading(), timeout=10_000)
+    generation = roster.students.model.generation
+    roster.students.search_edit.setFocus()
+    with qtbot.waitSignal(roster.students.model.sig_loaded, timeout=10_000):
+        qtbot.keyClick(roster.students.search_edit, Qt.Key.Key_F5)  # one F5 in the window: not ambiguous
+    assert roster.students.model.generation > generation
 
 
 def test_latency_probe_pauses_while_the_window_is_hidden(

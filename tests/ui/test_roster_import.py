@@ -28,7 +28,8 @@ from classhub_desktop.store.session import DatabaseSession, open_session
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.roster.column_mapping_dialog import NOT_MAPPED, ColumnMappingDialog
 from classhub_desktop.ui.roster.export_dialog import ExportDialog
-from classhub_desktop.ui.roster.import_flow import ExportFlow, ImportFlow, run_export, run_import
+from classhub_desktop.ui.roster.export_flow import ExportFlow, run_export
+from classhub_desktop.ui.roster.import_flow import ImportFlow, run_import
 from classhub_desktop.ui.roster.import_models import MatchesModel
 from classhub_desktop.ui.roster.import_preview import ImportPreviewDialog
 from classhub_desktop.ui.tasks import TaskRunner

@@ -26,7 +26,8 @@ from classhub_desktop.store.teachers import (
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.roster.block_assignment_dialog import BlockAssignmentDialog
 from classhub_desktop.ui.roster.teacher_dialog import ApiAccountDialog, TeacherDialog
-from classhub_desktop.ui.roster.teachers_tab import HEADERS, TeachersTab, sort_text
+from classhub_desktop.ui.roster.teachers_model import HEADERS, sort_text
+from classhub_desktop.ui.roster.teachers_tab import TeachersTab
 from classhub_desktop.ui.tasks import TaskRunner
 from tests.api_support import SeededDatabase, ServedApi
 from tests.conftest import PgServer

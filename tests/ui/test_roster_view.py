@@ -21,7 +21,8 @@ from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState
 from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.roster.student_editor import StudentEditor
-from classhub_desktop.ui.roster.students_tab import EMPTY_TEXT, NO_MATCH_TEXT, SORT_COLUMN
+from classhub_desktop.ui.roster.students_model import SORT_COLUMN
+from classhub_desktop.ui.roster.students_tab import EMPTY_TEXT, NO_MATCH_TEXT
 from classhub_desktop.ui.tasks import TaskRunner
 from tests.api_support import SeededDatabase
 from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test

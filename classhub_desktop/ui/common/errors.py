@@ -19,12 +19,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from classhub_desktop.core.progress import CancelledError
+from classhub_desktop.ui.common.message_box import keep_open
 
 NON_MODAL = False
 NON_MODAL_ENV = "CLASSHUB_NONMODAL_DIALOGS"
 
 _log = logging.getLogger(__name__)
-_open_boxes: list[QMessageBox] = []  # non-modal boxes, kept alive until closed
 
 # SQLSTATE -> (what happened, what to do). The driver's own message is put after "what happened".
 _SQLSTATE_MESSAGES: dict[str, tuple[str, str]] = {
@@ -140,9 +140,7 @@ def show_error(
         box.setDetailedText(details)
         _log.warning("%s: %s\n%s", title, message, details)
     if _non_modal():
-        _open_boxes.append(box)
-        box.finished.connect(lambda _result: _open_boxes.remove(box) if box in _open_boxes else None)
-        box.open()
+        keep_open(box)
     else:
         box.exec()
         box.setParent(None)  # owned by Python from now on: gone when the caller drops it

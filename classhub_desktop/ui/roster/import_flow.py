@@ -4,7 +4,7 @@ Import: choose a file → (plain CSV) the column-mapping dialog → the preview,
 progress and Cancel → the preview dialog (counts, problems, matches, Accept / Reject) → Apply on a
 worker with progress and Cancel (cancelled = rolled back, nothing written) → a summary that says
 what was written and which audit row records it.
-Export: the export dialog (format and path) → a worker with progress → where it went.
+Export (export_flow.py): the export dialog (format and path) → a worker with progress → where it went.
 
 Every step is non-blocking (dialogs are opened with open()); the flow objects emit a signal when a
 dialog appears so that tests can drive the real widgets.
@@ -16,8 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 from sqlalchemy import Engine
 
@@ -33,9 +32,7 @@ from classhub_desktop.core.student_csv import (
     header_signature,
     preview_student_csv,
 )
-from classhub_desktop.store.roster_export import export_roster
 from classhub_desktop.store.roster_import import (
-    ENTITIES,
     ImportPreview,
     ImportResult,
     ImportStale,
@@ -44,16 +41,17 @@ from classhub_desktop.store.roster_import import (
     load_file,
     preview_import,
 )
-from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.flow import Flow
 from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.message_box import open_message
 from classhub_desktop.ui.common.progress import run_with_progress
 from classhub_desktop.ui.roster.column_mapping_dialog import ColumnMappingDialog
-from classhub_desktop.ui.roster.export_dialog import ExportDialog
-from classhub_desktop.ui.roster.import_preview import FORMAT_LABELS, ImportPreviewDialog, plural
-from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.ui.roster.import_preview import ImportPreviewDialog
+from classhub_desktop.ui.roster.import_summary import result_text
+from classhub_desktop.ui.tasks import TaskRunner
 
 _log = logging.getLogger(__name__)
-_open_boxes: list[QMessageBox] = []  # non-blocking message boxes, kept alive until closed
 
 IMPORT_FILTER = "Roster files (*.zip *.csv *.txt *.tsv);;All files (*)"
 
@@ -85,54 +83,6 @@ def build_preview(
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _message(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str, details: str = "") -> QMessageBox:
-    """A message box opened without a nested event loop; kept alive until it is closed."""
-    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Close, parent)
-    box.setTextFormat(Qt.TextFormat.PlainText)
-    if details:
-        box.setInformativeText(details)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    _open_boxes.append(box)
-    box.finished.connect(lambda _result: _open_boxes.remove(box) if box in _open_boxes else None)
-    box.open()
-    return box
-
-
-def counts_lines(counts: dict[str, Any]) -> list[str]:
-    """`Students: 3 new, 40 updated, 1 deactivated` per entity that has something (unchanged last)."""
-    lines = []
-    for entity in ENTITIES:
-        c = counts.get(entity)
-        if c is None:
-            continue
-        parts = [f"{getattr(c, name):,} {name}" for name in ("new", "updated", "deactivated") if getattr(c, name)]
-        if c.unchanged:
-            parts.append(f"{c.unchanged:,} unchanged")
-        if parts:
-            lines.append(f"• {entity.capitalize()}: {', '.join(parts)}")
-    return lines
-
-
-def duration_text(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-
-def result_text(preview: ImportPreview, result: ImportResult) -> tuple[str, str]:
-    """(headline, details) of the summary shown after an import was applied."""
-    written = sum(c.new + c.updated + c.deactivated for c in result.counts.values())
-    name = Path(preview.source).name or preview.source
-    lines = counts_lines(result.counts) or ["• Nothing needed to change."]
-    headline = (
-        f"{name} was imported: {plural(written, 'record')} created, updated or deactivated in one transaction "
-        f"({duration_text(result.seconds)})."
-    )
-    details = (
-        "\n".join(lines)
-        + f"\n\nOne audit row (#{result.audit_id}, action roster.import) records this import with these counts."
-    )
-    return headline, details
-
-
 def choose_import_path(parent: QWidget | None) -> Path | None:
     """Ask for a OneRoster zip, a students CSV, or the manifest.csv inside a OneRoster folder."""
     name, _ = QFileDialog.getOpenFileName(
@@ -159,14 +109,13 @@ def _is_bundle(path: Path) -> bool:
 # --- import -----------------------------------------------------------------------------------------
 
 
-class ImportFlow(QObject):
+class ImportFlow(Flow):
     """One import. `start()`; ends with sig_ended(applied). The open dialog is in `dialog`."""
 
     sig_mapping_shown = Signal(object)  # ColumnMappingDialog
     sig_preview_shown = Signal(object)  # ImportPreviewDialog
     sig_applied = Signal(object)  # ImportResult
-    sig_message_shown = Signal(object)  # QMessageBox (result, cancelled, stale, error)
-    sig_ended = Signal(bool)
+    # From Flow: sig_message_shown (QMessageBox: result, cancelled, stale, error) and sig_ended(applied).
 
     def __init__(
         self,
@@ -186,8 +135,6 @@ class ImportFlow(QObject):
         self.dialog: QDialog | None = None
         self.preview: ImportPreview | None = None
         self.result: ImportResult | None = None
-        self.task: Task | None = None
-        self.ended = False
 
     def start(self) -> None:
         if self.session is None:
@@ -308,7 +255,7 @@ class ImportFlow(QObject):
         self.result = result
         self.sig_applied.emit(result)
         headline, details = result_text(self.preview, result)
-        box = _message(self.widget, QMessageBox.Icon.Information, "Import applied", headline, details)
+        box = open_message(self.widget, QMessageBox.Icon.Information, "Import applied", headline, details)
         self.sig_message_shown.emit(box)
         refresh = getattr(self.widget, "refresh", None)
         if callable(refresh):
@@ -316,7 +263,7 @@ class ImportFlow(QObject):
         self._end(True)
 
     def _apply_cancelled(self) -> None:
-        box = _message(
+        box = open_message(
             self.widget,
             QMessageBox.Icon.Information,
             "Import cancelled",
@@ -327,7 +274,7 @@ class ImportFlow(QObject):
 
     def _apply_failed(self, error: BaseException) -> None:
         if isinstance(error, ImportStale):
-            box = _message(
+            box = open_message(
                 self.widget,
                 QMessageBox.Icon.Warning,
                 "The roster changed since the preview",
@@ -348,22 +295,14 @@ class ImportFlow(QObject):
         text = user_message(error)
         if isinstance(error, RosterFileError):
             text = "\n".join(str(p) for p in error.problems[:20])
-        box = _message(self.widget, QMessageBox.Icon.Critical, heading, f"{text}\n\n{suffix}".strip())
+        box = open_message(self.widget, QMessageBox.Icon.Critical, heading, f"{text}\n\n{suffix}".strip())
         self.sig_message_shown.emit(box)
         self._end(False)
 
     def _fail(self, heading: str, text: str) -> None:
-        box = _message(self.widget, QMessageBox.Icon.Warning, heading, text)
+        box = open_message(self.widget, QMessageBox.Icon.Warning, heading, text)
         self.sig_message_shown.emit(box)
         self._end(False)
-
-    def _end(self, applied: bool) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self.task = None
-        self.sig_ended.emit(applied)
-        self.deleteLater()
 
 
 def run_import(parent: QWidget, session: Any, runner: TaskRunner, path: Path | None = None) -> ImportFlow:
@@ -371,94 +310,3 @@ def run_import(parent: QWidget, session: Any, runner: TaskRunner, path: Path | N
     flow = ImportFlow(parent, session, runner, path)
     flow.start()
     return flow
-
-
-# --- export -----------------------------------------------------------------------------------------
-
-
-class ExportFlow(QObject):
-    sig_dialog_shown = Signal(object)  # ExportDialog
-    sig_exported = Signal(object)  # dict[str, int]: rows per file
-    sig_message_shown = Signal(object)
-    sig_ended = Signal(bool)
-
-    def __init__(self, parent: QWidget, session: Any, runner: TaskRunner) -> None:
-        super().__init__(parent)
-        self.widget, self.session, self.runner = parent, session, runner
-        self.dialog: ExportDialog | None = None
-        self.target: Path | None = None
-        self.task: Task | None = None
-        self.ended = False
-
-    def start(self) -> None:
-        if self.session is None:
-            box = _message(
-                self.widget, QMessageBox.Icon.Warning, "Export is not available", "Connect to a database first."
-            )
-            self.sig_message_shown.emit(box)
-            self._end(False)
-            return
-        dialog = ExportDialog(self.widget)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(lambda result: self._answered(dialog, result))
-        self.dialog = dialog
-        dialog.open()
-        self.sig_dialog_shown.emit(dialog)
-
-    def _answered(self, dialog: ExportDialog, result: int) -> None:
-        self.dialog = None
-        if result != QDialog.DialogCode.Accepted:
-            self._end(False)
-            return
-        self.target, fmt = dialog.target(), dialog.export_format()
-        self.task = run_with_progress(
-            self.widget,
-            self.runner,
-            "Exporting the roster",
-            export_roster,
-            self.session.engine,
-            self.target,
-            fmt,
-            on_result=while_alive(self, self._exported),
-            on_error=while_alive(self, self._failed),
-        )
-        self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
-
-    def _exported(self, rows: dict[str, int]) -> None:
-        assert self.target is not None
-        self.sig_exported.emit(rows)
-        lines = [f"• {name}: {plural(count, 'row')}" for name, count in rows.items()]
-        box = _message(
-            self.widget,
-            QMessageBox.Icon.Information,
-            "Roster exported",
-            f"The roster was exported to {self.target}:\n\n" + "\n".join(lines),
-        )
-        folder = self.target if self.target.is_dir() else self.target.parent
-        show = box.addButton("Open folder", QMessageBox.ButtonRole.ActionRole)
-        show.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))))
-        self.sig_message_shown.emit(box)
-        self._end(True)
-
-    def _failed(self, error: BaseException) -> None:
-        box = show_error(self.widget, "The export failed", error)
-        self.sig_message_shown.emit(box)
-        self._end(False)
-
-    def _end(self, done: bool) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self.task = None
-        self.sig_ended.emit(done)
-        self.deleteLater()
-
-
-def run_export(parent: QWidget, session: Any, runner: TaskRunner) -> ExportFlow:
-    """Ask for the format and the target, then export on a worker. Returns the running flow."""
-    flow = ExportFlow(parent, session, runner)
-    flow.start()
-    return flow
-
-
-__all__ = ["FORMAT_LABELS", "ExportFlow", "ImportFlow", "run_export", "run_import"]

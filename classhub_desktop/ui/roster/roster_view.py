@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QTabWidget, QToolButt
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
-from classhub_desktop.ui.roster import import_flow
+from classhub_desktop.ui.roster import export_flow, import_flow
 from classhub_desktop.ui.roster.blocks_tab import BlocksTab
 from classhub_desktop.ui.roster.students_tab import StudentsTab
 from classhub_desktop.ui.roster.teachers_tab import TeachersTab
@@ -32,8 +32,8 @@ class RosterView(QWidget):
         heading = QLabel(self.title)
         heading.setObjectName("pageHeading")
         self.refresh_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self)
-        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
-        self.refresh_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        # No shortcut of its own: the window's F5 already refreshes the current page, and a second F5 here
+        # would make the key ambiguous (Qt then runs neither).
         self.refresh_action.setToolTip("Load the roster again (F5)")
         self.refresh_action.triggered.connect(self.refresh)
         self.import_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton), "Import…", self)
@@ -94,7 +94,7 @@ class RosterView(QWidget):
 
     def run_export(self) -> None:
         if self.session is not None and self.export_action.isEnabled():
-            import_flow.run_export(self, self.session, self.runner)
+            export_flow.run_export(self, self.session, self.runner)
 
     def _show_block(self, school_id: int, block_id: int, label: str) -> None:
         self.tabs.setCurrentWidget(self.students)

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.roster import EnrollmentRow, StudentDetail, student_detail
 from classhub_desktop.store.roster_detail import (
     CLASS_LIMIT,
     LEDGER_LIMIT,
@@ -33,9 +32,12 @@ from classhub_desktop.store.roster_detail import (
     AliasRow,
     AuditRow,
     ClassRow,
+    EnrollmentRow,
     LedgerRow,
     MergeRow,
+    StudentDetail,
     UploadRow,
+    student_detail,
 )
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate

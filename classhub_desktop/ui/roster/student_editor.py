@@ -26,13 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.editing import VersionConflict
-from classhub_desktop.store.roster import (
+from classhub_desktop.store.roster import StudentRow
+from classhub_desktop.store.roster_detail import EnrollmentRow, StudentRecord
+from classhub_desktop.store.roster_edit import (
     EDITABLE_STATUSES,
     ENROLLMENT_STATUSES,
-    EnrollmentRow,
     RosterEditError,
-    StudentRecord,
-    StudentRow,
     load_student,
     update_enrollment,
     update_student,

@@ -9,21 +9,16 @@ server) and searches after SEARCH_DEBOUNCE_MS of quiet; a keystroke after a paus
 from __future__ import annotations
 
 import time
-from datetime import date
 from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QSizePolicy,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,67 +26,32 @@ from PySide6.QtWidgets import (
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.core.progress import CancelledError
 from classhub_desktop.store.roster import (
-    STATUSES,
-    EnrollmentRow,
     QueryCancel,
-    RosterFacets,
     StudentCount,
-    StudentFilter,
     StudentPage,
     StudentRow,
-    StudentSort,
     count_students,
     fetch_students_page,
-    roster_facets,
 )
+from classhub_desktop.store.roster_blocks import RosterFacets
+from classhub_desktop.store.roster_detail import EnrollmentRow
+from classhub_desktop.store.roster_query import StudentFilter, StudentSort
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.common.paged_table import PagedTableView
 from classhub_desktop.ui.roster.student_detail import StudentDetailPanel
 from classhub_desktop.ui.roster.student_editor import EnrollmentEditor, StudentEditor, open_student_editor
+from classhub_desktop.ui.roster.students_filters import StudentFilterBar
+from classhub_desktop.ui.roster.students_model import COLUMN_WIDTHS, COLUMNS, SORT_COLUMN, StudentModel, count_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 SEARCH_DEBOUNCE_MS = 150
 PAGE_SIZE = 200
 NO_MATCH_TEXT = "No students match the search and filters. Clear them to see the whole roster."
 EMPTY_TEXT = "The roster is empty: import a roster file with Import… (Ctrl+I)."
-SEARCH_TIP = (
-    "Search first, last and preferred names, e-mail and sourced id. One or two letters match the start of a "
-    "name; three or more match anywhere. Several words must all match."
-)
 EDIT_TIP = "Edit the selected student (F2 or double click)"
-
-
-def _born(row: StudentRow) -> str:
-    return row.date_of_birth.isoformat() if isinstance(row.date_of_birth, date) else ""
-
-
-# (column, sort order or None when the column does not sort)
-COLUMNS: list[tuple[PagedColumn[StudentRow], StudentSort | None]] = [
-    (PagedColumn("Name", lambda r: f"{r.last_name}, {r.first_name}", header_tooltip="Last name, first name"), "name"),
-    (PagedColumn("Preferred", lambda r: r.preferred_name or ""), None),
-    (PagedColumn("Sourced id", lambda r: r.sourced_id or "", header_tooltip="The SIS id"), "sourced_id"),
-    (PagedColumn("Grade", lambda r: r.grade or ""), "grade"),
-    (PagedColumn("School", lambda r: r.school_name or ""), "school"),
-    (PagedColumn("Born", _born, header_tooltip="Date of birth"), "date_of_birth"),
-    (PagedColumn("E-mail", lambda r: r.email or ""), None),
-    (PagedColumn("Status", lambda r: r.status), None),
-]
-COLUMN_WIDTHS = (210, 90, 100, 50, 230, 90, 280)
-SORT_COLUMN = {sort: i for i, (_c, sort) in enumerate(COLUMNS) if sort is not None}
-
-
-class StudentModel(PagedTableModel[StudentRow]):
-    def replace(self, row: StudentRow) -> bool:
-        """Show a saved student's new values in place (no reload, the scroll position stays)."""
-        for index, old in enumerate(self._rows):
-            if old.id == row.id:
-                self._rows[index] = row
-                self.dataChanged.emit(self.index(index, 0), self.index(index, self.columnCount() - 1))
-                return True
-        return False
 
 
 class StudentsTab(QWidget):
@@ -104,7 +64,6 @@ class StudentsTab(QWidget):
         self.runner = runner
         self.session: DatabaseSession | None = None
         self.filter = StudentFilter()
-        self.facets: RosterFacets | None = None
         self.count: StudentCount | None = None
         self._query_cancel: QueryCancel | None = None
         self._count_generation = 0
@@ -112,7 +71,6 @@ class StudentsTab(QWidget):
         self._first_page: list[StudentPage] = []
         self.editor: StudentEditor | None = None  # the last editor opened (tests drive it)
         self.enrollment_editor: EnrollmentEditor | None = None
-        self._facet_generation = 0
         self._last_search_at = 0.0
         self.search_started_at = 0.0  # perf_counter of the newest search fetch (the benchmark reads it)
         self.model = StudentModel(
@@ -128,45 +86,16 @@ class StudentsTab(QWidget):
     # - layout -
 
     def _build(self) -> None:
-        self.search_edit = QLineEdit()
-        self.search_edit.setObjectName("rosterSearch")
-        self.search_edit.setPlaceholderText("Search name, e-mail or sourced id…")
-        self.search_edit.setToolTip(SEARCH_TIP)
-        self.search_edit.setClearButtonEnabled(True)
+        self.filters = StudentFilterBar(self.runner)
+        bar = self.filters  # its widgets under the names the tests and the benchmark use
+        self.search_edit, self.school_combo, self.block_combo = bar.search_edit, bar.school_combo, bar.block_combo
+        self.grade_combo, self.status_combo, self.clear_button = bar.grade_combo, bar.status_combo, bar.clear_button
         self.search_edit.textEdited.connect(self._search_edited)
         self.search_edit.returnPressed.connect(self.apply_filters)
-        self.school_combo = QComboBox()
-        self.school_combo.setMinimumContentsLength(18)
-        self.school_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.block_combo = QComboBox()
-        self.block_combo.setMinimumContentsLength(18)
-        self.block_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.grade_combo = QComboBox()
-        self.status_combo = QComboBox()
-        self.status_combo.addItem("Any status", None)
-        for status in STATUSES:
-            self.status_combo.addItem(status.capitalize(), status)
-        for combo in (self.block_combo, self.grade_combo, self.status_combo):
-            combo.currentIndexChanged.connect(self.apply_filters)
-        self.school_combo.currentIndexChanged.connect(self._school_changed)
-        self.clear_button = QToolButton()
-        self.clear_button.setText("Clear filters")
+        bar.sig_changed.connect(self.apply_filters)
         self.clear_button.clicked.connect(self.clear_filters)
         self.count_label = QLabel("")
         self.count_label.setObjectName("countLabel")
-        bar = QHBoxLayout()
-        bar.addWidget(self.search_edit, 3)
-        for label, combo in (
-            ("School", self.school_combo),
-            ("Block", self.block_combo),
-            ("Grade", self.grade_combo),
-            ("Status", self.status_combo),
-        ):
-            caption = QLabel(label)
-            caption.setBuddy(combo)
-            bar.addWidget(caption)
-            bar.addWidget(combo, 2 if combo in (self.school_combo, self.block_combo) else 0)
-        bar.addWidget(self.clear_button)
 
         self.table = PagedTableView(empty_text=EMPTY_TEXT)
         self.table.setObjectName("studentsTable")
@@ -200,11 +129,9 @@ class StudentsTab(QWidget):
         self.edit_action.triggered.connect(self.edit_selected)
         self.addAction(self.edit_action)
 
-        top = QHBoxLayout()
-        top.addLayout(bar, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
-        layout.addLayout(top)
+        layout.addWidget(self.filters)
         self.count_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.count_label)
         layout.addWidget(self.splitter, 1)
@@ -218,7 +145,7 @@ class StudentsTab(QWidget):
         self.session = session
         gate(self.edit_action, session, Capability.EDIT_ROSTER, EDIT_TIP)
         self.detail.set_session(session)
-        self._set_facets(None)
+        self.filters.set_engine(session.engine if session is not None else None)
         if session is None:
             self._cancel_query()
             self.model.set_fetcher(None)
@@ -226,12 +153,11 @@ class StudentsTab(QWidget):
             self.count_label.setText("")
             self._count_generation += 1
             return
-        self._load_facets()
         self._reload()
 
     def refresh(self) -> None:
         if self.session is not None:
-            self._load_facets()
+            self.filters.load_facets()
             self._reload()
 
     # - filters -
@@ -271,33 +197,17 @@ class StudentsTab(QWidget):
         if self.session is not None:
             self._reload()
 
+    @property
+    def facets(self) -> RosterFacets | None:
+        return self.filters.facets
+
     def clear_filters(self) -> None:
-        for combo in (self.school_combo, self.block_combo, self.grade_combo, self.status_combo):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(0)
-            combo.blockSignals(False)
-        self.search_edit.clear()
-        self._fill_blocks([])
+        self.filters.clear()
         self.apply_filters()
 
     def show_block(self, school_id: int, block_id: int, label: str) -> None:
         """Show the students of one block (from the Blocks tab)."""
-        self.school_combo.blockSignals(True)
-        self.school_combo.setCurrentIndex(max(0, self.school_combo.findData(school_id)))
-        self.school_combo.blockSignals(False)
-        self._fill_blocks([(block_id, label)])
-        self.block_combo.blockSignals(True)
-        self.block_combo.setCurrentIndex(1)
-        self.block_combo.blockSignals(False)
-        self.apply_filters()
-        self._load_blocks(school_id, keep=block_id)
-
-    def _school_changed(self) -> None:
-        school_id = self.school_combo.currentData()
-        self._fill_blocks([])
-        if school_id is not None:
-            self._load_blocks(school_id)
-        self.apply_filters()
+        self.filters.show_block(school_id, block_id, label)
 
     def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
         sort = COLUMNS[section][1] if 0 <= section < len(COLUMNS) else None
@@ -326,66 +236,6 @@ class StudentsTab(QWidget):
         self.filter = StudentFilter(**{**self.current_filter().__dict__, "sort": sort, "descending": descending})
         if self.session is not None:
             self._reload()
-
-    # - facets -
-
-    def _set_facets(self, facets: RosterFacets | None) -> None:
-        self.facets = facets
-        school, grade = self.school_combo.currentData(), self.grade_combo.currentData()
-        for combo in (self.school_combo, self.grade_combo):
-            combo.blockSignals(True)
-            combo.clear()
-        self.school_combo.addItem("All schools", None)
-        self.grade_combo.addItem("Any grade", None)
-        if facets is not None:
-            for school_id, name in facets.schools:
-                self.school_combo.addItem(name, school_id)
-            for g in facets.grades:
-                self.grade_combo.addItem(g, g)
-            self.school_combo.setCurrentIndex(max(0, self.school_combo.findData(school)))
-            self.grade_combo.setCurrentIndex(max(0, self.grade_combo.findData(grade)))
-        for combo in (self.school_combo, self.grade_combo):
-            combo.blockSignals(False)
-        if self.school_combo.currentData() is None:
-            self._fill_blocks([])
-
-    def _fill_blocks(self, blocks: list[tuple[int, str]]) -> None:
-        current = self.block_combo.currentData()
-        self.block_combo.blockSignals(True)
-        self.block_combo.clear()
-        self.block_combo.addItem("All blocks", None)
-        for block_id, label in blocks:
-            self.block_combo.addItem(label, block_id)
-        self.block_combo.setCurrentIndex(max(0, self.block_combo.findData(current)))
-        self.block_combo.blockSignals(False)
-        has_school = self.school_combo.currentData() is not None
-        self.block_combo.setEnabled(has_school)
-        self.block_combo.setToolTip("" if has_school else "Choose a school first: its blocks are listed here.")
-
-    def _load_facets(self) -> None:
-        assert self.session is not None
-        self._facet_generation += 1
-        generation = self._facet_generation
-        task = self.runner.start_call("Loading the roster's filters", roster_facets, self.session.engine)
-
-        def loaded(facets: RosterFacets) -> None:
-            if generation == self._facet_generation:
-                self._set_facets(facets)
-
-        task.sig_finished.connect(while_alive(self, loaded))
-        task.sig_failed.connect(while_alive(self, lambda e: self.school_combo.setToolTip(user_message(e))))
-
-    def _load_blocks(self, school_id: int, keep: int | None = None) -> None:
-        if self.session is None:
-            return
-        task = self.runner.start_call("Loading the school's blocks", roster_facets, self.session.engine, school_id)
-
-        def loaded(facets: RosterFacets) -> None:
-            if self.school_combo.currentData() == school_id:
-                self._fill_blocks([(b.id, b.label) for b in facets.blocks])
-
-        task.sig_finished.connect(while_alive(self, loaded))
-        task.sig_failed.connect(while_alive(self, lambda e: self.block_combo.setToolTip(user_message(e))))
 
     # - loading -
 
@@ -448,24 +298,9 @@ class StudentsTab(QWidget):
 
     @Slot()
     def _update_count_label(self) -> None:
-        loaded, count = self.model.loaded_count(), self.count
-        noun = "students" if self.filter.narrowed() is False else "matching students"
-        if count is None:
-            text = f"{loaded:,} loaded, counting…" if loaded else "Counting…"
-        elif count.value == 0:
-            text = "No students" if not self.filter.narrowed() else "No matching students"
-        elif loaded >= count.value and not count.capped and not count.estimated:
-            text = f"{count.value:,} {noun if count.value != 1 else noun[:-1]}"
-        else:
-            text = f"Showing {loaded:,} of {count} {noun}"
+        text, tooltip = count_text(self.model.loaded_count(), self.count, self.filter.narrowed())
         self.count_label.setText(text)
-        self.count_label.setToolTip(
-            "Counting stopped here; narrow the search or filters for an exact number."
-            if count and count.capped
-            else "The database's estimate of the roster's size."
-            if count and count.estimated
-            else ""
-        )
+        self.count_label.setToolTip(tooltip)
 
     # - selection, detail, editing -
 

@@ -24,13 +24,12 @@ from PySide6.QtWidgets import (
 from sqlalchemy import Engine
 
 from classhub_desktop.core.editing import VersionConflict
+from classhub_desktop.store.teacher_accounts import create_api_account, suggest_username
 from classhub_desktop.store.teachers import (
     SchoolOption,
     TeacherDraft,
     TeacherRow,
-    create_api_account,
     create_teacher,
-    suggest_username,
     update_teacher,
     validate_draft,
 )

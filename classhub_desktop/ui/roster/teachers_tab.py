@@ -2,164 +2,63 @@
 
 Lists every teacher (sortable, filterable) with school, status, blocks and API account; creates, edits,
 disables and re-enables teachers, assigns blocks, creates API accounts and sends password resets through
-the API. All database and network work runs on the TaskRunner. A district has hundreds of teachers,
-so the list is loaded whole and sorted/filtered in memory.
+the API. All database and network work runs on the TaskRunner. The list's model and filter are in
+teachers_model.py; what each action may do and says is in teacher_actions.py.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from classhub_desktop.core.permissions import Capability, why_not
+from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.store.teacher_accounts import ResetOutcome, request_password_reset
+from classhub_desktop.store.teacher_blocks import AssignmentResult
 from classhub_desktop.store.teachers import (
-    AssignmentResult,
-    ResetOutcome,
     SchoolOption,
     TeacherRow,
     list_schools,
     list_teachers,
-    request_password_reset,
     set_teacher_active,
 )
+from classhub_desktop.ui.common.capabilities import gate
+from classhub_desktop.ui.common.combos import refill
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.roster.block_assignment_dialog import BlockAssignmentDialog
+from classhub_desktop.ui.roster.teacher_actions import (
+    action_gates,
+    blocks_text,
+    describe,
+    reset_unavailable,
+    toggle_question,
+    toggled_text,
+)
 from classhub_desktop.ui.roster.teacher_dialog import ApiAccountDialog, TeacherDialog
+from classhub_desktop.ui.roster.teachers_model import (
+    ACCOUNT_FILTERS,
+    STATUS_FILTERS,
+    TeacherFilter,
+    TeachersModel,
+    teachers_table,
+)
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
-HEADERS = ("Name", "E-mail", "School", "Status", "Blocks", "API account", "Account state")
-ACCOUNT_STATES = {
-    "none": "no account",
-    "active": "active",
-    "locked": "locked (failed sign-ins)",
-    "disabled": "disabled",
-}
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-GREY = QColor("#8a8a8a")
 OK_STYLE = "color: #1d5e20; background: #e9f6ea; border: 1px solid #b7dfb9; border-radius: 4px; padding: 5px;"
 BAD_STYLE = "color: #a61b1b; background: #fdecec; border: 1px solid #f2b8b8; border-radius: 4px; padding: 5px;"
-
-
-def sort_text(value: str) -> str:
-    """Case- and accent-insensitive sort key: Díaz sorts with Diaz, not after Zeller."""
-    folded = unicodedata.normalize("NFKD", value.casefold())
-    return "".join(ch for ch in folded if not unicodedata.combining(ch))
-
-
-def _cell(row: TeacherRow, column: int) -> tuple[str, Any]:
-    """(text, sort key) of one cell."""
-    state = ACCOUNT_STATES.get(row.account_state, row.account_state)
-    values: tuple[tuple[str, Any], ...] = (
-        (row.name, f"{sort_text(row.family_name)}\x00{sort_text(row.given_name)}\x00{row.id:012d}"),
-        (row.email, row.email.casefold()),
-        (row.school_name, sort_text(row.school_name)),
-        (row.status, row.status),
-        (str(row.block_count), row.block_count),
-        (row.account_username or "—", (row.account_username or "").casefold()),
-        (state, state),
-    )
-    return values[column]
-
-
-class TeachersModel(QAbstractTableModel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[TeacherRow] = []
-
-    def set_rows(self, rows: list[TeacherRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _cell(row, index.column())[0]
-        if role == SORT_ROLE:
-            return _cell(row, index.column())[1]
-        if role == Qt.ItemDataRole.ForegroundRole and not row.active:
-            return QBrush(GREY)
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 4:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            login = row.last_login_at.astimezone().strftime("%Y-%m-%d %H:%M") if row.last_login_at else "never"
-            return f"{row.display_name} — SIS id {row.sourced_id}, version {row.version}\nLast API sign-in: {login}"
-        return None
-
-
-class TeacherFilter(QSortFilterProxyModel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.search = ""
-        self.school_id: int | None = None
-        self.status = ""
-        self.account = ""  # "", "with", "without", "disabled"
-        self.setSortRole(SORT_ROLE)
-
-    def set_filter(self, search: str, school_id: int | None, status: str, account: str) -> None:
-        self.beginFilterChange()
-        self.search, self.school_id, self.status, self.account = search.strip().lower(), school_id, status, account
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        model = self.sourceModel()
-        assert isinstance(model, TeachersModel)
-        row = model.rows[source_row]
-        if self.school_id is not None and row.school_id != self.school_id:
-            return False
-        if self.status and row.status != self.status:
-            return False
-        if self.account == "with" and row.account_id is None:
-            return False
-        if self.account == "without" and row.account_id is not None:
-            return False
-        if self.account == "disabled" and row.account_state not in ("disabled", "locked"):
-            return False
-        if self.search:
-            haystack = " ".join(
-                (row.given_name, row.family_name, row.email, row.account_username or "", row.sourced_id)
-            ).lower()
-            return all(word in haystack for word in self.search.split())
-        return True
 
 
 class TeachersTab(QWidget):
@@ -200,16 +99,9 @@ class TeachersTab(QWidget):
         self.search_edit.setClearButtonEnabled(True)
         self.school_combo = QComboBox()
         self.status_combo = QComboBox()
-        for label, value in (("All statuses", ""), ("Active", "active"), ("Disabled", "inactive")):
-            self.status_combo.addItem(label, value)
         self.account_combo = QComboBox()
-        for label, value in (
-            ("Any API account", ""),
-            ("With an account", "with"),
-            ("Without an account", "without"),
-            ("Account disabled or locked", "disabled"),
-        ):
-            self.account_combo.addItem(label, value)
+        refill(self.status_combo, STATUS_FILTERS)
+        refill(self.account_combo, ACCOUNT_FILTERS)
         self.count_label = QLabel("")
         self.count_label.setObjectName("countLabel")
         filters = QHBoxLayout()
@@ -248,23 +140,7 @@ class TeachersTab(QWidget):
         refresh.setDefaultAction(self.refresh_action)
         buttons.addWidget(refresh)
 
-        self.table = QTableView()
-        self.table.setObjectName("teachersTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep an e-mail's domain visible
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((200, 280, 190, 70, 60, 280)):
-            self.table.setColumnWidth(column, width)
+        self.table = teachers_table(self.proxy)
         self.table.doubleClicked.connect(lambda _index: self.edit_teacher())
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self.state_label = QLabel("")
@@ -317,14 +193,7 @@ class TeachersTab(QWidget):
         selected = self.selected()
         rows, self.schools = result
         self.model.set_rows(rows)
-        current = self.school_combo.currentData()
-        self.school_combo.blockSignals(True)
-        self.school_combo.clear()
-        self.school_combo.addItem("All schools", None)
-        for school in self.schools:
-            self.school_combo.addItem(school.name, school.id)
-        self.school_combo.setCurrentIndex(max(0, self.school_combo.findData(current)))
-        self.school_combo.blockSignals(False)
+        refill(self.school_combo, [("All schools", None), *((school.name, school.id) for school in self.schools)])
         self._apply_filter()
         if selected is not None:
             self.select_teacher(selected.id)
@@ -377,89 +246,21 @@ class TeachersTab(QWidget):
                     return True
         return False
 
-    def _reset_unavailable(self) -> str | None:
-        session = self.session
-        if session is None or session.api is None:
-            problem = session.api_problem if session is not None else None
-            if problem is not None:
-                return f"The API sign-in of this profile failed: {problem.detail}. Connect again to retry."
-            return (
-                "This profile has no signed-in API: add the API address and account to the connection "
-                "profile and connect again."
-            )
-        return None
-
-    def _gate(self, action: QAction, capability: Capability, blocker: str | None, tip: str) -> None:
-        session = self.session
-        if session is None:
-            allowed, text = False, "Connect to a database first."
-        elif not session.can(capability):
-            allowed, text = False, why_not(session.role, capability)
-        elif blocker:
-            allowed, text = False, blocker
-        else:
-            allowed, text = True, tip
-        action.setEnabled(allowed)
-        action.setToolTip(text)
-
     @Slot()
     def _update_actions(self) -> None:
         row = self.selected()
-        pick = "Select a teacher first." if row is None else None
-        self._gate(self.new_action, Capability.EDIT_ROSTER, None, "Create a teacher (Ctrl+N)")
-        self._gate(self.edit_action, Capability.EDIT_ROSTER, pick, "Edit the selected teacher (F2)")
         self.toggle_action.setText("Enable…" if row is not None and not row.active else "Disable…")
-        self._gate(
-            self.toggle_action,
-            Capability.EDIT_ROSTER,
-            pick,
-            "Enable the teacher again"
-            if row is not None and not row.active
-            else "Disable the teacher and their API account",
-        )
-        self._gate(
-            self.assign_action,
-            Capability.EDIT_ROSTER,
-            pick or (None if row is None or row.active else "Enable the teacher first."),
-            "Choose the blocks this teacher teaches",
-        )
-        account_blocker = pick
-        if row is not None and row.account_id is not None:
-            account_blocker = f"{row.display_name} already has the API account {row.account_username}."
-        elif row is not None and not row.active:
-            account_blocker = "Enable the teacher first."
-        self._gate(
-            self.account_action,
-            Capability.MANAGE_ACCOUNTS,
-            account_blocker,
-            "Create the teacher's API account (a random password nobody knows)",
-        )
-        reset_blocker = pick or self._reset_unavailable()
-        if reset_blocker is None and row is not None:
-            if row.account_id is None:
-                reset_blocker = "This teacher has no API account yet: create one first."
-            elif row.account_state == "disabled":
-                reset_blocker = "The API account is disabled: enable the teacher and their account first."
-        self._gate(
-            self.reset_action,
-            Capability.MANAGE_ACCOUNTS,
-            reset_blocker,
-            "Ask the API to e-mail the teacher how to choose a new password",
-        )
-        self.info.setText(self._describe(row))
-
-    @staticmethod
-    def _describe(row: TeacherRow | None) -> str:
-        if row is None:
-            return ""
-        account = (
-            "no API account"
-            if row.account_id is None
-            else f"API account {row.account_username} ({ACCOUNT_STATES.get(row.account_state)})"
-            f", e-mail {row.account_email or '—'}"
-        )
-        blocks = f"{row.block_count} block{'s' if row.block_count != 1 else ''}"
-        return f"{row.display_name} — {row.school_name}, {row.status}, {blocks}, {account}."
+        actions = {
+            "new": self.new_action,
+            "edit": self.edit_action,
+            "toggle": self.toggle_action,
+            "assign": self.assign_action,
+            "account": self.account_action,
+            "reset": self.reset_action,
+        }
+        for name, (capability, blocker, tip) in action_gates(row, reset_unavailable(self.session)).items():
+            gate(actions[name], self.session, capability, tip, blocker=blocker)
+        self.info.setText(describe(row))
 
     # - results -
 
@@ -514,41 +315,7 @@ class TeachersTab(QWidget):
         row = self.selected()
         if row is None or not self.toggle_action.isEnabled():
             return None
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Enable teacher" if not row.active else "Disable teacher",
-            "",
-            QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        blocks = f"{row.block_count} block{'s' if row.block_count != 1 else ''}"
-        if row.active:
-            account = (
-                f" Their API account {row.account_username} is disabled too: they can no longer sign in."
-                if row.account_state != "none" and row.account_state != "disabled"
-                else ""
-            )
-            box.setText(
-                f"Disable {row.display_name}?{account}\n\nTheir {blocks} stay assigned to them; use "
-                "Assign blocks… on another teacher to hand them over."
-            )
-            box.addButton("Disable", QMessageBox.ButtonRole.AcceptRole).clicked.connect(
-                lambda: self.set_active(row, False)
-            )
-        else:
-            box.setText(f"Enable {row.display_name} again?")
-            if row.account_state == "disabled":
-                box.setInformativeText(
-                    f"Their API account {row.account_username} is disabled. Reactivate it so they can sign in again?"
-                )
-                box.addButton("Enable and reactivate account", QMessageBox.ButtonRole.AcceptRole).clicked.connect(
-                    lambda: self.set_active(row, True, reactivate_account=True)
-                )
-            box.addButton(
-                "Enable teacher only" if row.account_state == "disabled" else "Enable",
-                QMessageBox.ButtonRole.AcceptRole,
-            ).clicked.connect(lambda: self.set_active(row, True))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box = toggle_question(self, row, self.set_active)
         self.confirm_box = box
         box.open()
         return box
@@ -566,15 +333,9 @@ class TeachersTab(QWidget):
             reactivate_account=reactivate_account,
         )
 
-        def done(saved: TeacherRow) -> None:
-            if active:
-                extra = " and their API account" if reactivate_account and saved.account_state == "active" else ""
-                self._saved(saved, f"Enabled {saved.display_name}{extra}.")
-            else:
-                extra = f" and the API account {saved.account_username}" if saved.account_id else ""
-                self._saved(saved, f"Disabled {saved.display_name}{extra}.")
-
-        task.sig_finished.connect(while_alive(self, done))
+        task.sig_finished.connect(
+            while_alive(self, lambda saved: self._saved(saved, toggled_text(saved, active, reactivate_account)))
+        )
         task.sig_failed.connect(self._failed(f"{row.display_name} was not {'enabled' if active else 'disabled'}"))
         return task
 
@@ -589,17 +350,14 @@ class TeachersTab(QWidget):
         return dialog
 
     def _blocks_saved(self, row: TeacherRow, result: AssignmentResult) -> None:
-        parts = [f"{row.display_name}: {len(result.assigned)} block(s) assigned, {len(result.unassigned)} unassigned."]
-        if result.taken_over:
-            parts.append("Reassigned from " + ", ".join(sorted(set(result.taken_over.values()))) + ".")
-        self._saved(row, " ".join(parts))
+        self._saved(row, blocks_text(row, result))
 
     @Slot()
     def create_account(self) -> ApiAccountDialog | None:
         row = self.selected()
         if self.session is None or row is None or not self.account_action.isEnabled():
             return None
-        dialog = ApiAccountDialog(self.runner, self.session.engine, row, self._reset_unavailable(), self)
+        dialog = ApiAccountDialog(self.runner, self.session.engine, row, reset_unavailable(self.session), self)
         dialog.sig_saved.connect(self._account_created)
         self._open(dialog)
         return dialog
