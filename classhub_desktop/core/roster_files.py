@@ -15,6 +15,9 @@ from pathlib import Path
 
 from classhub_desktop.core.roster_model import RosterFileError, RosterProblem
 
+MAX_MEMBER_BYTES = 512 * 1024**2  # one CSV: ~3 million users at ~150 bytes a line
+MAX_TOTAL_BYTES = 1024**3
+
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar", ":": "colon"}
 _SAVE_AS_UTF8 = (
@@ -47,11 +50,29 @@ def read_members(path: Path) -> dict[str, bytes]:
         raise RosterFileError(_problem(shown, f"{path} does not exist. Choose an existing folder or zip file."))
     members: dict[str, bytes] = {}
     origin: dict[str, str] = {}
+    total = 0
+
+    def wanted(name: str) -> bool:
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        return bool(base) and not base.startswith(".") and "__MACOSX/" not in name and base.lower().endswith(".csv")
+
+    def check_size(name: str, size: int) -> None:
+        # Checked before reading: a small zip can unpack to gigabytes, and the whole bundle is held in memory.
+        nonlocal total
+        total += size
+        if size > MAX_MEMBER_BYTES:
+            raise RosterFileError(_problem(shown, (
+                f"{name} is {size / 1024**2:,.0f} MB; a roster file may be at most {MAX_MEMBER_BYTES // 1024**2:,} MB. "
+                "Split the export by school, or check that this is the right file."
+            )))
+        if total > MAX_TOTAL_BYTES:
+            raise RosterFileError(_problem(shown, (
+                f"The CSV files add up to more than {MAX_TOTAL_BYTES // 1024**2:,} MB. Import the roster one school "
+                "at a time."
+            )))
 
     def add(name: str, data: bytes) -> None:
         base = name.replace("\\", "/").rsplit("/", 1)[-1]
-        if not base or base.startswith(".") or "__MACOSX/" in name or not base.lower().endswith(".csv"):
-            return
         key = base.lower()
         if key in members:
             raise RosterFileError(_problem(
@@ -62,19 +83,21 @@ def read_members(path: Path) -> dict[str, bytes]:
 
     if path.is_dir():
         for child in sorted(path.iterdir()):
-            if child.is_file():
+            if child.is_file() and wanted(child.name):
+                check_size(child.name, child.stat().st_size)
                 add(child.name, child.read_bytes())
         return members
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.is_dir():
-                    continue
+                if info.is_dir() or not wanted(info.filename):
+                    continue  # never decompressed: only the CSV members are read
                 if info.flag_bits & 0x1:
                     raise RosterFileError(_problem(
                         shown,
                         f"{info.filename} in the zip is password-protected. Export the bundle without a password.",
                     ))
+                check_size(info.filename, info.file_size)  # ZipExtFile stops at file_size: a lie cannot overrun it
                 add(info.filename, zf.read(info))
     except zipfile.BadZipFile as exc:
         raise RosterFileError(_problem(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from classhub_desktop.core.roster_files import read_csv_table
+from classhub_desktop.core.roster_files import MAX_MEMBER_BYTES, read_csv_table
 from classhub_desktop.core.roster_model import (
     ParseResult,
     RosterBundle,
@@ -129,6 +129,12 @@ def header_signature(headers: Sequence[str]) -> str:
 
 def _read(path: Path) -> bytes:
     try:
+        size = path.stat().st_size
+        if size > MAX_MEMBER_BYTES:
+            raise RosterFileError(RosterProblem(path.name, None, None, (
+                f"The file is {size / 1024**2:,.0f} MB; a roster file may be at most "
+                f"{MAX_MEMBER_BYTES // 1024**2:,} MB. Split it by school, or check that this is the right file."
+            )))
         return path.read_bytes()
     except OSError as exc:
         raise RosterFileError(RosterProblem(path.name, None, None, f"The file cannot be read: {exc.strerror or exc}. "

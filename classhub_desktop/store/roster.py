@@ -129,10 +129,25 @@ class QueryCancel:
         self.cancelled = False
 
     def cancel(self) -> None:
+        """Mark and stop at once (sends cancel requests over the network: not on a GUI thread)."""
+        self.mark()
+        self.cancel_running()
+
+    def mark(self) -> None:
+        """Cheap, no I/O: statements not yet started refuse to start, running ones end on `cancel_running`."""
         with self._lock:
             self.cancelled = True
-            for raw in self._running.values():
-                raw.cancel_safe(timeout=2.0)
+
+    def has_running(self) -> bool:
+        with self._lock:
+            return bool(self._running)
+
+    def cancel_running(self) -> None:
+        """Ask the server to stop the running statements; each request opens a connection (up to 2 s)."""
+        with self._lock:
+            running = list(self._running.values())
+        for raw in running:  # outside the lock: a slow server must not hold up the fetch that is ending
+            raw.cancel_safe(timeout=2.0)
 
     @contextmanager
     def attached(self, conn: Connection) -> Iterator[None]:
@@ -258,17 +273,19 @@ def _search_page(
 def _walk_by_school(conn: Connection, flt: StudentFilter, after: Cursor | None, limit: int) -> list[Any]:
     """School order: schools by name, each school's students by name; read a few schools at a time."""
     keys = SORT_KEYS["school"]
-    listed = select(schools.c.id, schools.c.name)
+    # The database orders the schools, with the same expressions and collation as the keyset below: Python's
+    # code-point order differs from a linguistic collation ("apple" < "Banana" in en_US), which would skip or
+    # repeat a school's students. The cursor's school is then found by equality, not by comparison.
+    named = select(func.coalesce(schools.c.name, literal_column("''")).label("n"), schools.c.id.label("i"))
     if flt.school_id is not None:
-        listed = listed.where(schools.c.id == flt.school_id)
-    order: list[tuple[str, int]] = [("", 0)] + [(str(n), int(i)) for i, n in conn.execute(listed).all()]
-    order.sort(reverse=flt.descending)
+        named = named.where(schools.c.id == flt.school_id)
+    union = named.union_all(select(literal_column("''").label("n"), literal_column("0").label("i"))).subquery()
+    listed = select(union.c.n, union.c.i).order_by(*ordered([union.c.n, union.c.i], flt.descending))
+    order: list[tuple[str, int]] = [(str(n), int(i)) for n, i in conn.execute(listed).all()]
     position = 0
     if after is not None:
         here = (str(after[0]), int(after[1]))
-        position = next(
-            (i for i, key in enumerate(order) if (key <= here if flt.descending else key >= here)), len(order)
-        )
+        position = order.index(here) if here in order else len(order)
     chunk = FIRST_SCHOOL_CHUNK
     collected: list[Any] = []
     where = conditions(flt) + keyset(keys, after, flt.descending)

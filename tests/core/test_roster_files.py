@@ -220,3 +220,31 @@ def test_csv_reader_round_trips_any_table(
     assert table.headers == tuple(headers)
     assert table.delimiter == delimiter
     assert table.rows == expected
+
+
+def test_a_zip_reads_only_its_csv_members_and_refuses_oversized_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resource
+    import zipfile
+
+    from classhub_desktop.core import roster_files
+
+    bundle = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.csv", "propertyName,value\noneroster.version,1.1\n")
+        with zf.open("video.mp4", "w", force_zip64=True) as member:  # written in chunks: the peak stays low
+            for _ in range(300):
+                member.write(b"\0" * 1024**2)  # 300 MB that compress to ~300 KB; must never be unpacked
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert list(roster_files.read_members(bundle)) == ["manifest.csv"]
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 50
+
+    monkeypatch.setattr(roster_files, "MAX_MEMBER_BYTES", 1024**2)  # the real limit is 512 MB
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("users.csv", b"a" * (2 * 1024**2))
+    with pytest.raises(roster_files.RosterFileError) as raised:
+        roster_files.read_members(big)
+    assert "users.csv" in str(raised.value.problems[0]) and "at most 1 MB" in str(raised.value.problems[0])

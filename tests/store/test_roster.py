@@ -128,6 +128,20 @@ def test_short_search_matches_the_start_of_a_name(engine: Engine, seeded_db: See
 def test_search_wildcards_are_literal(engine: Engine) -> None:
     assert fetch_students_page(engine, StudentFilter(search="%%%")).rows == []
     assert fetch_students_page(engine, StudentFilter(search="__")).rows == []
+    with engine.begin() as conn:
+        student_id = conn.execute(
+            text("INSERT INTO students (first_name, last_name, email) VALUES ('Wild', 'Card', :e) RETURNING id"),
+            {"e": "a_b%c\\d@x.example"},
+        ).scalar_one()
+    try:
+        def found(search: str) -> bool:
+            return student_id in [r.id for r in fetch_students_page(engine, StudentFilter(search=search)).rows]
+
+        assert found("a_b%c") and found("c\\d")  # the characters themselves are found
+        assert not found("a%c") and not found("axb")  # and are not wildcards
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM students WHERE id = :id"), {"id": student_id})
 
 
 def test_filters_combine(engine: Engine, seeded_db: SeededDatabase) -> None:
@@ -187,7 +201,15 @@ def test_cancel_stops_a_running_statement(seeded_db: SeededDatabase) -> None:
     errors: list[BaseException] = []
     try:
         with engine.connect() as conn, cancel.attached(conn):
-            timer = threading.Timer(0.3, cancel.cancel)
+            marked = threading.Event()
+
+            def mark_then_stop() -> None:
+                cancel.mark()  # what the GUI thread does on a keystroke: no I/O, the statement runs on
+                marked.set()
+                assert cancel.has_running()
+                cancel.cancel_running()  # what the worker it starts does
+
+            timer = threading.Timer(0.3, mark_then_stop)
             timer.start()
             try:
                 conn.execute(text("SELECT pg_sleep(10)"))
@@ -198,7 +220,7 @@ def test_cancel_stops_a_running_statement(seeded_db: SeededDatabase) -> None:
         pass
     finally:
         engine.dispose()
-    assert errors and "cancel" in str(errors[0]).lower()
+    assert errors and "cancel" in str(errors[0]).lower() and marked.is_set()
 
 
 # --- detail ----------------------------------------------------------------------------------------------

@@ -259,6 +259,24 @@ def test_readonly_login_sees_edit_and_import_disabled_with_the_reason(
         ro.close()
 
 
+def test_markup_in_a_name_is_shown_as_text(qtbot: Any, make_view: Any, fresh_db: Callable[[], str]) -> None:
+    conninfo = fresh_db()
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("INSERT INTO students (first_name, last_name) VALUES ('<i>Ada</i>', '<img src=x>Byron')")
+    empty = open_session("Markup", conninfo)
+    view = make_view(empty)
+    tab = view.students
+    try:
+        qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=OP_TIMEOUT_MS)
+        with qtbot.waitSignal(tab.detail.sig_loaded, timeout=OP_TIMEOUT_MS):
+            tab.table.selectRow(0)
+        assert tab.detail.title.textFormat() == Qt.TextFormat.PlainText  # names from a roster are data
+        assert tab.detail.title.text().startswith("<img src=x>Byron, <i>Ada</i>")
+    finally:
+        view.set_session(None)
+        empty.close()
+
+
 def test_without_a_session_and_on_an_empty_roster(qtbot: Any, make_view: Any, fresh_db: Callable[[], str]) -> None:
     view = make_view(None)
     assert not view.import_action.isEnabled() and view.import_action.toolTip() == "Connect to a database first."

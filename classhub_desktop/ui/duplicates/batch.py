@@ -26,11 +26,12 @@ from classhub_desktop.store.duplicates import mark_not_duplicate
 from classhub_desktop.store.merge import MergeResult
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import show_error
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.duplicates.candidates import pair_key
 from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
-from classhub_desktop.ui.duplicates.widgets import StateStack, plain_label, student_label
+from classhub_desktop.ui.duplicates.widgets import StateStack, student_label
 from classhub_desktop.ui.tasks import TaskRunner
 
 MERGED, NOT_DUPLICATE, SKIPPED = "merged", "not a duplicate", "skipped"

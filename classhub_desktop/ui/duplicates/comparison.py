@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.duplicates import ScoredPair, StudentRecord
 from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldSide, default_field_choices, default_survivor
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.duplicates.evidence import EvidenceView
 from classhub_desktop.ui.duplicates.widgets import (
     COMPARED_FIELDS,
@@ -27,7 +28,6 @@ from classhub_desktop.ui.duplicates.widgets import (
     diff_color,
     differs,
     field_label,
-    plain_label,
     record_value,
     student_label,
     value_text,

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates import FieldEvidence, ScoredPair
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.duplicates.candidates import TWINS_TOOLTIP
-from classhub_desktop.ui.duplicates.widgets import EMPTY, cell_text, header_tooltip, plain_label
+from classhub_desktop.ui.duplicates.widgets import EMPTY, cell_text, header_tooltip
 
 WEIGHT_TOOLTIP = (
     "What this comparison adds to (or takes from) the evidence, in log2 odds: +1 doubles the odds that the "

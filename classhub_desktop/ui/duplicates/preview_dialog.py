@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.duplicates import StudentRecord
 from classhub_desktop.store.merge import MergeConflict, MergePreview, TableChange
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.duplicates.widgets import (
     EMPTY,
     cell_text,
@@ -31,7 +32,6 @@ from classhub_desktop.ui.duplicates.widgets import (
     differs,
     field_label,
     header_tooltip,
-    plain_label,
     value_text,
 )
 

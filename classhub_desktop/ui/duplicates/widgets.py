@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates import StudentRecord
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
 
 EMPTY = "—"  # shown for an empty value
@@ -122,14 +123,6 @@ def action_row(label: QLabel, actions: tuple[QAction, ...]) -> QHBoxLayout:
         row.addWidget(button)
     return row
 
-
-def plain_label(text: str = "", *, wrap: bool = False, selectable: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)  # names and values are data, never markup
-    label.setWordWrap(wrap)
-    if selectable:
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 class StateStack(QStackedWidget):

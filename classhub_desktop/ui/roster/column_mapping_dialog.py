@@ -34,18 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.student_csv import STUDENT_FIELDS, ColumnMapping, CsvPreview, StudentField
+from classhub_desktop.ui.common import labels
 
 NOT_MAPPED = "— not in this file —"
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
-
-def _label(text: str, *, wrap: bool = True, object_name: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)  # file content is data, never markup
-    label.setWordWrap(wrap)
-    if object_name:
-        label.setObjectName(object_name)
-    return label
 
 
 def mapping_problems(mapping: Mapping[str, str], fields: Sequence[StudentField]) -> list[str]:
@@ -88,16 +81,15 @@ class ColumnMappingDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.resize(1100, 700)
 
-        heading = _label(f"Which column holds what in {name}?", object_name="pageHeading")
+        heading = labels.plain_label(f"Which column holds what in {name}?", object_name="pageHeading", wrap=True)
         heading.setStyleSheet("font-size: 13pt; font-weight: 600;")
         separator = DELIMITER_NAMES.get(preview.delimiter, repr(preview.delimiter))
         rows = preview.row_count
-        self.info_label = _label(
+        self.info_label = labels.plain_label(
             f"{rows:,} student row{'s' if rows != 1 else ''}, {len(preview.headers)} columns, "
             f"{preview.encoding}, separated by {separator}. Choose the file's column for each student field; "
-            "fields marked * are required, the others may stay empty."
-        )
-        self.note_label = _label(note, object_name="mappingNote")
+            "fields marked * are required, the others may stay empty.", wrap=True)
+        self.note_label = labels.plain_label(note, object_name="mappingNote", wrap=True)
         self.note_label.setStyleSheet(
             "QLabel#mappingNote { background: palette(alternate-base); border: 1px solid palette(mid);"
             " border-radius: 4px; padding: 6px; }"
@@ -114,7 +106,7 @@ class ColumnMappingDialog(QDialog):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(4)
         for row, field in enumerate(self.fields):
-            label = _label(f"{field.label}{' *' if field.required else ''}", wrap=False)
+            label = labels.plain_label(f"{field.label}{' *' if field.required else ''}", wrap=False)
             if field.required:
                 font = QFont(label.font())
                 font.setBold(True)
@@ -127,7 +119,7 @@ class ColumnMappingDialog(QDialog):
             combo.setMinimumContentsLength(12)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             label.setBuddy(combo)
-            example = _label("", wrap=False)
+            example = labels.plain_label("", wrap=False)
             example.setStyleSheet("color: palette(placeholder-text);")
             example.setMinimumWidth(110)
             self.combos[field.key] = combo
@@ -172,7 +164,7 @@ class ColumnMappingDialog(QDialog):
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([520, 580])
 
-        self.problem_label = _label("", object_name="mappingProblem")
+        self.problem_label = labels.plain_label("", object_name="mappingProblem", wrap=True)
         self.problem_label.setStyleSheet("color: #b3261e; font-weight: 600;")
         self.remember_box = QCheckBox("Remember these columns for the next file with the same headers")
         self.remember_box.setChecked(True)

@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.store.roster_import import ENTITIES, ImportPreview, StudentMatch
+from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.roster.import_models import KIND_LABELS
-from classhub_desktop.ui.roster.import_preview_tabs import MatchesTab, ProblemsTab, plain_label
+from classhub_desktop.ui.roster.import_preview_tabs import MatchesTab, ProblemsTab
 
 FORMAT_LABELS = {"oneroster-1.1": "OneRoster 1.1", "oneroster-1.2": "OneRoster 1.2", "csv": "students CSV"}
 COUNT_COLUMNS = ("new", "updated", "unchanged", "deactivated")
@@ -72,16 +73,15 @@ class ImportPreviewDialog(QDialog):
             and not any(c.new or c.updated or c.unchanged or c.deactivated for c in preview.counts.values())
         )
 
-        heading = plain_label(f"Import {name} ({fmt})?", object_name="pageHeading")
+        heading = labels.plain_label(f"Import {name} ({fmt})?", object_name="pageHeading", wrap=True)
         heading.setStyleSheet("font-size: 13pt; font-weight: 600;")
-        self.summary_label = plain_label(self._summary_text(), object_name="summaryLabel")
-        self.nothing_label = plain_label(
+        self.summary_label = labels.plain_label(self._summary_text(), object_name="summaryLabel", wrap=True)
+        self.nothing_label = labels.plain_label(
             "Nothing has been written."
             if self.problems_only
-            else "Nothing has been written yet: this is what the import would do."
-        )
+            else "Nothing has been written yet: this is what the import would do.", wrap=True)
         self.nothing_label.setStyleSheet("font-weight: 600;")
-        self.note_label = plain_label(note, object_name="noteLabel")
+        self.note_label = labels.plain_label(note, object_name="noteLabel", wrap=True)
         self.note_label.setStyleSheet("color: #9a5b00;")
         self.note_label.setVisible(bool(note))
 
@@ -89,12 +89,11 @@ class ImportPreviewDialog(QDialog):
         self.counts_table = QTableWidget(len(ENTITIES), len(COUNT_COLUMNS))
         self.counts_table.setObjectName("countsTable")
         self._fill_counts()
-        self.legend_label = plain_label(
+        self.legend_label = labels.plain_label(
             "Deactivated records are set inactive (enrollments dropped), never deleted. A likely duplicate "
             "is an existing student who looks like the incoming one under another sourced id: accepted, that "
             "student is updated and the new id recorded as an alias; rejected, a new student is created.",
-            object_name="legendLabel",
-        )
+            object_name="legendLabel", wrap=True,)
         self.legend_label.setStyleSheet("color: palette(placeholder-text);")
         counts_row = QHBoxLayout()
         counts_row.addWidget(self.counts_table, 0, Qt.AlignmentFlag.AlignTop)
@@ -131,7 +130,7 @@ class ImportPreviewDialog(QDialog):
         self.tabs.setTabEnabled(0, not self.problems_only)
 
         # - buttons -
-        self.block_label = plain_label("", object_name="blockLabel")
+        self.block_label = labels.plain_label("", object_name="blockLabel", wrap=True)
         self.block_label.setStyleSheet(ERROR_STYLE)
         self.buttons = QDialogButtonBox()
         self.apply_button = self.buttons.addButton("Apply import", QDialogButtonBox.ButtonRole.AcceptRole)

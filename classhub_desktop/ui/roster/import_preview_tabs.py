@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSplitter,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.roster_model import RosterProblem
 from classhub_desktop.store.roster_import import StudentMatch
+from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.duplicates.widgets import EMPTY, diff_color, field_label, value_text
@@ -60,14 +60,6 @@ NEW_STUDENT_FIELDS = (
 )
 NO_SELECTION = "Select a student to see the match and the changes."
 
-
-def plain_label(text: str = "", *, object_name: str = "", wrap: bool = True) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(wrap)
-    if object_name:
-        label.setObjectName(object_name)
-    return label
 
 
 def _view(model: QObject, name: str) -> QTableView:
@@ -124,16 +116,16 @@ class MatchesTab(QWidget):
         has_likely = any(m.kind == "likely" for m in matches)
         self.accept_all_button.setEnabled(has_likely)
         self.reject_all_button.setEnabled(has_likely)
-        self.decisions_label = plain_label("", wrap=False)
+        self.decisions_label = labels.plain_label("", wrap=False)
         match_bar = QHBoxLayout()
         match_bar.addWidget(self.kind_combo)
         match_bar.addWidget(self.match_search, 1)
         match_bar.addWidget(self.decisions_label)
         match_bar.addWidget(self.accept_all_button)
         match_bar.addWidget(self.reject_all_button)
-        self.detail_title = plain_label(NO_SELECTION, object_name="detailTitle")
+        self.detail_title = labels.plain_label(NO_SELECTION, object_name="detailTitle", wrap=True)
         self.detail_title.setStyleSheet("font-weight: 600;")
-        self.evidence_label = plain_label("", object_name="evidenceLabel")
+        self.evidence_label = labels.plain_label("", object_name="evidenceLabel", wrap=True)
         self.changes_table = QTableWidget(0, 3)
         self.changes_table.setObjectName("changesTable")
         self.changes_table.setHorizontalHeaderLabels(["Field", "Now", "After the import"])
@@ -337,7 +329,7 @@ class ProblemsTab(QWidget):
         problem_bar.addWidget(self.problem_search, 1)
         problem_bar.addWidget(self.copy_button)
         problem_bar.addWidget(self.save_button)
-        self.no_problems_label = plain_label("No problems: every record of the file could be read.")
+        self.no_problems_label = labels.plain_label("No problems: every record of the file could be read.", wrap=True)
         self.no_problems_label.setVisible(not problems)
         self.problems_view.setVisible(bool(problems))
         layout = QVBoxLayout(self)

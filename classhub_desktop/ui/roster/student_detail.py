@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QStackedWidget,
     QTableWidget,
@@ -42,6 +41,7 @@ from classhub_desktop.store.roster_detail import (
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
@@ -131,11 +131,11 @@ class StudentDetailPanel(QWidget):
         self._build()
 
     def _build(self) -> None:
-        self.title = QLabel()
+        self.title = plain_label()
         self.title.setObjectName("detailTitle")
         self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.facts = QLabel()
+        self.facts = plain_label()
         self.facts.setObjectName("detailFacts")
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -161,7 +161,7 @@ class StudentDetailPanel(QWidget):
         row.addWidget(self.enrollment_button)
         box.addLayout(row)
 
-        self.balance = QLabel()
+        self.balance = plain_label()
         self.balance.setObjectName("tokenBalance")
         self.ledger = _List(("When", "Amount", "Reason", "Block", "By"), "No token transactions.")
         token_page = QWidget()
@@ -195,7 +195,7 @@ class StudentDetailPanel(QWidget):
         layout.addWidget(self.facts)
         layout.addWidget(self.tabs, 1)
 
-        self.message = QLabel(PLACEHOLDER)
+        self.message = plain_label(PLACEHOLDER)
         self.message.setObjectName("detailMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)

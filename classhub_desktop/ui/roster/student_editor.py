@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -38,6 +37,7 @@ from classhub_desktop.store.roster_edit import (
 )
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
@@ -76,7 +76,7 @@ class _Banner(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.label = QLabel()
+        self.label = plain_label()
         self.label.setObjectName("editorMessage")
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -194,7 +194,7 @@ class StudentEditor(_VersionedEditor):
         self.original: dict[str, Any] = {}
         self.version = record.version
         self.edits: dict[str, QLineEdit] = {}
-        ids = QLabel(f"Student {record.id} · sourced id {record['sourced_id'] or '—'}")
+        ids = plain_label(f"Student {record.id} · sourced id {record['sourced_id'] or '—'}")
         ids.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.form.addRow("", ids)
         for name, label in TEXT_FIELDS:
@@ -263,7 +263,7 @@ class EnrollmentEditor(_VersionedEditor):
         self.begin_edit.setPlaceholderText(DATE_HINT)
         self.end_edit = QLineEdit()
         self.end_edit.setPlaceholderText(DATE_HINT)
-        self.form.addRow("Block", QLabel(f"{enrollment.course} — {enrollment.block} ({enrollment.term})"))
+        self.form.addRow("Block", plain_label(f"{enrollment.course} — {enrollment.block} ({enrollment.term})"))
         self.form.addRow("Status", self.status_combo)
         self.form.addRow("Begin date", self.begin_edit)
         self.form.addRow("End date", self.end_edit)

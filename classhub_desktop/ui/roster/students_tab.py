@@ -241,8 +241,10 @@ class StudentsTab(QWidget):
 
     def _cancel_query(self) -> None:
         if self._query_cancel is not None:
-            self._query_cancel.cancel()
-            self._query_cancel = None
+            query, self._query_cancel = self._query_cancel, None
+            query.mark()  # no I/O here: a cancel request opens a connection, which must not block typing
+            if query.has_running():
+                self.runner.start_call("Stopping the previous search", query.cancel_running)
 
     def _reload(self) -> None:
         assert self.session is not None
