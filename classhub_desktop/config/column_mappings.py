@@ -12,9 +12,6 @@ next save moves it aside (``column_mappings.json.corrupt-<timestamp>``) before w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -134,16 +131,7 @@ class ColumnMappingStore:
 
     def quarantine(self) -> Path | None:
         """Move the file aside as column_mappings.json.corrupt-<timestamp>; returns where it went."""
-        if not self.path.exists():
-            return None
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        counter = 1
-        while target.exists():
-            counter += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{counter}")
-        os.replace(self.path, target)
-        return target
+        return paths.move_aside(self.path)
 
     def _write(self, entries: Mapping[str, SavedMapping]) -> None:
         document = {
@@ -154,18 +142,7 @@ class ColumnMappingStore:
             },
         }
         payload = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-        directory = paths.ensure_dir(self.path.parent)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp_name, 0o600)
-            os.replace(temp_name, self.path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        paths.write_private_file(self.path, payload)
 
 
 def _entry(signature: Any, entry: Any) -> SavedMapping | None:

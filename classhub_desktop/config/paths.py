@@ -12,6 +12,8 @@ caller is about to write into it.
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from pathlib import Path
 
 import platformdirs
@@ -56,3 +58,35 @@ def ensure_dir(path: Path) -> Path:
     """Create `path` (and its parents) if missing; a newly created directory is private (0700)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def write_private_file(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload` atomically (temp file, fsync, rename) and readable by this user only:
+    a crash leaves the old file or the new one, never half of either."""
+    directory = ensure_dir(path.parent)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o600)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def move_aside(path: Path) -> Path | None:
+    """Move a damaged file out of the way as `<name>.corrupt-<timestamp>` (kept for the user to look at);
+    returns where it went, or None when there was no file."""
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
+    os.replace(path, target)
+    return target

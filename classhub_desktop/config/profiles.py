@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import builtins
 import math
-import os
 import re
-import tempfile
-import time
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -406,32 +403,12 @@ class ProfileStore:
 
         Returns where the old file went, or None when there was no file.
         """
-        if not self.path.exists():
-            return None
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        counter = 1
-        while target.exists():
-            counter += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{counter}")
-        os.replace(self.path, target)
-        return target
+        return paths.move_aside(self.path)
 
     def _write(self, profiles: dict[str, Profile]) -> None:
         document = {"version": FILE_VERSION, "profiles": {name: p.to_toml() for name, p in profiles.items()}}
         payload = (HEADER + tomli_w.dumps(document)).encode("utf-8")
-        directory = paths.ensure_dir(self.path.parent)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp_name, 0o600)
-            os.replace(temp_name, self.path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        paths.write_private_file(self.path, payload)
 
 
 def saved_password(
