@@ -8,7 +8,10 @@ store/roster_import_students.py) with the changes the import would write.
 `apply_import` runs in ONE transaction: it takes an advisory lock (one import at a time), plans again
 with the same code, refuses with ImportStale when that plan differs from the preview's, applies the
 user's rejections of likely matches, writes set-based (store/roster_import_write.py) and adds one
-audit_log row 'roster.import' with the counts. A cancel or any error rolls everything back.
+audit_log row 'roster.import' with the counts (and `accounts_disabled`: the API accounts of teachers the
+import disabled, each with its own 'api_account.disable' row). A cancel or any error rolls everything back.
+The plan's digest leaves out the likely matches' scores (they move with the roster statistics, so an
+unrelated new student would make every import with likely matches stale).
 """
 
 from __future__ import annotations
@@ -275,6 +278,7 @@ def apply_import(
             "counts": {e: asdict(c) for e, c in counts.items()},
             "likely_matches": sum(1 for s in plan.students if s.found.kind == "likely"),
             "rejected_matches": len(rejected),
+            "accounts_disabled": len(plan.accounts_off),
         }
         audit_id = audit.record(conn, "roster.import", "students", None, details)
         cancel.raise_if_cancelled()

@@ -7,7 +7,10 @@ compared in one statement over bound arrays.
 
 Rules: an incoming value that is empty never clears a stored one (a plain CSV without a city column
 keeps the cities); a school's type is set when the school is created. Records marked `tobedeleted`
-or `enabledUser=false` deactivate (students, teachers: status 'inactive'; enrollments: 'dropped').
+or `enabledUser=false` deactivate (students, teachers: status 'inactive'; enrollments: 'dropped'); a
+teacher the import deactivates loses their active API accounts too (a warning in the preview says so).
+A student enrolled twice in one class (an old `tobedeleted` record next to a new one) is planned once:
+the active record wins.
 For members the manifest declares `bulk`, the bundle's schools' students and teachers that are absent
 from users.csv become inactive, and their blocks' enrollments absent from enrollments.csv dropped.
 """
@@ -24,7 +27,14 @@ from sqlalchemy import Connection, text
 
 from classhub_desktop.core.duplicate_fields import ScoringContext
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.core.roster_model import IncomingStudent, RosterBundle, RosterProblem, students_of, teachers_of
+from classhub_desktop.core.roster_model import (
+    EnrollmentRecord,
+    IncomingStudent,
+    RosterBundle,
+    RosterProblem,
+    students_of,
+    teachers_of,
+)
 from classhub_desktop.store.roster_import_students import (
     STUDENT_FIELDS,
     Existing,
@@ -68,6 +78,7 @@ class Plan:
     courses: list[tuple[Any, ...]] = field(default_factory=list)  # (sourced_id, school sid, code, title)
     teachers: list[tuple[Any, ...]] = field(default_factory=list)  # sid, school, given, family, email, status
     teachers_off: list[int] = field(default_factory=list)
+    accounts_off: list[tuple[int, str, int]] = field(default_factory=list)  # API accounts (id, username, teacher)
     blocks: list[tuple[Any, ...]] = field(default_factory=list)  # sid, course, term, teacher, name, period
     students: list[StudentPlan] = field(default_factory=list)
     students_off: list[int] = field(default_factory=list)
@@ -80,11 +91,13 @@ class Plan:
     def digest(self) -> str:
         """A fingerprint of the plan: equal digests write the same rows."""
         h = hashlib.sha256()
-        for part in (self.schools, self.terms, self.courses, self.teachers, self.teachers_off, self.blocks,
-                     self.students_off, self.enrollments, self.enrollments_off):  # fmt: skip
+        for part in (self.schools, self.terms, self.courses, self.teachers, self.teachers_off, self.accounts_off,
+                     self.blocks, self.students_off, self.enrollments, self.enrollments_off):  # fmt: skip
             h.update(repr(part).encode())
+        # Not the likely match's score: it depends on the roster statistics (any student added anywhere
+        # moves it); which existing row each student maps to, the changes and its version pin the write.
         for s in self.students:
-            h.update(repr((s.incoming.sourced_id, s.found.kind, s.found.existing_id, s.found.score,
+            h.update(repr((s.incoming.sourced_id, s.found.kind, s.found.existing_id,
                            sorted(s.changes.items()), s.existing.version if s.existing else None)).encode())
         return h.hexdigest()
 
@@ -180,6 +193,7 @@ def _plan_teachers(conn: Connection, bundle: RosterBundle, plan: Plan, school_id
     school_sid = _school_sid_of(conn)
     c = plan.counts["teachers"]
     seen: set[str] = set()
+    disabled: list[int] = []  # existing teachers this import turns inactive
     for t in teachers_of(bundle):
         seen.add(t.sourced_id)
         row = existing.get(t.sourced_id)
@@ -213,6 +227,7 @@ def _plan_teachers(conn: Connection, bundle: RosterBundle, plan: Plan, school_id
             continue
         if status == "inactive" and row[6] == "active":
             c.deactivated += 1
+            disabled.append(int(row[1]))
         else:
             c.updated += 1
         plan.teachers.append(values)
@@ -222,6 +237,26 @@ def _plan_teachers(conn: Connection, bundle: RosterBundle, plan: Plan, school_id
             if sid not in seen and row[6] == "active" and int(row[2]) in ours:
                 plan.teachers_off.append(int(row[1]))
                 c.deactivated += 1
+    _plan_accounts_off(conn, plan, disabled + plan.teachers_off)
+
+
+def _plan_accounts_off(conn: Connection, plan: Plan, teacher_ids: list[int]) -> None:
+    """A teacher the import disables loses API access too (as store.teachers.set_teacher_active does)."""
+    if not teacher_ids:
+        return
+    rows = conn.execute(
+        text("SELECT id, username, teacher_id FROM app_users"
+             " WHERE teacher_id = ANY(CAST(:ids AS bigint[])) AND is_active ORDER BY id"),
+        {"ids": teacher_ids},
+    )  # fmt: skip
+    plan.accounts_off = [(int(i), str(u), int(t)) for i, u, t in rows]
+    if plan.accounts_off:
+        names = [a[1] for a in plan.accounts_off]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        plan.problems.append(RosterProblem(
+            "users.csv", None, None,
+            f"{len(names)} API account(s) of teachers this import disables will be disabled too: {shown}. "
+            "Enable an account again on the Teachers tab if the teacher still needs it.", "warning"))  # fmt: skip
 
 
 def _plan_blocks(conn: Connection, bundle: RosterBundle, plan: Plan) -> None:
@@ -331,17 +366,47 @@ def _plan_students(
         c.deactivated += len(plan.students_off)
 
 
+def _one_per_class(records: list[tuple[EnrollmentRecord, tuple[Any, ...]]], plan: Plan, report: bool,
+                   ) -> list[tuple[Any, ...]]:  # fmt: skip
+    """One planned row per (student, class): a file may enrol a student twice in a class (a re-enrolment
+    exports the old record `tobedeleted` next to the new one). The active record wins; among records of
+    the same status the later begin date, then the later line. Two active records that disagree on the
+    dates are reported (a warning naming both lines)."""
+    if len({(row[0], row[2]) for _record, row in records}) == len(records):
+        return [row for _record, row in records]  # the usual file: nothing to collapse
+    best: dict[tuple[str, str], tuple[EnrollmentRecord, tuple[Any, ...]]] = {}
+    for record, row in records:
+        key = (record.user_sourced_id, record.class_sourced_id)
+        prev = best.get(key)
+        if prev is None:
+            best[key] = (record, row)
+            continue
+        old, old_row = prev
+        if report and row[3] == old_row[3] == "active" and row[4:] != old_row[4:]:
+            plan.problems.append(RosterProblem(
+                "enrollments.csv", record.line, "sourcedId",
+                f"{record.user_sourced_id} is enrolled in {record.class_sourced_id} twice with different dates "
+                f"(lines {old.line} and {record.line}, {old.sourced_id} and {record.sourced_id}); ClassHub uses the "
+                "later begin date (the later line when equal). Remove the other record if that is wrong.",
+                "warning"))  # fmt: skip
+        rank = (row[3] == "active", row[4] or date.min, record.line)
+        if rank > (old_row[3] == "active", old_row[4] or date.min, old.line):
+            best[key] = (record, row)
+    return [row for _record, row in best.values()]
+
+
 def _plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_ids: dict[str, int],
-                      bundle_schools: list[str]) -> None:  # fmt: skip
+                      bundle_schools: list[str], *, report: bool = True) -> None:  # fmt: skip
     target: dict[str, StudentPlan] = {s.incoming.sourced_id: s for s in plan.students}
-    rows: list[tuple[Any, ...]] = []
+    records: list[tuple[EnrollmentRecord, tuple[Any, ...]]] = []
     for e in bundle.enrollments:
         sp = target.get(e.user_sourced_id)
         if e.role != "student" or sp is None or (sp.existing is None and not sp.incoming.active):
             continue
         status = "active" if e.status == "active" else "dropped"
         existing_id = sp.found.existing_id if sp.existing is not None else None
-        rows.append((e.user_sourced_id, existing_id, e.class_sourced_id, status, e.begin_date, e.end_date))
+        records.append((e, (e.user_sourced_id, existing_id, e.class_sourced_id, status, e.begin_date, e.end_date)))
+    rows = _one_per_class(records, plan, report)
     current = conn.execute(
         text(
             """
@@ -431,7 +496,7 @@ def reject(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozens
         plan.students[index] = StudentPlan(sp.incoming, Found("new", None), None, "", {}, {}, None)
     plan.counts["enrollments"] = Counts()
     plan.enrollments, plan.enrollments_off = [], []
-    _plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools)
+    _plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools, report=False)
 
 
 def iso(value: Any) -> Any:

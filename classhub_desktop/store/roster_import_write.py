@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store import audit
 from classhub_desktop.store.roster_import_plan import ENTITIES, Plan
 from classhub_desktop.store.roster_import_students import STUDENT_FIELDS
 
@@ -108,6 +109,23 @@ def _teachers(conn: Connection, plan: Plan) -> None:
                  " WHERE id = ANY(CAST(:ids AS bigint[])) AND status = 'active'"),
             {"ids": plan.teachers_off},
         )  # fmt: skip
+    _accounts_off(conn, plan)
+
+
+def _accounts_off(conn: Connection, plan: Plan) -> None:
+    """Disable the API accounts of the teachers the import disabled, one audit row per account (as
+    store.teachers.set_teacher_active does); the import's own audit row counts them."""
+    if not plan.accounts_off:
+        return
+    rows = conn.execute(
+        text("UPDATE app_users SET is_active = false WHERE id = ANY(CAST(:ids AS bigint[])) AND is_active"
+             " RETURNING id, username, teacher_id"),
+        {"ids": [a[0] for a in plan.accounts_off]},
+    ).all()  # fmt: skip
+    for account in rows:
+        audit.record(conn, "api_account.disable", "app_users", account.id,
+                     {"username": account.username, "teacher_id": account.teacher_id, "with_teacher": True,
+                      "by": "roster.import"})  # fmt: skip
 
 
 def _blocks(conn: Connection, plan: Plan) -> None:
