@@ -170,3 +170,42 @@ def test_unwritable_report_file_and_bad_profile_thresholds_are_refused(
     assert main(["doctor", "--profile", "doctor-bad"]) == 2
     err = capsys.readouterr().err
     assert "doctor-bad" in err and "api.latency" in err and "critical threshold" in err
+
+
+def test_the_api_address_is_never_shown_with_its_user_information(
+    capsys: pytest.CaptureFixture[str], own_api: ServedApi, stopped_api: str, tmp_path: Path
+) -> None:
+    """Review finding 19: `--api https://user:password@host` is used as given, but the report target, the
+    evidence sources and the error messages show https://***@host (printed, JSON and saved reports)."""
+    secret = "pw-s3cret"
+
+    def with_userinfo(url: str) -> str:
+        return url.replace("http://", f"http://admin:{secret}@", 1)
+
+    host = own_api.base_url.removeprefix("http://")
+    code, result, err = run(capsys, "--api", with_userinfo(own_api.base_url))
+    assert (code, result["worst"]) == (0, "ok"), result  # the address still works
+    assert result["target"] == f"http://***@{host}"
+    healthz = next(c for c in result["checks"] if c["id"] == "api.healthz")
+    assert healthz["evidence"]["source"] == f"GET http://***@{host}/healthz"
+    assert secret not in json.dumps(result) + err and "admin" not in json.dumps(result)
+
+    # down: the client's error messages name the address
+    code, result, _ = run(capsys, "--api", with_userinfo(stopped_api))
+    assert code == 2 and "connection refused" in result["checks"][0]["evidence"]["summary"]
+    assert "***@127.0.0.1" in result["checks"][0]["evidence"]["summary"]
+    assert secret not in json.dumps(result)
+
+    # text, HTML and Markdown
+    html_file, md_file = tmp_path / "health.html", tmp_path / "health.md"
+    main(["doctor", "--api", with_userinfo(stopped_api), "--html", str(html_file), "--markdown", str(md_file)])
+    captured = capsys.readouterr()
+    saved = html_file.read_text(encoding="utf-8") + md_file.read_text(encoding="utf-8")
+    assert "***@127.0.0.1" in captured.out and "***@127.0.0.1" in saved
+    assert secret not in captured.out + captured.err + saved
+
+    # an address that cannot be used at all: its error message
+    code, result, _ = run(capsys, "--api", f"ftp://admin:{secret}@files.example.org")
+    assert code == 2 and result["checks"][0]["status"] == "error"
+    assert "ftp://***@files.example.org" in result["checks"][0]["evidence"]["summary"]
+    assert secret not in json.dumps(result)

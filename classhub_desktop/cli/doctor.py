@@ -4,6 +4,8 @@ Targets: `--profile NAME` (its database with the saved password, its API address
 health_thresholds), or `--db URL` and/or `--api URL`. Only --db: the API checks are skipped with a
 note; only --api: the database checks are skipped. Neither: the database from libpq's environment.
 Exit code: 0 all ok, 1 warnings, 2 a critical finding or a check that could not run.
+Nothing printed or saved shows a password: the database address goes through store.engine.redacted,
+the API address through core.health_redact.redact_url (https://user:pw@host -> https://***@host).
 """
 
 from __future__ import annotations
@@ -74,13 +76,16 @@ def _plan(args: argparse.Namespace) -> _Plan:
 
 
 def _target(plan: _Plan) -> str:
+    """What was checked, for the report: the database without its password, the API address without
+    its user information (https://***@host)."""
+    from classhub_desktop.core.health_redact import redact_url
     from classhub_desktop.store.engine import redacted
 
     parts = []
     if plan.check_database:
         parts.append(redacted(plan.conninfo) if plan.conninfo else "database from libpq's environment")
     if plan.api_url:
-        parts.append(plan.api_url)
+        parts.append(redact_url(plan.api_url))
     return ", ".join(parts)
 
 

@@ -4,7 +4,9 @@ Every check runs in its own transaction on one connection, under SET LOCAL state
 lock_timeout 500 ms and application_name "classhub-desktop/health", so a slow or blocked check costs
 at most its timeout and cannot disturb the others. A check that fails becomes an ERROR finding; a
 connection that drops is re-opened once for the next check, and when the server cannot be reached
-the remaining checks are ERROR findings ("database unreachable") — never an exception.
+the remaining checks are ERROR findings ("database unreachable") — never an exception. An error
+in a check's own code (a KeyError, an IndexError, ...) is an ERROR finding for that check only;
+only CancelledError (the user's Cancel) stops the run.
 
 The checks themselves are in store/health_postgres.py and store/health_classhub.py: functions
 `(conn, thresholds) -> (Status, Evidence)` whose evidence carries the SQL they ran.
@@ -34,7 +36,7 @@ from classhub_desktop.core.health import (
     jsonable,
     make_finding,
 )
-from classhub_desktop.core.progress import CancelToken
+from classhub_desktop.core.progress import CancelledError, CancelToken
 
 HEALTH_APPLICATION_NAME = "classhub-desktop/health"
 STATEMENT_TIMEOUT_MS = 5_000
@@ -177,6 +179,13 @@ def _run_one(conn: Connection, check: CheckSpec, fn: CheckFn, limits: Mapping[st
         if conn.invalidated:
             reason = f"database unreachable: {reason}"
         return error_finding(check, reason, check_source(check.id), elapsed)
+    except CancelledError:
+        raise
+    except Exception as exc:  # a bug in the check itself: one ERROR finding, the other checks still run
+        elapsed = (time.perf_counter() - started) * 1000
+        reason = (f"internal error in the check ({type(exc).__name__}: {_message(exc)}); the other checks "
+                  "ran. Run the check again; if it keeps failing, report it to the ClassHub Desktop developers")
+        return error_finding(check, reason, check_source(check.id), elapsed)
     elapsed = (time.perf_counter() - started) * 1000
     if not evidence.source:
         evidence = replace(evidence, source=check_source(check.id))
@@ -197,6 +206,10 @@ def _without_repeated_totals(evidence: Evidence) -> Evidence:
     return replace(evidence, rows=rows)
 
 
+# The failure figures count the last 24 hours (FAILURE_WINDOW) through the indexes
+# ix_class_generation_logs_trigger_time and ix_notifications_status_created_at: the sample runs every
+# 10 s, and a count over the whole history would read every generation log (millions of rows a year).
+FAILURE_WINDOW_HOURS = 24
 SAMPLE_SQL = """
 SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections_used,
        current_setting('max_connections')::int AS connections_max,
@@ -205,14 +218,17 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
        (SELECT count(*) FROM pg_stat_activity
          WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()) AS active,
        d.blks_hit, d.blks_read, d.xact_commit, d.xact_rollback,
-       (SELECT count(*) FROM class_generation_logs WHERE status = 'failed') AS failed_generations_total,
-       (SELECT count(*) FROM notifications WHERE status = 'FAILED') AS failed_notifications_total
+       (SELECT count(*) FROM class_generation_logs
+         WHERE trigger_time >= now() - :hours * interval '1 hour' AND status = 'failed') AS failed_generations_24h,
+       (SELECT count(*) FROM notifications
+         WHERE status = 'FAILED' AND created_at >= now() - :hours * interval '1 hour') AS failed_notifications_24h
 FROM pg_stat_database d WHERE d.datname = current_database()
 """
 
 
 def sample_database(engine: Engine) -> dict[str, float]:
-    """Cheap figures for the charts (counters are cumulative: chart the ratio of deltas).
+    """Cheap figures for the charts (counters are cumulative: chart the ratio of deltas; the failure
+    counts are those of the last FAILURE_WINDOW_HOURS, read through indexes).
 
     Raises SQLAlchemyError when the database cannot be reached (the sampler records a gap).
     """
@@ -220,5 +236,5 @@ def sample_database(engine: Engine) -> dict[str, float]:
         conn.execute(text(_SETUP), {"statement_timeout": str(STATEMENT_TIMEOUT_MS),
                                     "lock_timeout": str(LOCK_TIMEOUT_MS),
                                     "application_name": HEALTH_APPLICATION_NAME})
-        row = conn.execute(text(SAMPLE_SQL)).mappings().one()
+        row = conn.execute(text(SAMPLE_SQL), {"hours": FAILURE_WINDOW_HOURS}).mappings().one()
     return {key: float(value or 0) for key, value in row.items()}

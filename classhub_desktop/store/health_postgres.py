@@ -4,6 +4,10 @@ They read catalog and statistics views only (pg_stat_activity, pg_stat_database,
 pg_class.reltuples, ...), never count(*) a user table, so they cost the same on a school and on a
 district. A login without pg_monitor (or pg_read_all_stats) sees other users' sessions without
 their query text; the checks still run.
+
+Query texts of other sessions (pg_stat_activity, pg_stat_statements) go into evidence and saved
+reports with their literals replaced by `?` (core.health_redact): they carry names, e-mail
+addresses and passwords as the clients sent them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from classhub_desktop.core.health import Evidence, Status, grade_high, grade_low
+from classhub_desktop.core.health_redact import redact_sql_literals
 from classhub_desktop.store import migrations as migration_state
 from classhub_desktop.store.health import TOP_N, CheckRegistry, fetch, fetch_one, pct
 
@@ -60,7 +65,7 @@ ORDER BY state_change LIMIT :top
 
 @REGISTRY("pg.idle_in_transaction", IDLE_IN_TRANSACTION)
 def idle_in_transaction(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Evidence]:
-    rows = fetch(conn, IDLE_IN_TRANSACTION, top=TOP_N)
+    rows = _redacted(fetch(conn, IDLE_IN_TRANSACTION, top=TOP_N), "last_query")
     count = int(rows[0]["sessions"]) if rows else 0
     longest = max((float(r["idle_seconds"] or 0) for r in rows), default=0.0)
     if not rows:
@@ -85,7 +90,7 @@ ORDER BY query_start LIMIT :top
 @REGISTRY("pg.long_queries", LONG_QUERIES)
 def long_queries(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Evidence]:
     floor = min(t.get("warn", 30.0), t.get("critical", 300.0))
-    rows = fetch(conn, LONG_QUERIES, min_seconds=floor, top=TOP_N)
+    rows = _redacted(fetch(conn, LONG_QUERIES, min_seconds=floor, top=TOP_N), "query")
     count = int(rows[0]["queries"]) if rows else 0
     longest = max((float(r["running_seconds"] or 0) for r in rows), default=0.0)
     summary = (f"{count} quer(ies) running for more than {_duration(floor)}; the longest for {_duration(longest)}"
@@ -94,26 +99,30 @@ def long_queries(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Evid
         summary, {"queries": count, "longest_seconds": longest}, "", tuple(rows))
 
 
+# pg_blocking_pids is evaluated once per waiting session (the LATERAL subquery, kept apart by its
+# volatile function): a lock released between two evaluations must not leave a row without a blocker.
 BLOCKED = """
 SELECT a.pid, a.usename AS user_name, coalesce(nullif(a.application_name, ''), '(none)') AS application_name,
        round(extract(epoch FROM clock_timestamp() - a.query_start)::numeric, 1) AS waiting_seconds,
-       a.wait_event, left(a.query, 300) AS query, pg_blocking_pids(a.pid) AS blocking_pids,
+       a.wait_event, left(a.query, 300) AS query, p.blocking_pids,
        b.state AS blocker_state, coalesce(nullif(b.application_name, ''), '(none)') AS blocker_application,
        left(b.query, 300) AS blocker_query, count(*) OVER () AS blocked
 FROM pg_stat_activity a
-LEFT JOIN LATERAL (SELECT * FROM pg_stat_activity b WHERE b.pid = (pg_blocking_pids(a.pid))[1]) b ON true
-WHERE a.wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(a.pid)) > 0
+CROSS JOIN LATERAL (SELECT pg_blocking_pids(a.pid) AS blocking_pids OFFSET 0) p
+LEFT JOIN LATERAL (SELECT * FROM pg_stat_activity b WHERE b.pid = p.blocking_pids[1]) b ON true
+WHERE a.wait_event_type = 'Lock' AND cardinality(p.blocking_pids) > 0
 ORDER BY a.query_start LIMIT :top
 """
 
 
 @REGISTRY("pg.blocked", BLOCKED)
 def blocked(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Evidence]:
-    rows = fetch(conn, BLOCKED, top=TOP_N)
+    rows = _redacted(fetch(conn, BLOCKED, top=TOP_N), "query", "blocker_query")
     count = int(rows[0]["blocked"]) if rows else 0
     longest = max((float(r["waiting_seconds"] or 0) for r in rows), default=0.0)
+    blocker = (rows[0]["blocking_pids"] or ["?"])[0] if rows else None
     summary = (f"{count} session(s) waiting for a lock; the longest for {_duration(longest)} "
-               f"(blocked by pid {rows[0]['blocking_pids'][0]})" if rows else "No session is waiting for a lock")
+               f"(blocked by pid {blocker})" if rows else "No session is waiting for a lock")
     return grade_high(count, t), Evidence(summary, {"blocked": count, "longest_wait_seconds": longest}, "",
                                           tuple(rows))
 
@@ -366,7 +375,7 @@ def slow_statements(conn: Connection, t: Mapping[str, float]) -> tuple[Status, E
         return Status.WARN, Evidence(
             "pg_stat_statements is installed but not loaded (missing from shared_preload_libraries). "
             + NOT_INSTALLED_FIX, {"installed": True, "loaded": False}, source)
-    rows = fetch(conn, query, min_calls=int(t["min_calls"]), top=TOP_N)
+    rows = _redacted(fetch(conn, query, min_calls=int(t["min_calls"]), top=TOP_N), "query")
     slowest = float(rows[0]["mean_ms"]) if rows else 0.0
     summary = (f"Slowest statement (called {t['min_calls']:g}+ times): {slowest:g} ms on average" if rows
                else f"No statement called {t['min_calls']:g}+ times yet")
@@ -397,6 +406,15 @@ def migrations(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Eviden
     summary = (f"{len(pending)} migration(s) pending (database at {', '.join(current) or 'none'}, "
                f"application at {state.head})" if pending else f"Schema up to date (revision {state.head})")
     return grade_high(len(pending), t), Evidence(summary, figures, "", pending)
+
+
+def _redacted(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """`rows` with the SQL text under `keys` redacted (literals -> ?): other sessions' statements."""
+    for row in rows:
+        for key in keys:
+            if isinstance(row.get(key), str):
+                row[key] = redact_sql_literals(row[key])
+    return rows
 
 
 def _duration(seconds: float) -> str:

@@ -16,14 +16,8 @@ import pytest
 
 from classhub_desktop.core.health import Finding, Status
 from classhub_desktop.remote import ApiClient, ServerError
-from classhub_desktop.remote.health import (
-    API_CHECK_IDS,
-    check_api,
-    parse_metrics,
-    quantile,
-    run_api_checks,
-    sample_api,
-)
+from classhub_desktop.remote.health import API_CHECK_IDS, check_api, run_api_checks, sample_api
+from classhub_desktop.remote.health_metrics import parse_metrics, quantile
 from tests.api_support import SEED_PASSWORD, SeededDatabase, ServedApi, serve_database
 from tests.conftest import PgServer
 
@@ -164,6 +158,23 @@ def test_stopped_api_is_critical_with_what_to_do(seeded_db: SeededDatabase) -> N
     assert findings["api.error_rate"].evidence.summary.startswith("Not checked: Nothing answers")
     sample = sample_api(served.base_url)
     assert sample.healthz_ms is None and not sample.ok and "connection refused" in (sample.error or "")
+
+
+def test_user_information_in_the_address_is_used_but_never_shown(
+        served: ServedApi, seeded_db: SeededDatabase) -> None:
+    """Review finding 19: findings, sources and the chart sample's error hide https://user:pw@ as ***@."""
+    secret = "tok-s3cret-pw"
+    address = served.base_url.replace("http://", f"http://ops:{secret}@", 1)
+    findings, sample = check_api(address)
+    assert findings[0].status is Status.OK and sample.ok  # the address itself still works
+    assert findings[0].evidence.source.startswith("GET http://***@127.0.0.1:")
+    stopped = serve_database(seeded_db)
+    stopped.stop()
+    down = stopped.base_url.replace("http://", f"http://ops:{secret}@", 1)
+    findings, sample = check_api(down, timeout_s=2)
+    shown = [f.evidence.summary + f.evidence.source for f in findings] + [sample.error or ""]
+    assert "***@127.0.0.1" in findings[0].evidence.summary and all(secret not in text for text in shown)
+    assert secret not in (sample_api(down).error or "") and "connection refused" in (sample_api(down).error or "")
 
 
 def test_api_whose_database_is_gone_is_not_ready(pg_server: PgServer, seeded_db: SeededDatabase) -> None:

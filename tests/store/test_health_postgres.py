@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from classhub_desktop.core.health import Status
+from classhub_desktop.core.health import HealthReport, Status
+from classhub_desktop.core.health_report import render_html, render_markdown
 from classhub_desktop.store import migrations
 from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store.health_postgres import BLOCKED
 from tests.conftest import PgServer
 from tests.health_db_support import background, check, execute, status_of, wait_for
 
@@ -77,6 +80,52 @@ def test_blocked_session_names_its_blocker_and_clears_when_the_lock_is_released(
             holder.rollback()
             assert wait_for(engine, "pg.blocked", lambda f: f.status is Status.OK).status is Status.OK
     execute(db_conninfo, "DROP TABLE lock_target")
+
+
+def test_blocking_pids_are_read_once_per_waiting_session(db_conninfo: str) -> None:
+    """The race of review finding 8: pg_blocking_pids evaluated in the WHERE and again for the row could
+    disagree when a lock is released in between (a row with no blocker: IndexError). The plan must
+    evaluate it once and filter and show that one value."""
+    with psycopg.connect(db_conninfo, autocommit=True) as conn:
+        plan = "\n".join(str(r[0]) for r in conn.execute("EXPLAIN VERBOSE " + BLOCKED.replace(":top", "10")))
+    assert plan.count("pg_blocking_pids(") == 1, plan
+    assert "cardinality(p.blocking_pids)" in plan and "p.blocking_pids[1]" in plan
+
+
+SECRETS = ("secret-literal", "ada@example.org", "Hunter2!", "4242424242")
+
+
+def test_other_sessions_query_text_is_shown_without_its_literals(
+        engine: Engine, db_conninfo: str) -> None:
+    """Review finding 10: names, e-mail addresses and passwords in pg_stat_activity.query stay out of the
+    evidence and of the saved reports; the statement's shape stays readable."""
+    execute(db_conninfo, "CREATE TABLE secret_target (id int, email text)")
+    findings = []
+    with psycopg.connect(db_conninfo, application_name="leaky") as idle:
+        idle.execute("SELECT 'secret-literal' AS a, E'ada@example.org\\'s' AS b, $q$Hunter2!$q$, 4242424242")
+        idle_finding = wait_for(engine, "pg.idle_in_transaction", lambda f: bool(f.evidence.rows),
+                                {"warn": 0.1, "critical": 600})
+        findings.append(idle_finding)
+        assert idle_finding.evidence.rows[0]["last_query"] == "SELECT ? AS a, ? AS b, ?, ?"
+        idle.rollback()
+        idle.execute("LOCK TABLE secret_target IN ACCESS EXCLUSIVE MODE")
+        with background(db_conninfo, "SELECT pg_sleep(0), * FROM secret_target WHERE email = 'ada@example.org'"
+                        " OR id = 4242424242"):
+            blocked_finding = wait_for(engine, "pg.blocked", lambda f: bool(f.evidence.rows))
+            long_finding = wait_for(engine, "pg.long_queries", lambda f: bool(f.evidence.rows),
+                                    {"warn": 0.2, "critical": 600})
+            findings += [blocked_finding, long_finding]
+        idle.rollback()
+    row = blocked_finding.evidence.rows[0]
+    assert row["query"] == "SELECT pg_sleep(?), * FROM secret_target WHERE email = ? OR id = ?"
+    assert row["blocker_query"] == "LOCK TABLE secret_target IN ACCESS EXCLUSIVE MODE"
+    assert any("secret_target WHERE email = ?" in r["query"] for r in long_finding.evidence.rows)
+    report = HealthReport(tuple(findings), datetime.now(UTC), "test")
+    saved = [render_html(report, []), render_markdown(report, []), str(report.to_json())]
+    assert "secret_target" in saved[0]  # the query text is there ...
+    for secret in SECRETS:  # ... without its values
+        assert all(secret not in text for text in saved), secret
+    execute(db_conninfo, "DROP TABLE secret_target")
 
 
 def test_cache_hit_ratio_is_graded_lower_is_worse_once_there_is_enough_activity(engine: Engine) -> None:

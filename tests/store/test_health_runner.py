@@ -3,17 +3,21 @@ server (ERROR findings, never an exception), the session settings, cancel, sampl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
-from classhub_desktop.core.health import CHECKS, Status
+from classhub_desktop.core.health import CHECKS, Evidence, Status
 from classhub_desktop.core.progress import CancelledError, CancelToken
+from classhub_desktop.store import health_postgres
 from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.health import (
+    FAILURE_WINDOW_HOURS,
     HEALTH_APPLICATION_NAME,
+    SAMPLE_SQL,
     check_source,
     database_checks,
     run_database_checks,
@@ -125,15 +129,72 @@ def test_cancel_stops_between_checks(engine: Engine) -> None:
 
 
 def test_sample_database_returns_the_chart_figures(engine: Engine, db_conninfo: str) -> None:
-    execute(db_conninfo, "INSERT INTO class_generation_logs (operation, status) VALUES ('manual', 'failed')",
+    execute(db_conninfo,
+            "INSERT INTO class_generation_logs (operation, status) VALUES ('manual', 'failed')",
+            "INSERT INTO class_generation_logs (operation, status, trigger_time)"
+            " VALUES ('manual', 'failed', now() - interval '25 hours')",  # outside the 24 h: not counted
+            "INSERT INTO notifications (kind, recipient, subject, status, created_at) VALUES"
+            " ('email', 'r', 's', 'FAILED', now() - interval '1 hour'),"
+            " ('email', 'r', 's', 'FAILED', now() - interval '2 days'), ('email', 'r', 's', 'SENT', now())",
             flush_stats=False)
     with psycopg.connect(db_conninfo) as idle:
         idle.execute("SELECT 1")
         sample = sample_database(engine)
     assert set(sample) == {"connections_used", "connections_max", "idle_in_transaction", "active", "blks_hit",
-                           "blks_read", "xact_commit", "xact_rollback", "failed_generations_total",
-                           "failed_notifications_total"}
+                           "blks_read", "xact_commit", "xact_rollback", "failed_generations_24h",
+                           "failed_notifications_24h"}
     assert sample["connections_used"] >= 2 and sample["connections_max"] >= sample["connections_used"]
-    assert sample["idle_in_transaction"] >= 1 and sample["failed_generations_total"] == 1
+    assert sample["idle_in_transaction"] >= 1
+    assert (sample["failed_generations_24h"], sample["failed_notifications_24h"]) == (1, 1)
     assert all(isinstance(v, float) for v in sample.values())
-    execute(db_conninfo, "DELETE FROM class_generation_logs", flush_stats=False)
+    execute(db_conninfo, "DELETE FROM class_generation_logs", "DELETE FROM notifications", flush_stats=False)
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    yield plan["Node Type"], plan.get("Relation Name", ""), plan.get("Index Name", "")
+    for child in plan.get("Plans", []):
+        yield from _scans(child)
+
+
+def test_the_sample_reads_the_failure_tables_through_their_indexes(db_conninfo: str) -> None:
+    """Review finding 7: the 10-second sample must not read the whole class_generation_logs (millions of
+    rows a year) or notifications. With sequential scans made unattractive the planner must find an
+    index path for both (a sequential scan would still be chosen, marked disabled, if none existed)."""
+    with psycopg.connect(db_conninfo, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        [[plan]] = conn.execute("EXPLAIN (FORMAT JSON) " + SAMPLE_SQL.replace(":hours", "%(hours)s"),
+                                {"hours": FAILURE_WINDOW_HOURS}).fetchall()
+    scans = list(_scans(plan[0]["Plan"]))
+    tables = {"class_generation_logs", "notifications"}
+    assert [s for s in scans if s[1] in tables and s[0] == "Seq Scan"] == [], scans
+    assert {s[2] for s in scans} >= {"ix_class_generation_logs_trigger_time", "ix_notifications_status_created_at"}
+
+
+def test_an_error_in_a_checks_own_code_is_one_error_finding_and_the_others_run(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding 8: a KeyError/IndexError/... in a check is that check's ERROR finding, not the end
+    of the run (the doctor printed a traceback); the user's Cancel still stops the run."""
+    def broken(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Evidence]:
+        conn.execute(text("SELECT 1"))
+        return Status.OK, Evidence([][0], {}, "")  # IndexError, as pg.blocked raised in the race
+
+    monkeypatch.setitem(health_postgres.REGISTRY.functions, "pg.blocked", broken)
+    findings = {f.id: f for f in run_database_checks(engine, tiers={"fast"})}
+    assert list(findings) == ["pg.connections", "pg.idle_in_transaction", "pg.long_queries", "pg.blocked"]
+    failed = findings.pop("pg.blocked")
+    assert failed.status is Status.ERROR
+    assert "internal error in the check (IndexError: list index out of range)" in failed.evidence.summary
+    assert failed.evidence.source == check_source("pg.blocked") and failed.fix
+    assert {f.status for f in findings.values()} <= {Status.OK, Status.WARN}
+    # the connection is still usable for the next check (the failed check's transaction was rolled back)
+    monkeypatch.setitem(health_postgres.REGISTRY.functions, "pg.connections", broken)
+    after = run_database_checks(engine, only={"pg.connections", "pg.long_queries"})
+    assert (after[0].status, after[1].id) == (Status.ERROR, "pg.long_queries")
+    assert after[1].status is not Status.ERROR
+
+    def cancelled(conn: Connection, t: Mapping[str, float]) -> tuple[Status, Evidence]:
+        raise CancelledError()
+
+    monkeypatch.setitem(health_postgres.REGISTRY.functions, "pg.long_queries", cancelled)
+    with pytest.raises(CancelledError):
+        run_database_checks(engine, tiers={"fast"})

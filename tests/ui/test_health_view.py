@@ -27,6 +27,7 @@ from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.core.connection import ConnectionReport
 from classhub_desktop.core.health import TIERS, Status
 from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store.health import run_database_checks
 from classhub_desktop.store.health_samples import HealthSampleStore
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.app import style_sheet
@@ -86,8 +87,8 @@ def fill_history(samples: HealthSampleStore, profile: str, days: float = 2.0) ->
             "api_healthz_ms": 25 + 30 * busy + (180 if incident else 0) + (i % 11),
             "api_request_mean_ms": 40 + 25 * busy + (300 if incident else 0),
             "api_error_rate": 3.5 if incident else (0.2 if i % 13 == 0 else 0.0),
-            "failed_generations_total": 2 + (i < 30) * 1,
-            "failed_notifications_total": 5 + (i < 33) * 3,
+            "failed_generations_24h": 3 if i < 30 else 1,  # rolling 24-hour counts: a bad night
+            "failed_notifications_24h": 8 if i < 33 else 2,
         }
         rows.extend((profile, metric, ts, float(value)) for metric, value in values.items())
     samples.add_rows(rows)
@@ -317,6 +318,17 @@ def test_samples_are_stored_and_charted(
     used = samples.latest("chartprof", "connections_used")
     assert used is not None and used.value >= 1
     assert samples.latest("chartprof", "api_healthz_ms") is not None
+    # The failure figures are the live counts of the last 24 hours (review finding 7), as the seeded check sees them.
+    def live(metric: str) -> Any:
+        point = samples.latest("chartprof", metric)
+        return point if point is not None and abs(point.ts - time.time()) < 60 else None
+
+    qtbot.waitUntil(lambda: live("failed_generations_24h") is not None, timeout=OP_TIMEOUT_MS)
+    live_failures = live("failed_generations_24h")
+    failed_check = run_database_checks(engine, only={"classhub.failed_generations"})[0]
+    assert live_failures.value == failed_check.evidence.figures["failures"]
+    assert samples.latest("chartprof", "failed_generations_total") is None
+    assert view.charts.charts["failed_jobs"].spec.title == "Failed jobs (rolling 24-hour count)"
     # The history (every 10 min) and the live samples, condensed into 2-minute buckets over 24 hours.
     qtbot.waitUntil(lambda: any(abs(ts - time.time()) < 120 and value <= 100.0
                                 for ts, value in view.charts.points("cache_hit", "cache_hit_ratio")),

@@ -1,5 +1,5 @@
 """Charts of the locally stored health samples (QtCharts): connections, cache hit ratio, API latency,
-API error rate and failed jobs, over the last 24 hours or 7 days (a range switch).
+API error rate and failed jobs (a rolling 24-hour count), over the last 24 hours or 7 days (a range switch).
 
 The page queries the sample store on a worker and hands the points to `HealthCharts.set_data`; this
 module only draws. Colours are fixed, dark enough on the light chart background, and every series
@@ -29,6 +29,8 @@ ABOUT_TEXT = (
     "another page is shown), so a gap means nobody was looking, not that the server was down.\n\n"
     "Peaks are kept when the range is condensed: connections and latency show the highest value of "
     "each interval, the cache hit ratio the lowest.\n\n"
+    "The failures chart is a rolling count: each point is the number of class generations and "
+    "notifications that failed in the 24 hours before it, so one bad night stays visible for a day.\n\n"
     "Samples are kept for 8 days on this computer, in {path}."
 )
 
@@ -70,9 +72,9 @@ CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("api_errors", "API error rate", "% of requests", (
         Line("api_error_rate", "5xx responses", "#c62828", "max"),
     ), label_format="%.1f", y_min_span=2.0),
-    ChartSpec("failed_jobs", "Failed jobs (recorded rows)", "rows", (
-        Line("failed_generations_total", "Failed class generations", "#ad1457", "max"),
-        Line("failed_notifications_total", "Failed notifications", "#4e342e", "max"),
+    ChartSpec("failed_jobs", "Failed jobs (rolling 24-hour count)", "failures in 24 h", (
+        Line("failed_generations_24h", "Class generations", "#ad1457", "max"),
+        Line("failed_notifications_24h", "Notifications", "#4e342e", "max"),
     ), y_min_span=4.0),
 )
 

@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 
 from classhub_desktop.core.health import TIER_INTERVALS_S, TIERS, Finding, Thresholds, Tier
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.remote.health import ApiMetricsSample, check_api
+from classhub_desktop.remote.health import check_api
+from classhub_desktop.remote.health_metrics import ApiMetricsSample
 from classhub_desktop.store.health import run_database_checks, sample_database
 from classhub_desktop.store.health_samples import HealthSampleStore
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -65,9 +66,10 @@ class JobResult:
 
 
 def derive_database(previous: Mapping[str, float] | None, current: Mapping[str, float]) -> dict[str, float]:
-    """Chart figures from sample_database: gauges as they are, the cache hit ratio over the interval."""
+    """Chart figures from sample_database: gauges as they are (the failure counts are those of the last
+    24 hours, a rolling figure), the cache hit ratio over the interval."""
     keep = ("connections_used", "connections_max", "idle_in_transaction", "active",
-            "failed_generations_total", "failed_notifications_total")
+            "failed_generations_24h", "failed_notifications_24h")
     out = {k: float(current[k]) for k in keep if current.get(k) is not None}
     if previous is not None:
         hit = current.get("blks_hit", 0.0) - previous.get("blks_hit", 0.0)
