@@ -29,10 +29,16 @@ _BACKGROUND = {Status.OK: "#e8f5e9", Status.WARN: "#fff8e1", Status.ERROR: "#f3e
 _ORDER = (Status.CRITICAL, Status.ERROR, Status.WARN, Status.OK)
 
 
-def format_value(value: Any) -> str:
-    """A figure for people: 0.1234567 -> 0.1235, 12345.0 -> 12,345, lists and tables as JSON."""
+ID_KEYS = frozenset({"pid", "id", "oid", "relid", "indexrelid", "port", "year"})
+
+
+def format_value(value: Any, key: str = "") -> str:
+    """A figure for people: 0.1234567 -> 0.1235, 12345.0 -> 12,345, lists and tables as JSON; identifiers
+    (`key` "pid", "student_id", ...) without thousands separators: a pid is not a quantity."""
     if isinstance(value, bool) or value is None:
-        return str(value).lower() if isinstance(value, bool) else "—"
+        return ("yes" if value else "no") if isinstance(value, bool) else "—"
+    if isinstance(value, int) and (key in ID_KEYS or key.endswith(("_id", "pid"))):
+        return str(value)
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
@@ -96,12 +102,12 @@ def _text_finding(finding: Finding) -> list[str]:
         return [head, _wrap(evidence.summary, pad, pad)]
     lines = [head, _wrap(evidence.summary, pad, pad)]
     if evidence.figures:
-        figures = ", ".join(f"{key}={format_value(value)}" for key, value in evidence.figures.items())
+        figures = ", ".join(f"{key}={format_value(value, key)}" for key, value in evidence.figures.items())
         lines.append(_wrap(f"Figures: {figures}", pad, pad + "  "))
     if evidence.rows:
         lines.append(f"{pad}Offenders ({len(evidence.rows)}):")
         for row in evidence.rows[:MAX_ROWS]:
-            cells = ", ".join(f"{key}={format_value(value)}" for key, value in row.items())
+            cells = ", ".join(f"{key}={format_value(value, key)}" for key, value in row.items())
             lines.append(_wrap(cells, pad + "  - ", pad + "    "))
         if len(evidence.rows) > MAX_ROWS:
             lines.append(f"{pad}  … and {len(evidence.rows) - MAX_ROWS} more (see --json)")
@@ -154,13 +160,13 @@ def _md_finding(finding: Finding) -> list[str]:
     if finding.status is Status.OK:
         return out
     if evidence.figures:
-        out += ["", "**Figures:** " + "; ".join(f"{_md(k)} = {_md(format_value(v))}"
+        out += ["", "**Figures:** " + "; ".join(f"{_md(k)} = {_md(format_value(v, k))}"
                                                 for k, v in evidence.figures.items())]
     if evidence.rows:
         rows = evidence.rows[:MAX_ROWS]
         columns = _columns(rows)
         out += ["", "| " + " | ".join(_md(c) for c in columns) + " |", "|" + "---|" * len(columns)]
-        out += ["| " + " | ".join(_md(format_value(row.get(c))) if c in row else "" for c in columns) + " |"
+        out += ["| " + " | ".join(_md(format_value(row.get(c), c)) if c in row else "" for c in columns) + " |"
                 for row in rows]
         if len(evidence.rows) > MAX_ROWS:
             out += ["", f"… and {len(evidence.rows) - MAX_ROWS} more."]
@@ -234,13 +240,13 @@ def _html_finding(finding: Finding) -> str:
            f'<span class="id">{_e(finding.id)} · {finding.duration_ms:.0f} ms</span></summary>',
            f"<p>{_e(evidence.summary)}</p>"]
     if evidence.figures:
-        out.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(format_value(v))}</td></tr>"
+        out.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(format_value(v, k))}</td></tr>"
                                        for k, v in evidence.figures.items()) + "</table>")
     if evidence.rows:
         rows = evidence.rows[:MAX_ROWS]
         columns = _columns(rows)
         out.append("<table><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>")
-        out += ["<tr>" + "".join(f"<td>{_e(format_value(row.get(c))) if c in row else ''}</td>" for c in columns)
+        out += ["<tr>" + "".join(f"<td>{_e(format_value(row.get(c), c)) if c in row else ''}</td>" for c in columns)
                 + "</tr>" for row in rows]
         out.append("</table>")
         if len(evidence.rows) > MAX_ROWS:

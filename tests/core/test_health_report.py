@@ -97,5 +97,7 @@ def test_html_is_self_contained_and_escaped() -> None:
 def test_format_value() -> None:
     assert format_value(12345.0) == "12,345"
     assert format_value(0.123456) == "0.1235"
-    assert format_value(True) == "true" and format_value(None) == "—"
+    assert format_value(True) == "yes" and format_value(None) == "—"
+    assert format_value(16108, "id") == "16108" and format_value(4797, "student_id") == "4797"
+    assert format_value(16108, "failures") == "16,108"
     assert format_value({"a": 1}) == '{"a": 1}'

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,27 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.health import AREA_TITLES, Area, Finding, Status
+from classhub_desktop.core.health_report import format_value
 from classhub_desktop.ui.health.tiles import STATUS_WORDS, sort_worst_first, status_icon, tone_for
 
 MAX_ROWS_SHOWN = 50
 
 
-ID_KEYS = ("pid", "id", "oid", "relid", "indexrelid", "port", "year")
-
-
-def format_value(value: Any, key: str = "") -> str:
-    """A figure for people: thousands separators, except in identifiers (a pid is not a quantity)."""
-    if isinstance(value, int) and not isinstance(value, bool) and (key in ID_KEYS or key.endswith(("_id", "pid"))):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
-    if isinstance(value, bool) or value is None:
-        return "—" if value is None else ("yes" if value else "no")
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
 
 
 def _section(text: str) -> QLabel:
