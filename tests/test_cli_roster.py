@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from classhub_desktop.cli import main
+from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store.teacher_accounts import create_api_account
 from tests.roster_files.builders import bundle_member_texts, small_bundle_data, write_bundle_data
 from tests.roster_import_support import table_counts
 
@@ -36,6 +39,7 @@ def test_dry_run_then_yes_then_export_round_trip(
     code, done = run_json(capsys, "roster", "import", bundle, "--yes", "--db", db)
     assert code == 0 and done["applied"] is True and done["audit_id"] > 0
     assert done["counts"]["students"]["new"] == 2 and table_counts(db)["students"] == 2
+    assert done["accounts_disabled"] == 0
 
     out = tmp_path / "export.zip"
     code, exported = run_json(capsys, "roster", "export", str(out), "--db", db)
@@ -47,6 +51,21 @@ def test_dry_run_then_yes_then_export_round_trip(
     csv_out = tmp_path / "students.csv"
     code, exported = run_json(capsys, "roster", "export", str(csv_out), "--db", db)
     assert code == 0 and exported["format"] == "csv" and exported["files"] == {"students.csv": 2}
+
+    # a teacher the import disables loses the API account; the apply output says how many accounts
+    engine = make_engine(db, pool=False)
+    try:
+        with engine.connect() as conn:
+            teacher = conn.execute(text("SELECT id FROM teachers WHERE sourced_id = 'tch-1'")).scalar_one()
+        create_api_account(engine, teacher, "noether")
+    finally:
+        engine.dispose()
+    data = small_bundle_data()
+    for user in data.users:
+        if user["sourcedId"] == "tch-1":
+            user["status"] = "tobedeleted"
+    assert main(["roster", "import", str(write_bundle_data(tmp_path / "gone", data)), "--yes", "--db", db]) == 0
+    assert "1 API account of disabled teachers was disabled" in capsys.readouterr().out
 
 
 def test_file_with_errors_exits_1_and_writes_nothing(

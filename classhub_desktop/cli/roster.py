@@ -100,9 +100,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     counts = {e: _counts(c) for e, c in result.counts.items()}
+    n = result.accounts_disabled
+    were = "API account of disabled teachers was" if n == 1 else "API accounts of disabled teachers were"
+    accounts = f"\n{n:,} {were} disabled (enable one again on the Teachers tab if needed)." if n else ""
     emit(args, {"dry_run": False, "applied": True, "audit_id": result.audit_id, "seconds": round(result.seconds, 3),
-                "counts": counts},
-         f"Imported in {result.seconds:.1f} s (audit entry #{result.audit_id}).")  # fmt: skip
+                "counts": counts, "accounts_disabled": n},
+         f"Imported in {result.seconds:.1f} s (audit entry #{result.audit_id}).{accounts}")  # fmt: skip
     return 0
 
 

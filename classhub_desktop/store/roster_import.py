@@ -6,10 +6,12 @@ existing student it matches (by sourced id, alias, or as a likely duplicate, see
 store/roster_import_students.py) with the changes the import would write.
 
 `apply_import` runs in ONE transaction: it takes an advisory lock (one import at a time), plans again
-with the same code, refuses with ImportStale when that plan differs from the preview's, applies the
-user's rejections of likely matches, writes set-based (store/roster_import_write.py) and adds one
-audit_log row 'roster.import' with the counts (and `accounts_disabled`: the API accounts of teachers the
-import disabled, each with its own 'api_account.disable' row). A cancel or any error rolls everything back.
+with the same code (`make_plan`: store/roster_import_plan.py, _plan_orgs.py, _plan_people.py), refuses
+with ImportStale when that plan differs from the preview's, applies the user's rejections of likely
+matches, writes set-based (store/roster_import_write.py) and adds one audit_log row 'roster.import' with
+the counts (and `accounts_disabled`: the API accounts of teachers the import disabled, each with its own
+'api_account.disable' row; ImportResult.accounts_disabled carries the same number). A cancel or any error
+rolls everything back.
 The plan's digest leaves out the likely matches' scores (they move with the roster statistics, so an
 unrelated new student would make every import with likely matches stale).
 """
@@ -17,6 +19,7 @@ unrelated new student would make every import with likely matches stale).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +38,9 @@ from classhub_desktop.core.roster_model import (
 )
 from classhub_desktop.store import audit
 from classhub_desktop.store.duplicates import roster_context
-from classhub_desktop.store.roster_import_plan import ENTITIES, Plan, iso, make_plan, reject
+from classhub_desktop.store.roster_import_plan import ENTITIES, Plan, iso
+from classhub_desktop.store.roster_import_plan_orgs import plan_blocks, plan_orgs, plan_teachers
+from classhub_desktop.store.roster_import_plan_people import plan_enrollments, plan_students, reject
 from classhub_desktop.store.roster_import_write import StaleRows, write_plan
 
 __all__ = [
@@ -140,6 +145,7 @@ class ImportResult:
     counts: dict[str, EntityCounts]
     audit_id: int
     seconds: float
+    accounts_disabled: int = 0  # API accounts of teachers the import disabled (audit details accounts_disabled)
 
 
 def load_file(path: Path, mapping: dict[str, str] | None = None) -> ParseResult:
@@ -200,6 +206,32 @@ def _prepare(conn: Connection) -> None:
     if not present:
         raise RosterImportError("The database schema is older than this application (classhub_fold is missing). "
                                 "Upgrade it with `classhub-desktop db upgrade`, then import again.")
+
+
+def make_plan(conn: Connection, bundle: RosterBundle, context: Callable[[], ScoringContext], *,
+              progress: Progress, cancel: CancelToken, scores: dict[tuple[Any, ...], float] | None = None,
+              ) -> Plan:  # fmt: skip
+    """The plan of importing `bundle` into the database `conn` sees (inside the caller's transaction)."""
+    plan = Plan(scores=scores if scores is not None else {})
+    steps: Iterable[str] = ENTITIES
+    school_ids: dict[str, int] = {}
+    bundle_schools: list[str] = []
+    for index, entity in enumerate(steps):
+        cancel.raise_if_cancelled()
+        progress.report(index, len(ENTITIES), f"Planning {entity}…")
+        if entity == "schools":
+            school_ids, bundle_schools = plan_orgs(conn, bundle, plan)
+            plan.school_ids, plan.bundle_schools = school_ids, bundle_schools
+        elif entity == "teachers":
+            plan_teachers(conn, bundle, plan, school_ids, bundle_schools)
+        elif entity == "blocks":
+            plan_blocks(conn, bundle, plan)
+        elif entity == "students":
+            plan_students(conn, bundle, plan, school_ids, bundle_schools, context, cancel)
+        elif entity == "enrollments":
+            plan_enrollments(conn, bundle, plan, school_ids, bundle_schools)
+    progress.report(len(ENTITIES), len(ENTITIES), "Plan ready")
+    return plan
 
 
 def _plan(conn: Connection, bundle: RosterBundle, progress: Progress, cancel: CancelToken,
@@ -282,5 +314,5 @@ def apply_import(
         }
         audit_id = audit.record(conn, "roster.import", "students", None, details)
         cancel.raise_if_cancelled()
-    return ImportResult(counts, int(audit_id), time.perf_counter() - started)
+    return ImportResult(counts, int(audit_id), time.perf_counter() - started, len(plan.accounts_off))
 

@@ -207,7 +207,7 @@ def test_teacher_disabled_by_import_loses_api_account(fresh: tuple[str, Engine],
     assert _one(conninfo, "SELECT status FROM teachers WHERE id = %s", teacher) == "inactive"
     assert _one(conninfo, "SELECT is_active FROM app_users WHERE username = 'noether'") is False
     details = _one(conninfo, "SELECT details FROM audit_log WHERE id = %s", result.audit_id)
-    assert details["accounts_disabled"] == 1
+    assert details["accounts_disabled"] == 1 and result.accounts_disabled == 1
     account = _one(conninfo, "SELECT details FROM audit_log WHERE action = 'api_account.disable'"
                              " AND target_table = 'app_users' ORDER BY id DESC LIMIT 1")  # fmt: skip
     assert account["username"] == "noether" and account["teacher_id"] == teacher and account["with_teacher"]
@@ -225,6 +225,7 @@ def test_import_keeps_api_accounts_of_active_teachers(fresh: tuple[str, Engine],
     result = apply(engine, prev)
     assert _one(conninfo, "SELECT is_active FROM app_users WHERE username = 'noether'") is True
     assert _one(conninfo, "SELECT details FROM audit_log WHERE id = %s", result.audit_id)["accounts_disabled"] == 0
+    assert result.accounts_disabled == 0
 
 
 def test_api_account_created_after_the_preview_makes_apply_stale(fresh: tuple[str, Engine], tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ column-mapping dialog and of the preview are written to $CLASSHUB_SHOTS when it 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -32,6 +33,7 @@ from classhub_desktop.ui.roster.export_flow import ExportFlow, run_export
 from classhub_desktop.ui.roster.import_flow import ImportFlow, run_import
 from classhub_desktop.ui.roster.import_models import MatchesModel
 from classhub_desktop.ui.roster.import_preview import ImportPreviewDialog
+from classhub_desktop.ui.roster.import_summary import result_text
 from classhub_desktop.ui.tasks import TaskRunner
 from tests.api_support import SeededDatabase
 from tests.conftest import PgServer
@@ -215,6 +217,9 @@ def test_a_new_bundle_is_previewed_counted_and_applied_with_one_audit_row(
     text = close_message(qtbot, message, "import_result.png")
     assert f"One audit row (#{result.audit_id}, action roster.import) records this import" in text
     assert "Students: 2 new" in text and "in one transaction" in text and text.startswith("bundle.zip was imported")
+    assert result.accounts_disabled == 0 and "API account" not in text  # no teacher was disabled
+    _headline, details = result_text(dialog.preview, dataclasses.replace(result, accounts_disabled=2))
+    assert "\n• 2 API accounts of disabled teachers were disabled: enable one again on the Teachers tab" in details
     after = row_counts(conninfo)
     assert after["students"] == before["students"] + 2
     assert after["audit_log"] == before["audit_log"] + 1

@@ -1,4 +1,5 @@
-"""What the user reads after an import was applied: the counts per entity and where the audit row is."""
+"""What the user reads after an import was applied: the counts per entity, the API accounts of disabled
+teachers that were disabled, and where the audit row is."""
 
 from __future__ import annotations
 
@@ -28,11 +29,23 @@ def duration_text(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
+def accounts_text(disabled: int) -> str:
+    """What happened to the API accounts of the teachers the import disabled ("" when none)."""
+    if not disabled:
+        return ""
+    return (
+        f"{plural(disabled, 'API account')} of disabled teachers {'was' if disabled == 1 else 'were'} disabled: "
+        "enable one again on the Teachers tab if the teacher still needs it."
+    )
+
+
 def result_text(preview: ImportPreview, result: ImportResult) -> tuple[str, str]:
     """(headline, details) of the summary shown after an import was applied."""
     written = sum(c.new + c.updated + c.deactivated for c in result.counts.values())
     name = Path(preview.source).name or preview.source
     lines = counts_lines(result.counts) or ["• Nothing needed to change."]
+    if result.accounts_disabled:
+        lines.append(f"• {accounts_text(result.accounts_disabled)}")
     headline = (
         f"{name} was imported: {plural(written, 'record')} created, updated or deactivated in one transaction "
         f"({duration_text(result.seconds)})."
