@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, String, cast, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from classhub_desktop.store.schema import (
     audit_log,
@@ -163,6 +164,16 @@ def _block_name() -> ColumnElement[str]:
     return courses.c.title + literal_column("' — '") + blocks.c.name
 
 
+def _block_name_of(block_id: ColumnElement[Any]) -> ScalarSelect[str]:
+    """"Course — block" of the block a row points at (a correlated subquery: uploads and classes may have none)."""
+    return (
+        select(_block_name())
+        .select_from(blocks.join(courses, courses.c.id == blocks.c.course_id))
+        .where(blocks.c.id == block_id)
+        .scalar_subquery()
+    )
+
+
 def _teacher_name() -> ColumnElement[str]:
     return teachers.c.family_name + literal_column("', '") + teachers.c.given_name
 
@@ -236,12 +247,7 @@ def student_detail(engine: Engine, student_id: int) -> StudentDetail:
         balance, count = conn.execute(
             select(func.coalesce(func.sum(t.c.amount), 0), func.count()).where(t.c.student_id == student_id)
         ).one()
-        ledger_block = (
-            select(_block_name())
-            .select_from(blocks.join(courses, courses.c.id == blocks.c.course_id))
-            .where(blocks.c.id == t.c.block_id)
-            .scalar_subquery()
-        )
+        ledger_block = _block_name_of(t.c.block_id)
         ledger = [
             LedgerRow(*r)
             for r in conn.execute(
@@ -252,12 +258,7 @@ def student_detail(engine: Engine, student_id: int) -> StudentDetail:
             )
         ]
         u = student_uploads
-        upload_block = (
-            select(_block_name())
-            .select_from(blocks.join(courses, courses.c.id == blocks.c.course_id))
-            .where(blocks.c.id == u.c.block_id)
-            .scalar_subquery()
-        )
+        upload_block = _block_name_of(u.c.block_id)
         uploads = [
             UploadRow(*r)
             for r in conn.execute(
@@ -277,12 +278,7 @@ def student_detail(engine: Engine, student_id: int) -> StudentDetail:
             )
         ]
         c = classes
-        class_block = (
-            select(_block_name())
-            .select_from(blocks.join(courses, courses.c.id == blocks.c.course_id))
-            .where(blocks.c.id == c.c.block_id)
-            .scalar_subquery()
-        )
+        class_block = _block_name_of(c.c.block_id)
         class_rows = [
             ClassRow(*r)
             for r in conn.execute(
