@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, false, func, literal_column, or_, select, text
+from sqlalchemy import Connection, Engine, func, literal_column, select, text, union_all
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -230,8 +230,7 @@ def fetch_students_page(
             page = _search_page(conn, flt, keys, after, limit)
             if page is not None:
                 return page
-        # The school order walks a few schools at a time: a bitmap scan of a chunk is fine there.
-        _session_settings(conn, search=False, walk=bool(words) and flt.sort != "school")
+        _session_settings(conn, search=False, walk=bool(words))
         if flt.sort == "school":
             raw = _walk_by_school(conn, flt, after, limit)
         else:
@@ -271,8 +270,10 @@ def _search_page(
 
 
 def _walk_by_school(conn: Connection, flt: StudentFilter, after: Cursor | None, limit: int) -> list[Any]:
-    """School order: schools by name, each school's students by name; read a few schools at a time."""
+    """School order: schools by name, each school's students by name; read a few schools at a time,
+    each school one range scan of ix_students_school_order (school_id, folded names, id)."""
     keys = SORT_KEYS["school"]
+    tail = keys[2:]  # the name keys within one school
     # The database orders the schools, with the same expressions and collation as the keyset below: Python's
     # code-point order differs from a linguistic collation ("apple" < "Banana" in en_US), which would skip or
     # repeat a school's students. The cursor's school is then found by equality, not by comparison.
@@ -286,21 +287,26 @@ def _walk_by_school(conn: Connection, flt: StudentFilter, after: Cursor | None, 
     if after is not None:
         here = (str(after[0]), int(after[1]))
         position = order.index(here) if here in order else len(order)
+    resume = position if after is not None else -1  # the school the cursor is in: continue after it there
     chunk = FIRST_SCHOOL_CHUNK
     collected: list[Any] = []
-    where = conditions(flt) + keyset(keys, after, flt.descending)
+    where = conditions(flt)
     while position < len(order) and len(collected) <= limit:
-        ids = [school_id for _name, school_id in order[position : position + chunk]]
-        in_chunk = or_(
-            _s.c.school_id.in_([i for i in ids if i]) if any(ids) else false(),
-            _s.c.school_id.is_(None) if 0 in ids else false(),
-        )
-        stmt = (
-            select_rows(keys)
-            .where(in_chunk, *where)
-            .order_by(*ordered(keys, flt.descending))
-            .limit(limit + 1 - len(collected))
-        )
+        wanted = limit + 1 - len(collected)
+        parts = []
+        for at in range(position, min(position + chunk, len(order))):
+            school_id = order[at][1]
+            in_school = _s.c.school_id == school_id if school_id else _s.c.school_id.is_(None)
+            after_cursor = keyset(tail, after[2:], flt.descending) if at == resume and after is not None else []
+            parts.append(
+                select_rows(keys)
+                .where(in_school, *where, *after_cursor)
+                .order_by(*ordered(tail, flt.descending))
+                .limit(wanted)
+            )
+        walked = union_all(*parts).subquery()
+        w_keys = [walked.c[f"k{i}"] for i in range(len(keys))]
+        stmt = select(walked).order_by(*ordered(w_keys, flt.descending)).limit(wanted)
         collected.extend(conn.execute(stmt).all())
         position += chunk
         chunk *= 2

@@ -1,16 +1,22 @@
 """The parts of the student list's query: what a filter means in SQL, and the index-backed sort orders.
 
 Sort orders: every order is a tuple of never-NULL keys ending in `students.id`, each backed by a
-B-tree index on exactly that tuple (migrations 0001 and 0005); `keyset` turns "after the last key
-seen" into one tuple comparison the index answers. The key expressions are written exactly as in
-those indexes.
+B-tree index on exactly that tuple (migration 0005); `keyset` turns "after the last key seen" into
+one tuple comparison the index answers. The key expressions are written exactly as in those indexes.
+Names sort by `classhub_fold(name) COLLATE "C"`: case, accents, apostrophes and stray spaces do not
+count, and the order is the same on every server (and equals Python's order of `fold`).
 
-Search words (over first, last and preferred name, e-mail and sourced id):
-- a word of 3 or more characters matches anywhere: `student_search_key(...) LIKE '%word%'`, which
-  the pg_trgm GIN index `ix_students_search_trgm` answers;
-- a word of 1 or 2 characters matches the *start* of a first, last or preferred name through the
-  `lower(name) text_pattern_ops` indexes (a trigram index cannot answer it, and "a" anywhere is
-  useless as a search anyway).
+Search words (over first, last and preferred name, e-mail and sourced id) fold like the names: the
+typed word through core.duplicate_text.fold, the roster's text through classhub_fold, so "muller"
+finds "Müller" and "obrien" "O'Brien".
+- a folded word of 3 or more characters matches anywhere: `student_search_fold(...) LIKE '%word%'`,
+  which the pg_trgm GIN index `ix_students_search_fold_trgm` answers;
+- a folded word of 1 or 2 characters matches the *start* of a folded first, last or preferred name
+  through B-tree indexes on `classhub_fold(name) COLLATE "C"` (a trigram index cannot answer it, and
+  "a" anywhere is useless as a search anyway);
+- a word fold cannot express (letters of other scripts, which classhub_fold drops; or punctuation
+  only, when the whole search is punctuation) matches as typed, in lower case, anywhere in
+  `student_search_key(...)` (migration 0001's key and trigram index).
 store.roster runs these parts (paging, search strategy, counts); store.roster_blocks reuses
 `keyset` and `like_escape` for the blocks list.
 """
@@ -23,9 +29,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Select, exists, func, literal_column, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from classhub_desktop.core.duplicate_text import fold
 from classhub_desktop.store.schema import enrollments, schools, students
 
 __all__ = [
@@ -53,8 +60,19 @@ MAX_SEARCH_WORDS = 8
 NO_DATE = date(9999, 12, 31)  # the key of an unknown date of birth (sorts last); matches migration 0005
 
 _s = students
-_KEY = func.student_search_key(_s.c.first_name, _s.c.last_name, _s.c.preferred_name, _s.c.email, _s.c.sourced_id)
-_NAME_KEYS: list[ColumnElement[Any]] = [_s.c.last_name, _s.c.first_name, _s.c.id]
+_FOLDED_WORD = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)*")  # what classhub_fold can produce
+_SEARCH_FOLD = func.student_search_fold(
+    _s.c.first_name, _s.c.last_name, _s.c.preferred_name, _s.c.email, _s.c.sourced_id
+)
+_SEARCH_RAW = func.student_search_key(_s.c.first_name, _s.c.last_name, _s.c.preferred_name, _s.c.email, _s.c.sourced_id)
+
+
+def _folded(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.classhub_fold(column).collate("C")
+
+
+_PREFIXED = [_folded(_s.c.last_name), _folded(_s.c.first_name), _folded(_s.c.preferred_name)]
+_NAME_KEYS: list[ColumnElement[Any]] = [_PREFIXED[0], _PREFIXED[1], _s.c.id]
 # The key expressions must be written exactly as in the indexes of migration 0005 (constants inline).
 SORT_KEYS: dict[str, list[ColumnElement[Any]]] = {
     "name": _NAME_KEYS,
@@ -97,11 +115,16 @@ class StudentFilter:
     descending: bool = False
 
     def words(self) -> tuple[str, ...]:
-        """The search words, lower case, without repeats (at most MAX_SEARCH_WORDS)."""
-        seen: dict[str, None] = {}
-        for word in self.search.lower().split():
-            seen.setdefault(word, None)
-        return tuple(seen)[:MAX_SEARCH_WORDS]
+        """The search words as matched, without repeats (at most MAX_SEARCH_WORDS): folded ("O'Brien" ->
+        "obrien", "Müller" -> "muller"), or lower case as typed when fold cannot express them (other
+        scripts; punctuation only, kept only when the whole search is punctuation)."""
+        typed = self.search.split()
+        folded = [fold(word) for word in typed]
+        if any(folded):
+            matched = [f if _FOLDED_WORD.fullmatch(f) else w.lower() for w, f in zip(typed, folded, strict=True) if f]
+        else:
+            matched = [w.lower() for w in typed]
+        return tuple(dict.fromkeys(matched))[:MAX_SEARCH_WORDS]
 
     def narrowed(self) -> bool:
         """True when some filter or a search is set (the sort order does not narrow)."""
@@ -116,15 +139,17 @@ def like_escape(word: str) -> str:
 
 
 def _word_condition(word: str) -> ColumnElement[bool]:
+    """`word` as StudentFilter.words gives it: folded, or as typed (see the module's docstring)."""
     escaped = like_escape(word)
+    if not _FOLDED_WORD.fullmatch(word):
+        return _SEARCH_RAW.like(f"%{escaped}%", escape="\\")
     if len(word) >= MIN_SUBSTRING:
-        return _KEY.like(f"%{escaped}%", escape="\\")
-    prefix = f"{escaped}%"
-    return or_(
-        func.lower(_s.c.last_name).like(prefix, escape="\\"),
-        func.lower(_s.c.first_name).like(prefix, escape="\\"),
-        func.lower(_s.c.preferred_name).like(prefix, escape="\\"),
-    )
+        return _SEARCH_FOLD.like(f"%{escaped}%", escape="\\")
+    # "Starts with `word`" as the range a C-collated B-tree answers exactly (LIKE 'ab%' would scan the same
+    # range, then fold every row found again to test the LIKE): folded text is [a-z0-9 ], so the next
+    # code point after the last character bounds it.
+    upper = word[:-1] + chr(ord(word[-1]) + 1)
+    return or_(*(and_(name >= word, name < upper) for name in _PREFIXED))
 
 
 def conditions(flt: StudentFilter, *, search: bool = True) -> list[ColumnElement[bool]]:

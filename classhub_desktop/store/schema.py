@@ -146,10 +146,8 @@ students = Table(
     CheckConstraint("status IN ('active', 'inactive', 'merged', 'demo')", name="status"),
     CheckConstraint("(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"),
     CheckConstraint("merged_into_id IS DISTINCT FROM id", name="not_merged_into_self"),
-    # Keyset pagination of the roster sorts by (last_name, first_name, id).
+    # The raw name order (the roster's orders are on folded names: migration 0005, below).
     Index("ix_students_name_order", "last_name", "first_name", "id"),
-    # ... and by school (migration 0005; the other sort orders' indexes are on expressions, below).
-    Index("ix_students_school_order", "school_id", "last_name", "first_name", "id"),
     Index("ix_students_lower_last_name", text("lower(last_name)")),
 )
 
@@ -441,16 +439,18 @@ api_idempotency_keys = Table(
 )
 
 # Indexes created by the migrations only: those that depend on an optional extension (pg_trgm), and
-# the roster's indexes of migration 0005 on expressions (one calls classhub_grade_rank, a function
-# metadata does not define; the prefix-search ones use the text_pattern_ops operator class).
+# the roster's indexes of migration 0005 on expressions over functions metadata does not define
+# (classhub_fold of migration 0004 under COLLATE "C", classhub_grade_rank, student_search_fold).
 MIGRATION_ONLY_INDEXES = frozenset(
     {
         "ix_students_search_trgm",
         "ix_students_full_name_trgm",
+        "ix_students_search_fold_trgm",
+        "ix_students_name_fold_order",
+        "ix_students_school_order",
         "ix_students_grade_order",
         "ix_students_birth_order",
         "ix_students_sourced_order",
-        "ix_students_last_name_prefix",
         "ix_students_first_name_prefix",
         "ix_students_preferred_name_prefix",
     }

@@ -224,7 +224,7 @@ def test_scan_without_fuzzystrmatch_and_pg_trgm(fresh_seeded_db: SeededDatabase)
 
 def test_a_schema_without_migration_0004_is_refused(fresh_seeded_db: SeededDatabase) -> None:
     with psycopg.connect(fresh_seeded_db.conninfo) as conn:
-        conn.execute("DROP FUNCTION classhub_fold(text)")
+        conn.execute("DROP FUNCTION classhub_fold(text) CASCADE")  # with 0005's roster indexes on it
     engine = make_engine(fresh_seeded_db.conninfo)
     try:
         with pytest.raises(DuplicateError, match="db upgrade"):
