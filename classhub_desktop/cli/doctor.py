@@ -64,7 +64,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
             raise CliError(str(exc)) from exc
         plan.api_url = plan.api_url or profile.api_base_url
         plan.ca_bundle = plan.ca_bundle or profile.api_ca_bundle
-        plan.thresholds = dict(getattr(profile, "health_thresholds", None) or {})
+        plan.thresholds = dict(profile.health_thresholds)
     if args.api and not args.profile and not args.db:
         plan.check_database = False
         plan.notes.append(DB_SKIPPED)
