@@ -3,7 +3,8 @@
 A warning (an idle transaction held open on another connection, thresholds lowered) and a critical
 finding (the API stopped) appear in the tiles, the evidence and the banner; sig_critical fires once
 per transition; the database tiles keep updating while the API is down or hangs; the sampler pauses
-while the page is hidden; samples land in the local store and the charts draw them.
+while the page is hidden, while the background watch still runs the fast checks and notifies (and
+stops when the page is shown); samples land in the local store and the charts draw them.
 
 Set CLASSHUB_SCREENSHOTS=/some/dir to save screenshots of the page while the tests run.
 """
@@ -103,11 +104,12 @@ def make_session(engine: Engine, profiles: ProfileStore, name: str, api_url: str
 
 
 def make_view(qtbot: Any, runner: TaskRunner, profiles: ProfileStore, samples: HealthSampleStore,
-              intervals: dict[str, int] | None = None) -> HealthView:
+              intervals: dict[str, int] | None = None, **options: Any) -> HealthView:
     app = QApplication.instance()
     if os.environ.get("CLASSHUB_SCREENSHOTS") and isinstance(app, QApplication) and not app.styleSheet():
         app.setStyleSheet(style_sheet())  # screenshots look as the application does (page heading, labels)
-    view = HealthView(runner, intervals_ms=intervals or QUIET, store=samples, profiles=profiles)  # type: ignore[arg-type]
+    view = HealthView(runner, intervals_ms=intervals or QUIET, store=samples,  # type: ignore[arg-type]
+                      profiles=profiles, **options)
     qtbot.addWidget(view)
     view.resize(1280, 900)
     return view
@@ -275,9 +277,10 @@ def test_sampler_pauses_while_hidden_and_catches_up_when_shown(
     qtbot: Any, runner: TaskRunner, profiles: ProfileStore, samples: HealthSampleStore, engine: Engine,
 ) -> None:
     view = make_view(qtbot, runner, profiles, samples, {"fast": 250, "stats": 700, "statements": HOUR_MS,
-                                                       "sizes": HOUR_MS})
+                                                       "sizes": HOUR_MS}, watch_interval_ms=300)
     view.set_session(make_session(engine, profiles, "pauseprof"))
     assert view.sampler.runs["fast"] == 0  # not shown yet: nothing runs
+    view.tabs.setCurrentWidget(view.charts)  # the charts would reload after every stored sample
     view.show()
     qtbot.waitUntil(lambda: view.sampler.runs["fast"] >= 3, timeout=OP_TIMEOUT_MS)
     assert view.sampler.runs["sizes"] == 1  # hourly: only its first run
@@ -290,9 +293,13 @@ def test_sampler_pauses_while_hidden_and_catches_up_when_shown(
     wait_idle(qtbot, view)
     assert all(view.sampler.due_in_ms(t) is None for t in TIERS)
     paused_runs = dict(view.sampler.runs)
+    stored, charts_loaded = samples.count("pauseprof"), view._charts_generation
     assert "paused" in view.checked_label.text()
     qtbot.wait(1200)  # time passes while hidden: every fast and stats run falls due, none starts
     assert view.sampler.runs == paused_runs
+    # ... while the background watch (every 0.3 s here) ran the fast checks: no sample, no chart load.
+    assert view.watch.runs >= 2
+    assert samples.count("pauseprof") == stored and view._charts_generation == charts_loaded
 
     view.show()  # catch up at once: the due tiers run, the hourly one does not
     qtbot.waitUntil(lambda: view.sampler.runs["fast"] > paused_runs["fast"]
@@ -348,4 +355,96 @@ def test_samples_are_stored_and_charted(
     assert 288 <= len(week) <= 300  # two days of history: the 7-day view condenses into 10-minute buckets
     shot(view.charts, "charts_7d")
     view.hide()
+    assert finish_ui_test() == []
+
+
+def test_watch_notifies_while_hidden_without_sampling_and_stops_when_shown(
+    qtbot: Any, runner: TaskRunner, profiles: ProfileStore, samples: HealthSampleStore, engine: Engine,
+    served: ServedApi,
+) -> None:
+    view = make_view(qtbot, runner, profiles, samples, {**QUIET, "fast": 1500}, watch_interval_ms=300)
+    view.set_session(make_session(engine, profiles, "watchprof", served.base_url))
+    view.show()
+    qtbot.waitUntil(lambda: status_of(view, "api.healthz") is Status.OK and not view.sampler.is_running(),
+                    timeout=OP_TIMEOUT_MS)
+    assert not view.watch.active and view.watch.runs == 0  # shown: the sampler does the work
+    criticals: list[str] = []
+    view.sig_critical.connect(criticals.append)
+    statuses: list[str] = []
+    view.sig_status.connect(statuses.append)
+
+    view.hide()  # e.g. the user went to the Roster page
+    wait_idle(qtbot, view)
+    assert view.watch.active and view.watch.due_in_ms() is not None
+    paused_runs, stored = dict(view.sampler.runs), samples.count("watchprof")
+    assert stored > 0  # the shown page did store samples
+    served.stop()
+    with qtbot.waitSignal(view.sig_critical, timeout=OP_TIMEOUT_MS) as blocker:
+        pass
+    assert "Critical" in blocker.args[0] and view.watch.runs >= 1
+    assert status_of(view, "api.healthz") is Status.CRITICAL
+    assert view.tiles["api"].status is Status.CRITICAL and view.tiles["api"].status_label.text() == "Critical"
+    assert not view.banner.isHidden() and "Critical" in view.banner_label.text()  # waiting for the user
+    assert view.sampler.runs == paused_runs and view.sampler.paused
+    # Two more watch runs with the API still down: nothing announced twice, nothing stored, no status noise.
+    runs = view.watch.runs
+    qtbot.waitUntil(lambda: view.watch.runs >= runs + 2 and not view.watch.is_running(), timeout=OP_TIMEOUT_MS)
+    announced = [check_id for event in view.critical_events for check_id in event]
+    assert "api.healthz" in announced and len(announced) == len(set(announced)), announced
+    assert len(criticals) == len(view.critical_events) >= 1
+    assert samples.count("watchprof") == stored, "the watch must not store chart samples"
+    assert view.sampler.runs == paused_runs
+    assert statuses == []
+
+    view.show()  # the watch stops, the sampler resumes (the fast tier at once if due, else at its due time)
+    assert not view.watch.active and view.watch.due_in_ms() is None
+    qtbot.waitUntil(lambda: view.sampler.runs["fast"] > paused_runs["fast"] and not view.sampler.is_running(),
+                    timeout=OP_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not view.watch.is_running(), timeout=OP_TIMEOUT_MS)
+    watched = view.watch.runs
+    qtbot.wait(900)  # three watch intervals while shown: no watch run
+    assert view.watch.runs == watched and view.sampler.runs["fast"] > paused_runs["fast"]
+    assert samples.count("watchprof") > stored  # the sampler stores samples again
+    assert len(criticals) == len(view.critical_events)  # still down: not announced again
+    view.hide()
+    assert finish_ui_test() == []
+
+
+def test_watch_starts_for_a_page_never_shown_and_can_be_turned_off(
+    qtbot: Any, runner: TaskRunner, profiles: ProfileStore, samples: HealthSampleStore, engine: Engine,
+) -> None:
+    default = HealthView(runner, store=samples, profiles=profiles)
+    qtbot.addWidget(default)
+    assert default.watch_label.text() == "Critical findings are watched every minute while this page is hidden"
+    assert "desktop notification" in default.watch_label.toolTip()
+
+    # Connected while another page is current (the main window's usual case): the watch runs alone.
+    view = make_view(qtbot, runner, profiles, samples, watch_interval_ms=200)
+    statuses: list[str] = []
+    view.sig_status.connect(statuses.append)
+    view.set_session(make_session(engine, profiles, "hiddenprof"))
+    assert view.watch.active
+    qtbot.waitUntil(lambda: view.tiles["postgres"].status is not None, timeout=OP_TIMEOUT_MS)
+    assert {f.id for f in view.area_findings("postgres")} >= {"pg.connections", "pg.blocked"}
+    assert "pg.cache_hit" not in view.findings  # the fast tier only
+    assert view.tiles["api"].status_label.text() == NO_API_TEXT
+    assert sum(view.sampler.runs.values()) == 0 and samples.count("hiddenprof") == 0
+    assert statuses == []  # silently
+
+    view.set_watch_enabled(False)
+    assert not view.watch.active and view.watch.due_in_ms() is None
+    assert "not watched" in view.watch_label.text()
+    qtbot.waitUntil(lambda: not view.watch.is_running(), timeout=OP_TIMEOUT_MS)
+    runs = view.watch.runs
+    qtbot.wait(600)
+    assert view.watch.runs == runs
+
+    off = make_view(qtbot, runner, profiles, samples, watch_interval_ms=200, watch_hidden=False)
+    off.set_session(make_session(engine, profiles, "offprof"))
+    assert not off.watch.active
+    off.show()
+    off.hide()
+    assert not off.watch.active and off.watch.due_in_ms() is None
+    view.set_session(None)
+    assert view.watch.target is None
     assert finish_ui_test() == []

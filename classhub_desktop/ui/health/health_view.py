@@ -3,6 +3,10 @@ notification when a check turns critical.
 
 The page owns a HealthSampler (ui/health/sampler.py) that runs the check tiers on timers through the
 TaskRunner while the page is shown, and a HealthSampleStore (SQLite in the data dir) the charts read.
+While the page is hidden the sampler pauses (no samples, no charts) and a HealthWatch
+(ui/health/watch.py) runs only the fast tier's checks once a minute, so that a check turning critical
+still raises the desktop notification while the user works on another page (`watch_hidden=False`
+turns it off).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from classhub_desktop.ui.health.charts import HealthCharts, chart_metrics
 from classhub_desktop.ui.health.evidence import EvidencePanel
 from classhub_desktop.ui.health.sampler import HealthSampler, JobResult, SamplerTarget
 from classhub_desktop.ui.health.tiles import HealthTile, headline
+from classhub_desktop.ui.health.watch import WATCH_INTERVAL_MS, HealthWatch, watch_words
 from classhub_desktop.ui.tasks import TaskRunner
 
 NO_API_TEXT = "No API configured"
@@ -69,6 +74,8 @@ class HealthView(QWidget):
         intervals_ms: Mapping[Tier, int] | None = None,
         store: HealthSampleStore | None = None,
         profiles: ProfileStore | None = None,
+        watch_hidden: bool = True,
+        watch_interval_ms: int = WATCH_INTERVAL_MS,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("healthView")
@@ -92,7 +99,13 @@ class HealthView(QWidget):
         self.sampler.sig_result.connect(self._on_result)
         self.sampler.sig_failed.connect(self._on_job_failed)
         self.sampler.sig_busy_changed.connect(self._update_checked_label)
+        self.watch_enabled = watch_hidden
+        self.watch = HealthWatch(runner, watch_interval_ms, self)
+        self.watch.sig_result.connect(self._on_watch_result)
+        self.watch.sig_failed.connect(
+            lambda message: self.sig_status.emit(f"Health: the background watch failed: {message.splitlines()[0]}"))
         self._build()
+        self._update_watch_label()
         self.set_session(None)
 
     # - layout -
@@ -111,6 +124,10 @@ class HealthView(QWidget):
         top.addSpacing(12)
         top.addWidget(self.checked_label, 0, Qt.AlignmentFlag.AlignBottom)
         top.addStretch(1)
+        self.watch_label = QLabel("")
+        self.watch_label.setObjectName("countLabel")  # the quiet secondary text of the application style
+        top.addWidget(self.watch_label, 0, Qt.AlignmentFlag.AlignBottom)
+        top.addSpacing(8)
         top.addWidget(self.run_button)
 
         self.banner = QFrame()
@@ -176,6 +193,7 @@ class HealthView(QWidget):
         self.run_button.setEnabled(session is not None)
         if session is None:
             self.sampler.set_target(None)
+            self.watch.clear()
             self.has_api = False
             for tile in self.tiles.values():
                 tile.set_message("Not connected", "Connect to a profile to check its health.")
@@ -200,6 +218,7 @@ class HealthView(QWidget):
         if self.isVisible():
             self.sampler.resume()
             self.load_charts()
+        self._update_watch()
 
     def set_threshold_overrides(self, overrides: Thresholds | None) -> None:
         """Use these overrides instead of the profile's (e.g. after editing them); takes effect at once."""
@@ -210,6 +229,7 @@ class HealthView(QWidget):
                                                   target.ca_bundle, self.threshold_overrides, target.store))
             if self.isVisible():
                 self.sampler.resume()
+            self._update_watch()
 
     def _set_thresholds(self, overrides: Thresholds | None, problem: str) -> None:
         try:
@@ -245,7 +265,9 @@ class HealthView(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._update_watch()
         if self.session is not None:
+            self.sampler.set_previous("api", self.watch.previous_api)  # deltas from the newest sample
             self.sampler.resume()
             if self.charts_visible():
                 self.load_charts()
@@ -254,6 +276,49 @@ class HealthView(QWidget):
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
         self.sampler.pause()
+        self._update_watch()
+        self._update_checked_label()
+
+    # - the background watch (page hidden) -
+
+    def set_watch_enabled(self, enabled: bool) -> None:
+        """Turn the background watch of a hidden page on or off (a setting; on by default)."""
+        self.watch_enabled = enabled
+        self._update_watch_label()
+        self._update_watch()
+
+    def _update_watch(self) -> None:
+        """Watch while the page is hidden, a session is set and the watch is enabled; stop otherwise."""
+        target = self.sampler.target
+        if self.watch_enabled and target is not None and self.session is not None and not self.isVisible():
+            self.watch.start(target, self.sampler.previous("api"))
+        else:
+            self.watch.stop()
+
+    def _update_watch_label(self) -> None:
+        if self.watch_enabled:
+            words = watch_words(self.watch.interval_ms)
+            self.watch_label.setText(f"Critical findings are watched {words} while this page is hidden")
+            self.watch_label.setToolTip(
+                f"While you work on another page, the quick checks (API reachability, connections, long "
+                f"queries, locks) still run {words}; when one turns critical you get a desktop notification "
+                "and this page shows a red banner. Charts are sampled only while this page is shown.")
+        else:
+            self.watch_label.setText("Critical findings are not watched while this page is hidden")
+            self.watch_label.setToolTip("The background watch is off: checks and notifications run only "
+                                        "while this page is shown.")
+
+    @Slot(object)
+    def _on_watch_result(self, result: JobResult) -> None:
+        """A watch result: update the findings and tiles silently (no status messages, no charts) and
+        notify on a transition to critical, as the sampler's results do."""
+        if self.session is None or result.tier != "fast":
+            return
+        for finding in result.findings:
+            self.findings[finding.id] = finding
+        self.last_checked = datetime.now()
+        self._check_transitions(result.findings)
+        self._update_tiles()
         self._update_checked_label()
 
     # - results -
@@ -344,6 +409,8 @@ class HealthView(QWidget):
             parts.append("checking…")
         elif self.sampler.paused:
             parts.append("sampling paused")
+            if self.watch.active:
+                parts.append(f"watching for critical findings {watch_words(self.watch.interval_ms)}")
         else:
             parts.append(f"sampling every {self.sampler.intervals_ms['fast'] / 1000:g} s")
         self.checked_label.setText(" · ".join(parts))

@@ -209,6 +209,15 @@ class HealthSampler(QObject):
                 started.append(tier)
         return started
 
+    def previous(self, part: Part) -> Any:
+        """The last raw figures of `part` (the next fast run computes its deltas from them)."""
+        return self._previous.get(part)
+
+    def set_previous(self, part: Part, raw: Any) -> None:
+        """Compute the next deltas from `raw` (e.g. the background watch's newer API sample)."""
+        if raw is not None and self.target is not None:
+            self._previous[part] = raw
+
     def is_running(self, tier: Tier | None = None) -> bool:
         if tier is None:
             return any(self._running.values())
