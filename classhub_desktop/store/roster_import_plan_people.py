@@ -24,6 +24,8 @@ from classhub_desktop.store.roster_import_students import (
     load_existing,
 )
 
+CANCEL_EVERY = 5000  # planned students / enrollments between two cancel checks (a few ms of work each)
+
 
 def plan_students(
     conn: Connection,
@@ -40,12 +42,14 @@ def plan_students(
     cancel.raise_if_cancelled()
     read = likely_matches(conn, incoming, found, school_ids, context, cancel, plan.scores)
     matched_ids = [f.existing_id for f in found if f is not None and f.existing_id is not None]
-    existing = {**read, **load_existing(conn, [i for i in matched_ids if i not in read])}
+    existing = {**read, **load_existing(conn, [i for i in matched_ids if i not in read], cancel)}
     school_sid = school_sid_of(conn)
     known_schools = set(school_ids) | set(bundle_schools)
     c = plan.counts["students"]
     taken: dict[int, str] = {}
-    for student, match in zip(incoming, found, strict=True):
+    for position, (student, match) in enumerate(zip(incoming, found, strict=True)):
+        if position % CANCEL_EVERY == 0:
+            cancel.raise_if_cancelled()
         assert match is not None
         current = existing.get(match.existing_id) if match.existing_id is not None else None
         if current is None:
@@ -127,10 +131,12 @@ def _one_per_class(records: list[tuple[EnrollmentRecord, tuple[Any, ...]]], plan
 
 
 def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_ids: dict[str, int],
-                      bundle_schools: list[str], *, report: bool = True) -> None:  # fmt: skip
+                      bundle_schools: list[str], cancel: CancelToken, *, report: bool = True) -> None:  # fmt: skip
     target: dict[str, StudentPlan] = {s.incoming.sourced_id: s for s in plan.students}
     records: list[tuple[EnrollmentRecord, tuple[Any, ...]]] = []
-    for e in bundle.enrollments:
+    for position, e in enumerate(bundle.enrollments):
+        if position % (10 * CANCEL_EVERY) == 0:
+            cancel.raise_if_cancelled()
         sp = target.get(e.user_sourced_id)
         if e.role != "student" or sp is None or (sp.existing is None and not sp.incoming.active):
             continue
@@ -138,6 +144,7 @@ def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_
         existing_id = sp.found.existing_id if sp.existing is not None else None
         records.append((e, (e.user_sourced_id, existing_id, e.class_sourced_id, status, e.begin_date, e.end_date)))
     rows = _one_per_class(records, plan, report)
+    cancel.raise_if_cancelled()
     current = conn.execute(
         text(
             """
@@ -153,6 +160,8 @@ def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_
     c = plan.counts["enrollments"]
     kept: set[int] = set()
     for n, row in enumerate(rows):
+        if n % (10 * CANCEL_EVERY) == 0:
+            cancel.raise_if_cancelled()
         old = have.get(n)
         if old is None:
             if row[3] == "active":
@@ -184,7 +193,8 @@ def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_
         c.deactivated += len(plan.enrollments_off)
 
 
-def reject(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozenset[str]) -> None:
+def reject(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozenset[str], cancel: CancelToken,
+           ) -> None:  # fmt: skip
     """The user rejected these likely matches: those students are created as new ones (their
     enrollments are planned again accordingly)."""
     c = plan.counts["students"]
@@ -201,4 +211,4 @@ def reject(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozens
         plan.students[index] = StudentPlan(sp.incoming, Found("new", None), None, "", {}, {}, None)
     plan.counts["enrollments"] = Counts()
     plan.enrollments, plan.enrollments_off = [], []
-    plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools, report=False)
+    plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools, cancel, report=False)
