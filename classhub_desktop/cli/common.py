@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 
@@ -48,6 +49,17 @@ def resolve_database(args: argparse.Namespace) -> tuple[str, str | None]:
             ) from None
         return str(args.db), None
     return "", None  # libpq defaults: PGHOST, PGDATABASE, PGSERVICE, ...
+
+
+def confirm(args: argparse.Namespace, question: str) -> None:
+    """Go on only with --yes, or when the person at the terminal answers yes; otherwise stop (exit 1)."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} Add --yes to confirm when not running interactively.", exit_code=1)
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError("Nothing was changed.", exit_code=1)
 
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:

@@ -6,10 +6,9 @@ The same store functions as the Duplicates page: a dry run is the merge itself, 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from classhub_desktop.cli.common import CliError, add_target, emit, engine_for
+from classhub_desktop.cli.common import CliError, add_target, confirm, emit, engine_for
 
 
 def add_commands(sub: Any) -> None:
@@ -57,15 +56,6 @@ def _score(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a score: give a number between 0 and 1")
     return value
 
-
-def _confirm(args: argparse.Namespace, question: str) -> None:
-    if args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise CliError(f"{question} Add --yes to confirm when not running interactively.", exit_code=1)
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise CliError("Nothing was changed.", exit_code=1)
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
@@ -154,7 +144,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             return 0
         if not args.json:
             print(_describe_preview(preview))
-        _confirm(args, f"Merge student #{args.absorbed} into #{args.survivor}?")
+        confirm(args, f"Merge student #{args.absorbed} into #{args.survivor}?")
         result = merge_students(engine, args.survivor, args.absorbed)
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
@@ -171,7 +161,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
     engine = engine_for(args)
     try:
-        _confirm(args, f"Undo merge #{args.merge_id}?")
+        confirm(args, f"Undo merge #{args.merge_id}?")
         undo_merge(engine, args.merge_id)
     except UndoRefused as exc:
         listed = "\n  ".join(exc.changed_rows[:50])
@@ -225,7 +215,7 @@ def cmd_classes(args: argparse.Namespace) -> int:
             return 0
         if not args.json:
             print("\n".join(listing))
-        _confirm(args, f"Remove {extra} duplicate class(es)?")
+        confirm(args, f"Remove {extra} duplicate class(es)?")
         removed = remove_duplicate_classes(engine, expected=groups)
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc

@@ -8,11 +8,10 @@ accepting every likely match the preview proposes. Exit 1 when the file has erro
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from classhub_desktop.cli.common import CliError, add_target, emit, engine_for
+from classhub_desktop.cli.common import CliError, add_target, confirm, emit, engine_for
 
 
 def add_commands(sub: Any) -> None:
@@ -64,15 +63,6 @@ def _describe(preview: Any) -> str:
     return "\n".join(lines)
 
 
-def _confirm(args: argparse.Namespace, question: str) -> None:
-    if args.yes:
-        return
-    if not sys.stdin.isatty():
-        raise CliError(f"{question} Add --yes to confirm when not running interactively.", exit_code=1)
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise CliError("Nothing was changed.", exit_code=1)
-
 
 def cmd_import(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import CancelToken, Progress
@@ -93,7 +83,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not args.json:
             print(_describe(preview))
         likely = len(preview.likely())
-        _confirm(args, f"Apply this import{f' (accepting {likely:,} likely matches)' if likely else ''}?")
+        confirm(args, f"Apply this import{f' (accepting {likely:,} likely matches)' if likely else ''}?")
         result = apply_import(engine, preview, progress=Progress(), cancel=CancelToken())
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
