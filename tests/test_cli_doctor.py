@@ -165,8 +165,9 @@ def test_unwritable_report_file_and_bad_profile_thresholds_are_refused(
     save_profile("doctor-bad", seeded_db, "", {"api.latency": {"warn": 10, "critical": 4321}})
     store = ProfileStore()
     text = store.path.read_text(encoding="utf-8")
-    assert text.count("4321") == 1
-    store.path.write_text(text.replace("4321", "5"), encoding="utf-8")  # edited by hand: warn above critical
+    # Edited by hand: warn above critical. (Only this line: the port or a path may contain the same digits.)
+    assert text.count("critical = 4321") == 1
+    store.path.write_text(text.replace("critical = 4321", "critical = 5"), encoding="utf-8")
     assert main(["doctor", "--profile", "doctor-bad"]) == 2
     err = capsys.readouterr().err
     assert "doctor-bad" in err and "api.latency" in err and "critical threshold" in err
