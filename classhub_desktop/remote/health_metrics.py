@@ -59,19 +59,6 @@ class ApiMetricsSample:
     def ok(self) -> bool:
         return self.error is None
 
-    def figures(self) -> dict[str, float | None]:
-        """Flat numbers for the sample store and the charts."""
-        return {
-            "healthz_ms": self.healthz_ms,
-            "requests_total": self.requests,
-            "errors_5xx_total": self.errors_5xx,
-            "errors_4xx_total": self.errors_4xx,
-            "latency_sum_s": self.latency_sum_s,
-            "latency_count": self.latency_count,
-            "notifications_pending": self.notifications.get("PENDING"),
-            "notifications_failed": self.notifications.get("FAILED"),
-        }
-
 
 # --- /metrics ----------------------------------------------------------------------------------
 
@@ -178,6 +165,9 @@ class Window:
     buckets: tuple[tuple[float, float], ...]
     route_buckets: Mapping[str, tuple[tuple[float, float], ...]]
     label: str
+    latency_count: float = 0.0
+    latency_sum_s: float = 0.0
+    since_previous: bool = False  # False: the counters since the server started (no usable previous sample)
 
 
 def metrics_window(current: ApiMetricsSample, previous: ApiMetricsSample | None) -> Window:
@@ -194,7 +184,25 @@ def metrics_window(current: ApiMetricsSample, previous: ApiMetricsSample | None)
         _minus(current.buckets, previous.buckets),
         {route: _minus(b, previous.route_buckets.get(route, ())) for route, b in current.route_buckets.items()},
         f"in the last {seconds:.0f} s",
+        current.latency_count - previous.latency_count,
+        max(0.0, current.latency_sum_s - previous.latency_sum_s),
+        since_previous=True,
     )
+
+
+def chart_figures(previous: ApiMetricsSample | None, current: ApiMetricsSample) -> dict[str, float]:
+    """What the Health charts plot of an API sample: /healthz round trip, and over the interval since
+    `previous` (the same window the checks grade) the 5xx rate and the mean request time."""
+    out: dict[str, float] = {"api_up": 0.0 if current.healthz_ms is None else 1.0}
+    if current.healthz_ms is not None:
+        out["api_healthz_ms"] = current.healthz_ms
+    window = metrics_window(current, previous)
+    if not current.ok or not window.since_previous:
+        return out
+    out["api_error_rate"] = 100.0 * window.errors_5xx / window.requests if window.requests > 0 else 0.0
+    if window.latency_count > 0:
+        out["api_request_mean_ms"] = 1000.0 * window.latency_sum_s / window.latency_count
+    return out
 
 
 Buckets = tuple[tuple[float, float], ...]

@@ -238,3 +238,17 @@ def sample_database(engine: Engine) -> dict[str, float]:
                                     "application_name": HEALTH_APPLICATION_NAME})
         row = conn.execute(text(SAMPLE_SQL), {"hours": FAILURE_WINDOW_HOURS}).mappings().one()
     return {key: float(value or 0) for key, value in row.items()}
+
+
+def chart_figures(previous: Mapping[str, float] | None, current: Mapping[str, float]) -> dict[str, float]:
+    """What the Health charts plot of a `sample_database` result: gauges as they are (the failure counts are
+    those of the last 24 hours, a rolling figure), the cache hit ratio over the interval."""
+    keep = ("connections_used", "connections_max", "idle_in_transaction", "active",
+            "failed_generations_24h", "failed_notifications_24h")
+    out = {k: float(current[k]) for k in keep if current.get(k) is not None}
+    if previous is not None:
+        hit = current.get("blks_hit", 0.0) - previous.get("blks_hit", 0.0)
+        read = current.get("blks_read", 0.0) - previous.get("blks_read", 0.0)
+        if hit >= 0 and read >= 0 and hit + read > 0:  # negative: statistics were reset
+            out["cache_hit_ratio"] = 100.0 * hit / (hit + read)
+    return out

@@ -17,7 +17,7 @@ import pytest
 from classhub_desktop.core.health import Finding, Status
 from classhub_desktop.remote import ApiClient, ServerError
 from classhub_desktop.remote.health import API_CHECK_IDS, check_api, run_api_checks, sample_api
-from classhub_desktop.remote.health_metrics import parse_metrics, quantile
+from classhub_desktop.remote.health_metrics import chart_figures, parse_metrics, quantile
 from tests.api_support import SEED_PASSWORD, SeededDatabase, ServedApi, serve_database
 from tests.conftest import PgServer
 
@@ -213,8 +213,13 @@ def test_sample_of_a_served_api_has_chart_figures(api: ServedApi) -> None:
     sample = sample_api(api.base_url)
     assert sample.ok and sample.healthz_ms is not None and sample.healthz_ms > 0
     assert sample.requests >= 2 and sample.errors_4xx >= 2 and sample.database_up == 1
-    figures = sample.figures()
-    assert figures["requests_total"] == sample.requests and figures["notifications_pending"] is not None
+    assert sample.notifications.get("PENDING") is not None
+    traffic(api.base_url, unauthorised=2)
+    later = sample_api(api.base_url)
+    figures = chart_figures(sample, later)  # what the Health charts plot: the interval between two samples
+    assert figures["api_up"] == 1 and figures["api_healthz_ms"] == later.healthz_ms
+    assert figures["api_error_rate"] == 0.0 and figures["api_request_mean_ms"] > 0  # 401s are not server errors
+    assert chart_figures(None, later).keys() == {"api_up", "api_healthz_ms"}  # no interval yet
 
 
 METRICS = """\

@@ -27,6 +27,8 @@ from classhub_desktop.core.health import TIER_INTERVALS_S, TIERS, Finding, Thres
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.remote.health import check_api
 from classhub_desktop.remote.health_metrics import ApiMetricsSample
+from classhub_desktop.remote.health_metrics import chart_figures as api_chart_figures
+from classhub_desktop.store.health import chart_figures as database_chart_figures
 from classhub_desktop.store.health import run_database_checks, sample_database
 from classhub_desktop.store.health_samples import HealthSampleStore
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -65,38 +67,6 @@ class JobResult:
 # --- the jobs (worker threads) -------------------------------------------------------------------
 
 
-def derive_database(previous: Mapping[str, float] | None, current: Mapping[str, float]) -> dict[str, float]:
-    """Chart figures from sample_database: gauges as they are (the failure counts are those of the last
-    24 hours, a rolling figure), the cache hit ratio over the interval."""
-    keep = ("connections_used", "connections_max", "idle_in_transaction", "active",
-            "failed_generations_24h", "failed_notifications_24h")
-    out = {k: float(current[k]) for k in keep if current.get(k) is not None}
-    if previous is not None:
-        hit = current.get("blks_hit", 0.0) - previous.get("blks_hit", 0.0)
-        read = current.get("blks_read", 0.0) - previous.get("blks_read", 0.0)
-        if hit >= 0 and read >= 0 and hit + read > 0:  # negative: statistics were reset
-            out["cache_hit_ratio"] = 100.0 * hit / (hit + read)
-    return out
-
-
-def derive_api(previous: ApiMetricsSample | None, current: ApiMetricsSample) -> dict[str, float]:
-    """Chart figures from an API sample: /healthz latency, and error rate / mean latency over the interval."""
-    out: dict[str, float] = {"api_up": 0.0 if current.healthz_ms is None else 1.0}
-    if current.healthz_ms is not None:
-        out["api_healthz_ms"] = current.healthz_ms
-    if previous is None or not previous.ok or not current.ok:
-        return out
-    requests = current.requests - previous.requests
-    errors = current.errors_5xx - previous.errors_5xx
-    if requests > 0 and errors >= 0:
-        out["api_error_rate"] = 100.0 * errors / requests
-    elif requests == 0:
-        out["api_error_rate"] = 0.0
-    count = current.latency_count - previous.latency_count
-    seconds = current.latency_sum_s - previous.latency_sum_s
-    if count > 0 and seconds >= 0:
-        out["api_request_mean_ms"] = 1000.0 * seconds / count
-    return out
 
 
 def _store(target: SamplerTarget, samples: Mapping[str, float], when: float, notes: list[str]) -> None:
@@ -121,7 +91,7 @@ def run_database_job(target: SamplerTarget, tier: Tier, previous: Mapping[str, f
             result.notes.append(f"The database could not be sampled: {exc}")
         else:
             result.raw = dict(raw)
-            result.samples = derive_database(previous, raw)
+            result.samples = database_chart_figures(previous, raw)
             _store(target, result.samples, when, result.notes)
     cancel.raise_if_cancelled()
     result.findings = list(run_database_checks(target.engine, target.thresholds, tiers={tier}, cancel=cancel))
@@ -138,7 +108,7 @@ def run_api_job(target: SamplerTarget, previous: ApiMetricsSample | None, *,
     findings, sample = check_api(target.api_base_url, target.thresholds, ca_bundle=target.ca_bundle,
                                  previous=previous)
     result = JobResult("fast", "api", list(findings), raw=sample, taken_at=when)
-    result.samples = derive_api(previous, sample)
+    result.samples = api_chart_figures(previous, sample)
     _store(target, result.samples, when, result.notes)
     result.duration_ms = (time.perf_counter() - started) * 1000
     return result
