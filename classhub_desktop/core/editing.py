@@ -7,6 +7,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# A student's own fields: what an editor may change and what a merge chooses per field. Not the identity
+# (id, sourced_id, which imports match on), merged_into_id, version or the timestamps.
+STUDENT_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "preferred_name",
+    "date_of_birth",
+    "grade",
+    "state_id",
+    "school_id",
+    "email",
+    "guardian_name",
+    "guardian_email",
+    "guardian_phone",
+    "address_line",
+    "city",
+    "postal_code",
+    "status",
+)
+REQUIRED_STUDENT_FIELDS = frozenset({"first_name", "last_name"})
+
 
 @dataclass(eq=False)  # not frozen: raising sets __traceback__ (contextlib and `with` blocks assign it)
 class VersionConflict(Exception):

@@ -31,6 +31,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from classhub_desktop.core.duplicates import StudentRecord
+from classhub_desktop.core.editing import REQUIRED_STUDENT_FIELDS, STUDENT_FIELDS
 
 FieldSide = Literal["survivor", "absorbed"]
 Policy = Literal["repoint", "ledger", "best_enrollment", "class_slot", "ordered_pair", "history"]
@@ -39,25 +40,8 @@ ReferenceAction = Literal["student", "ignore"]
 # The students columns a user may choose per field. Not sourced_id (unique: the absorbed student's
 # id becomes an alias of the survivor), merged_into_id, version or the timestamps. `status` is
 # active or inactive here (demo and merged students are never merged).
-MERGEABLE_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "preferred_name",
-    "date_of_birth",
-    "grade",
-    "state_id",
-    "school_id",
-    "email",
-    "guardian_name",
-    "guardian_email",
-    "guardian_phone",
-    "address_line",
-    "city",
-    "postal_code",
-    "status",
-)
-REQUIRED_FIELDS = frozenset({"first_name", "last_name"})
+MERGEABLE_FIELDS = STUDENT_FIELDS
+REQUIRED_FIELDS = REQUIRED_STUDENT_FIELDS
 
 TABLE_POLICIES: Mapping[str, Policy] = {
     "enrollments": "best_enrollment",

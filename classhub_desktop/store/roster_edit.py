@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from classhub_desktop.core.editing import REQUIRED_STUDENT_FIELDS, STUDENT_FIELDS
 from classhub_desktop.store import audit
 from classhub_desktop.store.roster import StudentRow, student_row
 from classhub_desktop.store.roster_detail import EnrollmentRow, StudentRecord, enrollment_row, student_record
@@ -33,25 +34,7 @@ __all__ = [
 
 EDITABLE_STATUSES = ("active", "inactive")
 ENROLLMENT_STATUSES = ("active", "completed", "dropped")
-EDITABLE_STUDENT_FIELDS = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "preferred_name",
-    "date_of_birth",
-    "grade",
-    "email",
-    "state_id",
-    "school_id",
-    "guardian_name",
-    "guardian_email",
-    "guardian_phone",
-    "address_line",
-    "city",
-    "postal_code",
-    "status",
-)
-REQUIRED_STUDENT_FIELDS = ("first_name", "last_name")
+EDITABLE_STUDENT_FIELDS = STUDENT_FIELDS
 EDITABLE_ENROLLMENT_FIELDS = ("status", "begin_date", "end_date")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

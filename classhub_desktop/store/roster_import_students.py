@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from classhub_desktop.core import editing
 from classhub_desktop.core.duplicate_fields import ScoringContext
 from classhub_desktop.core.duplicate_model import FieldEvidence, StudentRecord
 from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE, quick_score, score_pair
@@ -32,10 +33,9 @@ from classhub_desktop.core.progress import CancelToken
 from classhub_desktop.core.roster_model import IncomingStudent
 
 # Students fields an import writes (IncomingStudent name == students column); school is mapped apart.
-STUDENT_FIELDS = (
-    "first_name", "middle_name", "last_name", "preferred_name", "date_of_birth", "grade", "email", "state_id",
-    "guardian_name", "guardian_email", "guardian_phone", "address_line", "city", "postal_code",
-)  # fmt: skip
+# The student fields a file carries: all of a student's own fields but the school (resolved from the file's
+# org) and the status (from the record's status and enabledUser).
+STUDENT_FIELDS = tuple(name for name in editing.STUDENT_FIELDS if name not in ("school_id", "status"))
 RECORD_COLUMNS = tuple(f.name for f in fields(StudentRecord))
 MAX_CANDIDATES = 15  # per incoming student, best blocking keys first
 # Cancel granularity (a cancel takes effect within a fraction of a second): rows are read by

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, text
 
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store import audit
 from classhub_desktop.store.roster_import_plan import ENTITIES, Plan, StudentPlan
 from classhub_desktop.store.roster_import_students import STUDENT_FIELDS
+from classhub_desktop.store.teachers import switch_api_accounts
 
 T = TypeVar("T")
 # Rows per statement: small enough that a cancel (checked between chunks) takes effect within about half
@@ -128,15 +128,8 @@ def _accounts_off(conn: Connection, plan: Plan) -> None:
     store.teachers.set_teacher_active does); the import's own audit row counts them."""
     if not plan.accounts_off:
         return
-    rows = conn.execute(
-        text("UPDATE app_users SET is_active = false WHERE id = ANY(CAST(:ids AS bigint[])) AND is_active"
-             " RETURNING id, username, teacher_id"),
-        {"ids": [a[0] for a in plan.accounts_off]},
-    ).all()  # fmt: skip
-    for account in rows:
-        audit.record(conn, "api_account.disable", "app_users", account.id,
-                     {"username": account.username, "teacher_id": account.teacher_id, "with_teacher": True,
-                      "by": "roster.import"})  # fmt: skip
+    details = {"with_teacher": True, "by": "roster.import"}
+    switch_api_accounts(conn, False, account_ids=[a[0] for a in plan.accounts_off], details=details)
 
 
 def _blocks(conn: Connection, plan: Plan) -> None:

@@ -18,7 +18,13 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, text
 
 from classhub_desktop.store import audit
-from classhub_desktop.store.teachers import TeacherError, TeacherRow, teacher_row, teacher_transaction
+from classhub_desktop.store.teachers import (
+    TeacherError,
+    TeacherRow,
+    switch_api_accounts,
+    teacher_row,
+    teacher_transaction,
+)
 
 _hasher = PasswordHasher()
 
@@ -104,20 +110,7 @@ def create_api_account(engine: Engine, teacher_id: int, username: str, email: st
 
 def set_account_active(engine: Engine, account_id: int, active: bool) -> None:
     with teacher_transaction(engine, "change the API account") as conn:
-        row = conn.execute(
-            text(
-                "UPDATE app_users SET is_active = :a WHERE id = :id AND is_active <> :a RETURNING username, teacher_id"
-            ),
-            {"a": active, "id": account_id},
-        ).one_or_none()
-        if row is not None:
-            audit.record(
-                conn,
-                "api_account.enable" if active else "api_account.disable",
-                "app_users",
-                account_id,
-                {"username": row.username, "teacher_id": row.teacher_id},
-            )
+        switch_api_accounts(conn, active, account_ids=[account_id])
 
 
 def request_password_reset(

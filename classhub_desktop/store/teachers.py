@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,23 +204,7 @@ def set_teacher_active(
         conn.execute(text("UPDATE teachers SET status = :status WHERE id = :id"), {"status": status, "id": teacher_id})
         accounts: list[Any] = []
         if not active or reactivate_account:
-            accounts = list(
-                conn.execute(
-                    text(
-                        "UPDATE app_users SET is_active = :active WHERE teacher_id = :id AND is_active <> :active "
-                        "RETURNING id, username"
-                    ),
-                    {"active": active, "id": teacher_id},
-                )
-            )
-            for account in accounts:
-                audit.record(
-                    conn,
-                    "api_account.enable" if active else "api_account.disable",
-                    "app_users",
-                    account.id,
-                    {"username": account.username, "teacher_id": teacher_id, "with_teacher": True},
-                )
+            accounts = switch_api_accounts(conn, active, teacher_ids=[teacher_id], details={"with_teacher": True})
         blocks = conn.execute(text("SELECT count(*) FROM blocks WHERE teacher_id = :id"), {"id": teacher_id}).scalar()
         audit.record(
             conn,
@@ -254,6 +238,36 @@ def teacher_row(conn: Connection, teacher_id: int) -> TeacherRow:
     if row is None:
         raise TeacherError(f"There is no teacher #{teacher_id}; refresh the list.")
     return _row(row)
+
+
+def switch_api_accounts(
+    conn: Connection,
+    active: bool,
+    *,
+    teacher_ids: Sequence[int] = (),
+    account_ids: Sequence[int] = (),
+    details: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    """Enable or disable, in the caller's transaction, the given API accounts and every account of the given
+    teachers that is not already so, with one audit row each; returns the rows switched (id, username,
+    teacher_id). The teacher screen, the account button and the roster import all go through here."""
+    rows = conn.execute(
+        text(
+            "UPDATE app_users SET is_active = :active WHERE is_active <> :active"
+            " AND (teacher_id = ANY(CAST(:teachers AS bigint[])) OR id = ANY(CAST(:accounts AS bigint[])))"
+            " RETURNING id, username, teacher_id"
+        ),
+        {"active": active, "teachers": list(teacher_ids), "accounts": list(account_ids)},
+    ).all()
+    for account in rows:
+        audit.record(
+            conn,
+            "api_account.enable" if active else "api_account.disable",
+            "app_users",
+            account.id,
+            {"username": account.username, "teacher_id": account.teacher_id, **(details or {})},
+        )
+    return list(rows)
 
 
 def _locked(conn: Connection, teacher_id: int, expected_version: int) -> dict[str, Any]:

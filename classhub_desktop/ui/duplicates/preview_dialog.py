@@ -9,7 +9,6 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QGroupBox,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from classhub_desktop.core.duplicates import StudentRecord
 from classhub_desktop.store.merge import MergeConflict, MergePreview, TableChange
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.duplicates.widgets import (
     EMPTY,
     cell_text,
@@ -52,13 +52,7 @@ def _table(headers: Sequence[str], name: str) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setObjectName(name)
     table.setHorizontalHeaderLabels(list(headers))
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.verticalHeader().setVisible(False)
-    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
-    table.horizontalHeader().setHighlightSections(False)
+    make_read_only(table)
     return table
 
 

@@ -43,6 +43,7 @@ from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 EDIT_STUDENT_TIP = "Edit this student's details (F2, or double-click the row)"
@@ -79,13 +80,8 @@ class _List(QTableWidget):
         super().__init__(0, len(headers))
         self.empty = empty
         self.setHorizontalHeaderLabels(list(headers))
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        make_read_only(self)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setAlternatingRowColors(True)
-        self.setWordWrap(False)
-        self.verticalHeader().setVisible(False)
-        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
         self.rows: list[Any] = []
