@@ -298,6 +298,8 @@ def test_blocks_tab_lists_blocks_and_shows_their_students(qtbot: Any, make_view:
                                                           seeded_db: SeededDatabase) -> None:
     view = make_view(session)
     blocks = view.blocks
+    assert blocks.session is None and view.teachers.session is None  # loaded when first shown, not on connect
+    view.tabs.setCurrentWidget(blocks)
     qtbot.waitUntil(lambda: blocks.model.loaded_count() > 0, timeout=OP_TIMEOUT_MS)
     row = blocks.model.row(0)
     blocks.table.selectRow(0)

@@ -65,6 +65,9 @@ class RosterView(QWidget):
         for tab in (self.students, self.teachers, self.blocks):
             tab.sig_status.connect(self.sig_status)
         self.blocks.sig_show_students.connect(self._show_block)
+        # The Teachers and Blocks tabs load when first shown, not on every connect: most visits are to students.
+        self._unloaded: set[QWidget] = set()
+        self.tabs.currentChanged.connect(lambda _index: self._load_current_tab())
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 8)
@@ -78,15 +81,24 @@ class RosterView(QWidget):
         gate(self.export_action, session, Capability.READ, EXPORT_TIP)
         self.refresh_action.setEnabled(session is not None)
         self.students.set_session(session)
-        self.teachers.set_session(session)
-        self.blocks.set_session(session)
+        self.teachers.set_session(None)
+        self.blocks.set_session(None)
+        self._unloaded = {self.teachers, self.blocks} if session is not None else set()
+        self._load_current_tab()
 
     def refresh(self) -> None:
         if self.session is None:
             return
         self.students.refresh()
-        self.teachers.refresh()
-        self.blocks.refresh()
+        for tab in (self.teachers, self.blocks):
+            if tab not in self._unloaded:
+                tab.refresh()
+
+    def _load_current_tab(self) -> None:
+        for tab in (self.teachers, self.blocks):
+            if tab is self.tabs.currentWidget() and tab in self._unloaded:
+                self._unloaded.discard(tab)
+                tab.set_session(self.session)
 
     def run_import(self) -> None:
         if self.session is not None and self.import_action.isEnabled():
