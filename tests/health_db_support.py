@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
-from classhub_desktop.core.health import Finding, Status
-from classhub_desktop.store.health import run_database_checks
+from classhub_desktop.core.health.model import Finding, Status
+from classhub_desktop.store.health.runner import run_database_checks
 
 
 def check(engine: Engine, check_id: str, overrides: Mapping[str, float] | None = None) -> Finding:

@@ -9,7 +9,13 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store.roster_import import ImportPreview, ImportResult, apply_import, load_file, preview_import
+from classhub_desktop.store.roster_import.operations import (
+    ImportPreview,
+    ImportResult,
+    apply_import,
+    load_file,
+    preview_import,
+)
 
 
 def table_counts(conninfo: str) -> dict[str, int]:

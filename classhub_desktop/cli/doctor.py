@@ -78,7 +78,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
 def _target(plan: _Plan) -> str:
     """What was checked, for the report: the database without its password, the API address without
     its user information (https://***@host)."""
-    from classhub_desktop.core.health_redact import redact_url
+    from classhub_desktop.core.health.redact import redact_url
     from classhub_desktop.store.engine import redacted
 
     parts = []
@@ -90,8 +90,8 @@ def _target(plan: _Plan) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from classhub_desktop.core.health import HealthReport, effective_thresholds
-    from classhub_desktop.core.health_report import render_html, render_markdown, render_text
+    from classhub_desktop.core.health.model import HealthReport, effective_thresholds
+    from classhub_desktop.core.health.report import render_html, render_markdown, render_text
 
     plan = _plan(args)
     try:
@@ -120,7 +120,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _database_findings(plan: _Plan) -> list[Any]:
     from classhub_desktop.store.engine import make_engine
-    from classhub_desktop.store.health import run_database_checks
+    from classhub_desktop.store.health.runner import run_database_checks
 
     engine = make_engine(plan.conninfo, password=plan.password, pool=False)
     try:

@@ -61,8 +61,8 @@ def _score(text: str) -> float:
 def _store_errors() -> tuple[type[BaseException], ...]:
     from sqlalchemy.exc import DBAPIError
 
-    from classhub_desktop.store.duplicate_classes import DuplicateClassesError
-    from classhub_desktop.store.merge import MergeError
+    from classhub_desktop.store.duplicates.classes import DuplicateClassesError
+    from classhub_desktop.store.merge.operations import MergeError
 
     return (MergeError, DuplicateClassesError, DBAPIError)
 
@@ -71,8 +71,8 @@ def _store_errors() -> tuple[type[BaseException], ...]:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE
-    from classhub_desktop.store.duplicates import scan
+    from classhub_desktop.core.duplicates.scoring import DEFAULT_MIN_SCORE
+    from classhub_desktop.store.duplicates.scan import scan
 
     engine = engine_for(args)
     try:
@@ -133,7 +133,7 @@ def _preview_json(preview: Any) -> dict[str, Any]:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from classhub_desktop.store.merge import merge_students, preview_merge
+    from classhub_desktop.store.merge.operations import merge_students, preview_merge
 
     engine = engine_for(args)
     try:
@@ -157,7 +157,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from classhub_desktop.store.merge import UndoRefused, undo_merge
+    from classhub_desktop.store.merge.operations import UndoRefused, undo_merge
 
     engine = engine_for(args)
     try:
@@ -175,7 +175,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from classhub_desktop.store.merge import merge_history
+    from classhub_desktop.store.merge.operations import merge_history
 
     engine = engine_for(args)
     try:
@@ -197,7 +197,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    from classhub_desktop.store.duplicate_classes import find_duplicate_classes, remove_duplicate_classes
+    from classhub_desktop.store.duplicates.classes import find_duplicate_classes, remove_duplicate_classes
 
     engine = engine_for(args)
     try:

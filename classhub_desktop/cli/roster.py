@@ -37,7 +37,7 @@ def add_commands(sub: Any) -> None:
 def _store_errors() -> tuple[type[BaseException], ...]:
     from sqlalchemy.exc import DBAPIError
 
-    from classhub_desktop.store.roster_import import RosterImportError
+    from classhub_desktop.store.roster_import.operations import RosterImportError
 
     return (RosterImportError, DBAPIError)
 
@@ -66,7 +66,7 @@ def _describe(preview: Any) -> str:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import CancelToken, Progress
-    from classhub_desktop.store.roster_import import apply_import, load_file, preview_import
+    from classhub_desktop.store.roster_import.operations import apply_import, load_file, preview_import
 
     parsed = load_file(args.path)
     engine = engine_for(args)
@@ -105,7 +105,7 @@ def _counts(c: Any) -> dict[str, int]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import CancelToken, Progress
-    from classhub_desktop.store.roster_export import export_roster
+    from classhub_desktop.store.roster.export import export_roster
 
     fmt: Literal["csv", "oneroster"] = "csv" if (args.format or args.path.suffix.lower().lstrip(".")) == "csv" \
         else "oneroster"

@@ -32,7 +32,7 @@ from classhub_desktop.config.credentials import (
     SecretKind,
     default_store,
 )
-from classhub_desktop.core.health import effective_thresholds
+from classhub_desktop.core.health.model import effective_thresholds
 
 FILE_NAME = "profiles.toml"
 FILE_VERSION = 1
@@ -112,7 +112,7 @@ class Profile:
     extra_conninfo: str = ""
     thresholds: dict[str, float] = field(default_factory=dict, hash=False)
     # Health check overrides: check id -> {"warn": x, "critical": y, ...} merged over the defaults of
-    # classhub_desktop.core.health (validated by core.health.effective_thresholds).
+    # classhub_desktop.core.health.model (validated by core.health.effective_thresholds).
     health_thresholds: dict[str, dict[str, float]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:

@@ -1,6 +1,6 @@
 """Merge policies: which student fields the survivor keeps, and how colliding rows are resolved.
 
-Pure: no database here. store/merge.py discovers the tables that point at `students` from the
+Pure: no database here. store/merge/operations.py discovers the tables that point at `students` from the
 catalog and applies these policies with set-based SQL.
 
 Table policies (`TABLE_POLICIES`, by table name; every other table is "repoint"):
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from classhub_desktop.core.duplicates import StudentRecord
-from classhub_desktop.core.editing import REQUIRED_STUDENT_FIELDS, STUDENT_FIELDS
+from classhub_desktop.core.duplicates.scoring import StudentRecord
+from classhub_desktop.core.roster.editing import REQUIRED_STUDENT_FIELDS, STUDENT_FIELDS
 
 FieldSide = Literal["survivor", "absorbed"]
 Policy = Literal["repoint", "ledger", "best_enrollment", "class_slot", "ordered_pair", "history"]

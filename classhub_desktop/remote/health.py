@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from classhub_desktop.core.health import (
+from classhub_desktop.core.health.model import (
     Evidence,
     Finding,
     Status,
@@ -34,7 +34,7 @@ from classhub_desktop.core.health import (
     grade_high,
     spec,
 )
-from classhub_desktop.core.health_redact import redact_url, redact_url_secrets
+from classhub_desktop.core.health.redact import redact_url, redact_url_secrets
 from classhub_desktop.remote.errors import ApiError, ApiTimeout, ApiTlsError, ApiUnreachable
 from classhub_desktop.remote.health_metrics import (
     ApiMetricsSample,

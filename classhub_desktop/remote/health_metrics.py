@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from classhub_desktop.core.health import (
+from classhub_desktop.core.health.model import (
     Evidence,
     Finding,
     Status,

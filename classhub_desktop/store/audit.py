@@ -22,8 +22,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Select, String, cast, func, insert, literal, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
-from classhub_desktop.core.editing import VersionConflict
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.roster.editing import VersionConflict
 from classhub_desktop.store.schema import audit_log
 
 Cursor = tuple[datetime, int]  # (occurred_at, id) of the last row of a page

@@ -44,6 +44,7 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
+from classhub_desktop.core.changes import Changes, changes_of
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 
 #: Minimum time between two sig_progress emissions of one task (50 ms: at most 20 per second).
@@ -238,6 +239,9 @@ class Task(QObject):
             self.sig_failed.emit(outcome.error)
         else:
             self.sig_finished.emit(outcome.result)
+            changes = changes_of(outcome.result)
+            if changes:  # every write reports what it changed; pages learn of it whoever started it
+                self._runner.sig_changes.emit(changes)
         self.sig_done.emit()
         if unhandled and outcome.error is not None:
             self._runner._report_unhandled(self.title, outcome.error, outcome.details)
@@ -260,6 +264,7 @@ class TaskRunner(QObject):
     """
 
     sig_running_changed = Signal(int)  # number of running tasks of this runner
+    sig_changes = Signal(Changes)  # what a finished write changed (core.changes); the main window broadcasts it
 
     def __init__(
         self,
@@ -295,9 +300,6 @@ class TaskRunner(QObject):
     def running_count(self) -> int:
         return len(self._running)
 
-    def running_tasks(self) -> list[Task]:
-        return list(self._running.values())
-
     def cancel_all(self) -> None:
         for task in list(self._running.values()):
             task.cancel()
@@ -321,6 +323,10 @@ class TaskRunner(QObject):
         _ACTIVE.pop(id(task), None)
         _keep_alive_until_idle(task)
         self.sig_running_changed.emit(len(self._running))
+
+    def report_error(self, title: str, error: BaseException, details: str = "") -> None:
+        """Show a failed operation's error as the runner shows unhandled ones (PageOps uses it)."""
+        self._report_unhandled(title, error, details)
 
     def _report_unhandled(self, title: str, error: BaseException, details: str) -> None:
         if not self.show_errors:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE
+from classhub_desktop.core.duplicates.scoring import DEFAULT_MIN_SCORE
 from classhub_desktop.core.progress import Progress, ProgressUpdate
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
-from classhub_desktop.store.duplicates import concurrent_blocks, scan
+from classhub_desktop.store.duplicates.scan import concurrent_blocks, scan
 from classhub_desktop.store.engine import make_engine
 
 STUDENTS = 100_000

@@ -29,11 +29,11 @@ import pytest
 from sqlalchemy import Engine
 
 from classhub_desktop.cli import main
-from classhub_desktop.core.health import spec
+from classhub_desktop.core.health.model import spec
 from classhub_desktop.remote import ApiClient
 from classhub_desktop.remote.health import check_api, run_api_checks, sample_api
 from classhub_desktop.store.engine import make_engine
-from classhub_desktop.store.health import run_database_checks, sample_database
+from classhub_desktop.store.health.runner import run_database_checks, sample_database
 from tests.api_support import SeededDatabase, ServedApi, serve_database
 from tests.benchmarks.health_bench_data import DATABASE, PASSWORD, BenchData, prepare
 

@@ -21,7 +21,7 @@ from psycopg import sql
 
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store.engine import make_engine
-from classhub_desktop.store.merge import merge_students, preview_merge, undo_merge
+from classhub_desktop.store.merge.operations import merge_students, preview_merge, undo_merge
 
 STUDENTS = int(os.environ.get("CLASSHUB_BENCH_STUDENTS", "100000"))
 RELATED = 10_000

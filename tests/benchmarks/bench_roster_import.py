@@ -26,7 +26,7 @@ import pytest
 from classhub_desktop.core.progress import CancelToken, Progress, ProgressUpdate
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store.engine import make_engine
-from classhub_desktop.store.roster_import import apply_import, load_file, preview_import
+from classhub_desktop.store.roster_import.operations import apply_import, load_file, preview_import
 from tests.roster_files.builders import write_bundle
 
 STUDENTS = int(os.environ.get("CLASSHUB_BENCH_STUDENTS", "200000"))

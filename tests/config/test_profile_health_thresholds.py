@@ -9,7 +9,7 @@ import pytest
 
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
-from classhub_desktop.core.health import effective_thresholds
+from classhub_desktop.core.health.model import effective_thresholds
 
 
 @pytest.fixture()

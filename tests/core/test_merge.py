@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from classhub_desktop.core.duplicates import StudentRecord
+from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.core.merge import (
     MERGEABLE_FIELDS,
     ClassRow,

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from classhub_desktop.core.health import Finding, Status
+from classhub_desktop.core.health.model import Finding, Status
 from classhub_desktop.remote import ApiClient, ServerError
 from classhub_desktop.remote.health import API_CHECK_IDS, check_api, run_api_checks, sample_api
 from classhub_desktop.remote.health_metrics import chart_figures, parse_metrics, quantile

@@ -5,11 +5,11 @@ Revises: 0003
 Create Date: 2026-11-22
 
 `classhub_fold(text)`: the comparable form of a name, e-mail or street that the duplicate
-detection's blocking passes (store/duplicates.py) build their keys from, so a second roster upload
+detection's blocking passes (store/duplicates/scan.py) build their keys from, so a second roster upload
 with other case, accents, apostrophes, hyphens or spacing lands in the same block:
 lower case, Latin accents removed ("Nguyễn" -> "nguyen", "Łukasz" -> "lukasz", "Strauß" ->
 "strauss"), apostrophes dropped ("O'Brien" -> "obrien"), every other run of non-alphanumerics one
-space, trimmed. The Python side (core/duplicate_text.py `fold`) does the same (a test compares them).
+space, trimmed. The Python side (core/duplicates/text.py `fold`) does the same (a test compares them).
 On a UTF-8 database accents go by Unicode decomposition (NFKD, marks dropped), else by a table of the
 Latin letters with diacritics. Only this function: no table, column or index (the blocking passes
 read the whole roster once with hash joins; an index would not help), so store/schema.py is unchanged.

@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-22
 
-Keyset pagination of the roster (store/roster.py) for every sort order it offers: each order is a
+Keyset pagination of the roster (store/roster/students.py) for every sort order it offers: each order is a
 tuple of never-NULL keys ending in the primary key, and each has a B-tree index whose columns are
 exactly that tuple, so page N is one index range scan whatever N is (no OFFSET, no sort).
 
@@ -26,7 +26,7 @@ name stored with a leading space sorts where its letters do. FOLD(x) below is
 
 (0001's ix_students_name_order on the raw names stays: the duplicate and merge code may use it.)
 
-Search folds both sides (store/roster_query.py):
+Search folds both sides (store/roster/query.py):
 - a word of 3 or more characters matches anywhere in `student_search_fold(first, last, preferred,
   email, sourced_id)` (the fields joined, then folded: one space between them) through the GIN index
   ix_students_search_fold_trgm (gin_trgm_ops; created only when pg_trgm is installed, like 0001's

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import HIGH_CONFIDENCE_SCORE, ScoredPair, StudentRecord
-from classhub_desktop.store.duplicates import mark_not_duplicate
-from classhub_desktop.store.merge import MergeResult
+from classhub_desktop.core.duplicates.scoring import HIGH_CONFIDENCE_SCORE, ScoredPair, StudentRecord
+from classhub_desktop.store.duplicates.scan import mark_not_duplicate
+from classhub_desktop.store.merge.operations import MergeResult
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.labels import plain_label

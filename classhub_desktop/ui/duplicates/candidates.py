@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import ScoredPair, StudentRecord
+from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
 from classhub_desktop.ui.duplicates.widgets import EMPTY, student_label, value_text
 
 AnyIndex = QModelIndex | QPersistentModelIndex

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.duplicate_classes import (
+from classhub_desktop.store.duplicates.classes import (
     DuplicateClassesChanged,
     DuplicateClassGroup,
     find_duplicate_classes,

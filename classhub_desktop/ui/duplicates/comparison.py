@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import ScoredPair, StudentRecord
+from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
 from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldSide, default_field_choices, default_survivor
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.duplicates.evidence import EvidenceView

@@ -22,10 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import DEFAULT_MIN_SCORE, HIGH_CONFIDENCE_SCORE, ScoredPair, high_confidence_pairs
+from classhub_desktop.core.duplicates.scoring import (
+    DEFAULT_MIN_SCORE,
+    HIGH_CONFIDENCE_SCORE,
+    ScoredPair,
+    high_confidence_pairs,
+)
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.duplicates import ScanResult, forget_verdict, mark_not_duplicate, scan
-from classhub_desktop.store.merge import MergeResult
+from classhub_desktop.store.duplicates.scan import ScanResult, forget_verdict, mark_not_duplicate, scan
+from classhub_desktop.store.merge.operations import MergeResult
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error

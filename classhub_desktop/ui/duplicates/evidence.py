@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import FieldEvidence, ScoredPair
+from classhub_desktop.core.duplicates.scoring import FieldEvidence, ScoredPair
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.duplicates.candidates import TWINS_TOOLTIP
 from classhub_desktop.ui.duplicates.widgets import EMPTY, cell_text, header_tooltip

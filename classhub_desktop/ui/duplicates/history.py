@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.merge import MergeRecord, UndoRefused, merge_history, undo_merge
+from classhub_desktop.store.merge.operations import MergeRecord, UndoRefused, merge_history, undo_merge
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message

@@ -12,9 +12,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 from sqlalchemy import Engine
 
-from classhub_desktop.core.duplicates import StudentRecord
+from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.core.merge import FieldSide
-from classhub_desktop.store.merge import (
+from classhub_desktop.store.merge.operations import (
     MergeBlocked,
     MergeInvalid,
     MergePreview,

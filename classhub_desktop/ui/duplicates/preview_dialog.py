@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import StudentRecord
-from classhub_desktop.store.merge import MergeConflict, MergePreview, TableChange
+from classhub_desktop.core.duplicates.scoring import StudentRecord
+from classhub_desktop.store.merge.operations import MergeConflict, MergePreview, TableChange
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.duplicates.widgets import (

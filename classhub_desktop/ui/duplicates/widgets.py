@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.duplicates import StudentRecord
+from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from classhub_desktop.store.health_samples import Aggregate, Point
+from classhub_desktop.offline.health_samples import Aggregate, Point
 
 DAY_S = 24 * 3600
 RANGES: dict[str, int] = {"24 hours": DAY_S, "7 days": 7 * DAY_S}

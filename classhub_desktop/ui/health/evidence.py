@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.health import AREA_TITLES, Area, Finding, Status
-from classhub_desktop.core.health_report import format_value
+from classhub_desktop.core.health.model import AREA_TITLES, Area, Finding, Status
+from classhub_desktop.core.health.report import format_value
 from classhub_desktop.ui.health.tiles import STATUS_WORDS, sort_worst_first, status_icon, tone_for
 
 MAX_ROWS_SHOWN = 50

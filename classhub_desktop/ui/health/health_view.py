@@ -33,8 +33,17 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.config.profiles import ProfileError, ProfileStore
-from classhub_desktop.core.health import AREAS, Area, Finding, Status, Thresholds, Tier, effective_thresholds, worst
-from classhub_desktop.store.health_samples import HealthSampleStore, Point
+from classhub_desktop.core.health.model import (
+    AREAS,
+    Area,
+    Finding,
+    Status,
+    Thresholds,
+    Tier,
+    effective_thresholds,
+    worst,
+)
+from classhub_desktop.offline.health_samples import HealthSampleStore, Point
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.health.charts import HealthCharts, chart_metrics

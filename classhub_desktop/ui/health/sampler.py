@@ -23,14 +23,14 @@ from typing import Any, Literal
 from PySide6.QtCore import QObject, QTimer, Signal
 from sqlalchemy import Engine
 
-from classhub_desktop.core.health import TIER_INTERVALS_S, TIERS, Finding, Thresholds, Tier
+from classhub_desktop.core.health.model import TIER_INTERVALS_S, TIERS, Finding, Thresholds, Tier
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.offline.health_samples import HealthSampleStore
 from classhub_desktop.remote.health import check_api
 from classhub_desktop.remote.health_metrics import ApiMetricsSample
 from classhub_desktop.remote.health_metrics import chart_figures as api_chart_figures
-from classhub_desktop.store.health import chart_figures as database_chart_figures
-from classhub_desktop.store.health import run_database_checks, sample_database
-from classhub_desktop.store.health_samples import HealthSampleStore
+from classhub_desktop.store.health.runner import chart_figures as database_chart_figures
+from classhub_desktop.store.health.runner import run_database_checks, sample_database
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.tasks import Task, TaskRunner
 

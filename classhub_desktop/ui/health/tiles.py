@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QKeyEvent, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from classhub_desktop.core.health import AREA_TITLES, Area, Finding, Status, worst
+from classhub_desktop.core.health.model import AREA_TITLES, Area, Finding, Status, worst
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
 from classhub_desktop.remote.health import check_api
 from classhub_desktop.remote.health_metrics import ApiMetricsSample
-from classhub_desktop.store.health import run_database_checks
+from classhub_desktop.store.health.runner import run_database_checks
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.health.sampler import JobResult, SamplerTarget
 from classhub_desktop.ui.tasks import Task, TaskRunner

@@ -21,14 +21,14 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
-from classhub_desktop.store.teacher_blocks import (
+from classhub_desktop.store.teachers.blocks import (
     AssignmentResult,
     BlockAssignmentConflict,
     BlockChoice,
     assign_blocks,
     list_block_choices,
 )
-from classhub_desktop.store.teachers import TeacherRow
+from classhub_desktop.store.teachers.records import TeacherRow
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.roster.teacher_dialog import error_label

@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from classhub_desktop.store.roster_blocks import BlockRow, list_blocks
-from classhub_desktop.store.roster_query import Cursor
+from classhub_desktop.store.roster.blocks import BlockRow, list_blocks
+from classhub_desktop.store.roster.query import Cursor
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
 from classhub_desktop.ui.tasks import TaskRunner

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.student_csv import STUDENT_FIELDS, ColumnMapping, CsvPreview, StudentField
+from classhub_desktop.core.roster_import.student_csv import STUDENT_FIELDS, ColumnMapping, CsvPreview, StudentField
 from classhub_desktop.ui.common import labels
 
 NOT_MAPPED = "— not in this file —"

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from classhub_desktop.store.roster_export import export_roster
+from classhub_desktop.store.roster.export import export_roster
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.flow import Flow
 from classhub_desktop.ui.common.lifetime import while_alive

@@ -21,18 +21,18 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 from sqlalchemy import Engine
 
 from classhub_desktop.config.column_mappings import ColumnMappingStore
-from classhub_desktop.core.oneroster import is_oneroster
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.core.roster_model import ParseResult, RosterFileError
-from classhub_desktop.core.student_csv import (
+from classhub_desktop.core.roster_import.model import ParseResult, RosterFileError
+from classhub_desktop.core.roster_import.oneroster import is_oneroster
+from classhub_desktop.core.roster_import.student_csv import (
     ColumnMapping,
     CsvPreview,
     guess_mapping,
     header_signature,
     preview_student_csv,
 )
-from classhub_desktop.store.roster_import import (
+from classhub_desktop.store.roster_import.operations import (
     ImportPreview,
     ImportResult,
     ImportStale,

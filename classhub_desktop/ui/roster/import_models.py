@@ -21,8 +21,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from classhub_desktop.core.roster_model import RosterProblem
-from classhub_desktop.store.roster_import import StudentMatch
+from classhub_desktop.core.roster_import.model import RosterProblem
+from classhub_desktop.store.roster_import.operations import StudentMatch
 from classhub_desktop.ui.duplicates.widgets import EMPTY, field_label, value_text
 
 Index = QModelIndex | QPersistentModelIndex

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.store.roster_import import ENTITIES, ImportPreview, StudentMatch
+from classhub_desktop.store.roster_import.operations import ENTITIES, ImportPreview, StudentMatch
 from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.roster.import_models import KIND_LABELS

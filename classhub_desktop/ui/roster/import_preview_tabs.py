@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.roster_model import RosterProblem
-from classhub_desktop.store.roster_import import StudentMatch
+from classhub_desktop.core.roster_import.model import RosterProblem
+from classhub_desktop.store.roster_import.operations import StudentMatch
 from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.common.text import plural

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from classhub_desktop.store.roster_import import ENTITIES, ImportPreview, ImportResult
+from classhub_desktop.store.roster_import.operations import ENTITIES, ImportPreview, ImportResult
 from classhub_desktop.ui.common.text import plural
 
 

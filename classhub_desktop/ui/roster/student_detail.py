@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.roster_detail import (
+from classhub_desktop.store.roster.detail import (
     CLASS_LIMIT,
     LEDGER_LIMIT,
     UPLOAD_LIMIT,

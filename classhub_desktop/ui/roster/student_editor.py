@@ -24,10 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.core.editing import VersionConflict
-from classhub_desktop.store.roster import StudentRow
-from classhub_desktop.store.roster_detail import EnrollmentRow, StudentRecord
-from classhub_desktop.store.roster_edit import (
+from classhub_desktop.core.roster.editing import VersionConflict
+from classhub_desktop.store.roster.detail import EnrollmentRow, StudentRecord
+from classhub_desktop.store.roster.edit import (
     EDITABLE_STATUSES,
     ENROLLMENT_STATUSES,
     RosterEditError,
@@ -35,6 +34,7 @@ from classhub_desktop.store.roster_edit import (
     update_enrollment,
     update_student,
 )
+from classhub_desktop.store.roster.students import StudentRow
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label

@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
-from classhub_desktop.store.roster_blocks import RosterFacets, roster_facets
-from classhub_desktop.store.roster_query import STATUSES
+from classhub_desktop.store.roster.blocks import RosterFacets, roster_facets
+from classhub_desktop.store.roster.query import STATUSES
 from classhub_desktop.ui.common.combos import refill
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.lifetime import while_alive

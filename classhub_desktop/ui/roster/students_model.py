@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from classhub_desktop.store.roster import StudentCount, StudentRow
-from classhub_desktop.store.roster_query import StudentSort
+from classhub_desktop.store.roster.query import StudentSort
+from classhub_desktop.store.roster.students import StudentCount, StudentRow
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel
 
 

@@ -25,7 +25,10 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.core.progress import CancelledError
-from classhub_desktop.store.roster import (
+from classhub_desktop.store.roster.blocks import RosterFacets
+from classhub_desktop.store.roster.detail import EnrollmentRow
+from classhub_desktop.store.roster.query import StudentFilter, StudentSort
+from classhub_desktop.store.roster.students import (
     QueryCancel,
     StudentCount,
     StudentPage,
@@ -33,9 +36,6 @@ from classhub_desktop.store.roster import (
     count_students,
     fetch_students_page,
 )
-from classhub_desktop.store.roster_blocks import RosterFacets
-from classhub_desktop.store.roster_detail import EnrollmentRow
-from classhub_desktop.store.roster_query import StudentFilter, StudentSort
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.session import DatabaseSession
-from classhub_desktop.store.teacher_blocks import AssignmentResult
-from classhub_desktop.store.teachers import TeacherRow
+from classhub_desktop.store.teachers.blocks import AssignmentResult
+from classhub_desktop.store.teachers.records import TeacherRow
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.roster.teachers_model import ACCOUNT_STATES
 

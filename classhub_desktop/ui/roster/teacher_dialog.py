@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 from sqlalchemy import Engine
 
-from classhub_desktop.core.editing import VersionConflict
-from classhub_desktop.store.teacher_accounts import create_api_account, suggest_username
-from classhub_desktop.store.teachers import (
+from classhub_desktop.core.roster.editing import VersionConflict
+from classhub_desktop.store.teachers.accounts import create_api_account, suggest_username
+from classhub_desktop.store.teachers.records import (
     SchoolOption,
     TeacherDraft,
     TeacherRow,

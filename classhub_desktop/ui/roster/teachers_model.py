@@ -18,7 +18,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from classhub_desktop.store.teachers import TeacherRow
+from classhub_desktop.store.teachers.records import TeacherRow
 
 HEADERS = ("Name", "E-mail", "School", "Status", "Blocks", "API account", "Account state")
 ACCOUNT_STATES = {

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.session import DatabaseSession
-from classhub_desktop.store.teacher_accounts import ResetOutcome, request_password_reset
-from classhub_desktop.store.teacher_blocks import AssignmentResult
-from classhub_desktop.store.teachers import (
+from classhub_desktop.store.teachers.accounts import ResetOutcome, request_password_reset
+from classhub_desktop.store.teachers.blocks import AssignmentResult
+from classhub_desktop.store.teachers.records import (
     SchoolOption,
     TeacherRow,
     list_schools,

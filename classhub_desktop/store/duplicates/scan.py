@@ -1,0 +1,331 @@
+"""Duplicate students: the scan (blocking in PostgreSQL, scoring in Python) and "not a duplicate" verdicts.
+
+`scan` reads everything in repeatable-read transactions that share ONE snapshot:
+
+1. the blocking statement (store/duplicates/blocking.py) is sent on a second connection (same
+   snapshot, `pg_export_snapshot`); while PostgreSQL works on it, this side loads the roster, its
+   name / postal-code / city frequencies and birth-date collisions, and prepares every record;
+2. pairs with a "not a duplicate" verdict are dropped; every candidate is weighed without its
+   explanation (core/duplicates/scoring.py `pair_weight`, stopping early when a pair cannot reach the
+   threshold even under the loosest prior);
+3. the prior odds of a duplicate are estimated from the sure duplicates among them (`calibrate`):
+   a roster with few duplicates asks for more evidence than one full of them;
+4. for the pairs at or above the threshold, the class blocks both students were active in at the
+   same time are read (that evidence only lowers a score), and they are scored again with their
+   full explanation; then clusters (A = B = C) by union-find.
+
+`mark_not_duplicate` / `forget_verdict` write `duplicate_decisions` and `audit_log` in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+
+from sqlalchemy import Connection, Engine, text
+
+from classhub_desktop.core.duplicates.fields import PRIOR_BITS_RANGE
+from classhub_desktop.core.duplicates.scoring import (
+    DEFAULT_MIN_SCORE,
+    ScoredPair,
+    ScoringContext,
+    StudentRecord,
+    calibrate,
+    clusters,
+    pair_weight,
+    score_of,
+    score_pair,
+    weight_floor,
+)
+from classhub_desktop.core.duplicates.text import fold, id_key
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store import audit
+from classhub_desktop.store.duplicates.blocking import (
+    PASSES,
+    DatabaseFeatures,
+    PendingCandidates,
+    candidate_pairs,
+    database_features,
+    pass_labels,
+)
+
+SCAN_WORK_MEM = "128MB"  # the blocking statement's hash tables stay in memory
+PROGRESS_EVERY = 10_000
+
+_COLUMNS = tuple(f.name for f in fields(StudentRecord))
+_SELECT_STUDENTS = text(f"SELECT {', '.join(_COLUMNS)} FROM students WHERE id = ANY(CAST(:ids AS bigint[]))")
+_SELECT_ROSTER = text(f"SELECT {', '.join(_COLUMNS)} FROM students WHERE status NOT IN ('demo', 'merged')")
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+
+
+class DuplicateError(Exception):
+    """A duplicate check or verdict that cannot be done; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    pairs: list[ScoredPair]  # at or above min_score, best first, minus "not a duplicate" verdicts
+    clusters: list[list[int]]
+    records: dict[int, StudentRecord]  # every student in pairs (for the UI)
+    candidates: int  # pairs the blocking passes proposed
+    seconds: float
+    passes: dict[str, int] = field(default_factory=dict)  # candidate pairs proposed by each pass
+    notes: tuple[str, ...] = ()  # what was left out (a missing extension) and why
+
+
+def _records(conn: Connection, ids: Iterable[int]) -> dict[int, StudentRecord]:
+    id_list = sorted(set(ids))
+    if not id_list:
+        return {}
+    rows = conn.execute(_SELECT_STUDENTS, {"ids": id_list})
+    return {int(row[0]): StudentRecord(*row) for row in rows}
+
+
+def load_students(engine: Engine, ids: Iterable[int]) -> dict[int, StudentRecord]:
+    """The students with these ids (missing ids are left out)."""
+    with engine.connect() as conn:
+        return _records(conn, ids)
+
+
+def _verdicts(conn: Connection) -> set[tuple[int, int]]:
+    rows = conn.execute(
+        text("SELECT student_a_id, student_b_id FROM duplicate_decisions WHERE verdict = 'not_duplicate'")
+    )
+    return {(int(a), int(b)) for a, b in rows}
+
+
+def roster_context(conn: Connection) -> ScoringContext:
+    """Roster statistics for the scorer: how many students carry each first name, last name, postal
+    code and city, and how often two students share a birth date."""
+    counts: dict[int, dict[str, int]] = {1: {}, 2: {}, 3: {}, 4: {}}
+    keys: dict[int, Callable[[str | None], str]] = {1: fold, 2: fold, 3: id_key, 4: fold}
+    rows = conn.execute(
+        text(
+            """
+            WITH r AS (SELECT first_name, last_name, postal_code, city FROM students
+                       WHERE status NOT IN ('demo', 'merged'))
+            SELECT 1, first_name, count(*) FROM r GROUP BY first_name
+            UNION ALL SELECT 2, last_name, count(*) FROM r GROUP BY last_name
+            UNION ALL SELECT 3, postal_code, count(*) FROM r WHERE postal_code IS NOT NULL GROUP BY postal_code
+            UNION ALL SELECT 4, city, count(*) FROM r WHERE city IS NOT NULL GROUP BY city
+            """
+        )
+    )
+    for which, value, count in rows:
+        key = keys[which](value)
+        target = counts[which]
+        target[key] = target.get(key, 0) + int(count)
+    collision = conn.execute(
+        text(
+            "SELECT coalesce(sum(c * (c - 1))::float8 / nullif(sum(c) * (sum(c) - 1), 0), 0)"
+            " FROM (SELECT count(*)::numeric AS c FROM students"
+            "       WHERE status NOT IN ('demo', 'merged') AND date_of_birth IS NOT NULL"
+            "       GROUP BY date_of_birth) d"
+        )
+    ).scalar_one()
+    return ScoringContext(
+        total=sum(counts[1].values()),
+        first_names=counts[1],
+        last_names=counts[2],
+        postal_codes=counts[3],
+        cities=counts[4],
+        dob_collision=float(collision),
+    )
+
+
+def concurrent_blocks(conn: Connection, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Pairs both enrolled (not dropped) in one class block over overlapping dates -> that block."""
+    if not pairs:
+        return {}
+    rows = conn.execute(
+        text(
+            """
+            SELECT p.a, p.b, min('block ' || coalesce(nullif(bl.name, ''), '#' || bl.id::text)) AS block
+            FROM unnest(CAST(:a AS bigint[]), CAST(:b AS bigint[])) AS p(a, b)
+            JOIN enrollments e1 ON e1.student_id = p.a AND e1.status <> 'dropped'
+            JOIN enrollments e2 ON e2.student_id = p.b AND e2.block_id = e1.block_id AND e2.status <> 'dropped'
+            JOIN blocks bl ON bl.id = e1.block_id
+            WHERE coalesce(e1.begin_date, '-infinity'::date) <= coalesce(e2.end_date, 'infinity'::date)
+              AND coalesce(e2.begin_date, '-infinity'::date) <= coalesce(e1.end_date, 'infinity'::date)
+            GROUP BY p.a, p.b
+            """
+        ),
+        {"a": [a for a, _ in pairs], "b": [b for _, b in pairs]},
+    )
+    return {(int(a), int(b)): str(block) for a, b, block in rows}
+
+
+def _prior_note(context: ScoringContext, prior_bits: float) -> str:
+    return (
+        f"Duplicates estimated from the clearest pairs: about {100 * 2**-prior_bits:.1f}% of "
+        f"{context.total:,} students; a pair scores 0.5 at a summed weight of {context.match_weight:.1f}."
+    )
+
+
+def _notes(features: DatabaseFeatures) -> tuple[str, ...]:
+    notes = []
+    if not features.dmetaphone:
+        notes.append("The fuzzystrmatch extension is missing: phonetic codes were computed by this application.")
+    if not features.trigram:
+        notes.append("The pg_trgm extension is missing: the similar-full-name pass was skipped.")
+    return tuple(notes)
+
+
+def _roster(conn: Connection) -> dict[int, StudentRecord]:
+    rows = conn.execute(_SELECT_ROSTER)
+    return {int(row[0]): StudentRecord(*row) for row in rows}
+
+
+def _start_candidates(main: Connection, side: Connection, features: DatabaseFeatures) -> PendingCandidates | None:
+    """Sends the blocking statement on `side`, in the snapshot of `main`'s transaction (so both
+    see the same roster), unless that cannot be done here (no fuzzystrmatch, a standby)."""
+    if not features.dmetaphone or main.execute(text("SELECT pg_is_in_recovery()")).scalar_one():
+        return None
+    snapshot = str(main.execute(text("SELECT pg_export_snapshot()")).scalar_one())
+    if not _SNAPSHOT_ID.fullmatch(snapshot):
+        return None
+    side.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))  # a server-made id, checked above
+    side.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": SCAN_WORK_MEM})
+    return PendingCandidates(side, features)
+
+
+def scan(
+    engine: Engine,
+    *,
+    min_score: float = DEFAULT_MIN_SCORE,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> ScanResult:
+    """Pairs of students that are probably one child, scored, explained and clustered."""
+    started = time.perf_counter()
+    progress = progress or Progress()
+    cancel = cancel or CancelToken()
+    with engine.connect() as main_conn, engine.connect() as side_conn:
+        main = main_conn.execution_options(isolation_level="REPEATABLE READ")
+        side = side_conn.execution_options(isolation_level="REPEATABLE READ")
+        with main.begin(), side.begin():
+            main.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": SCAN_WORK_MEM})
+            features = database_features(main)
+            if not features.fold:
+                raise DuplicateError(
+                    "The database schema is older than this application (classhub_fold is missing). "
+                    "Upgrade it with `classhub-desktop db upgrade`, then scan again."
+                )
+            progress.report(0, None, "Finding candidate pairs…")
+            pending = _start_candidates(main, side, features)
+            try:
+                records = _roster(main)
+                context = roster_context(main)
+                for index, record in enumerate(records.values()):
+                    if index % PROGRESS_EVERY == 0:
+                        cancel.raise_if_cancelled()
+                    context.prepared(record)
+                masks = pending.result(cancel) if pending is not None else candidate_pairs(main, features)
+            except BaseException:
+                if pending is not None:
+                    pending.cancel()
+                raise
+            for pair in _verdicts(main):
+                masks.pop(pair, None)
+            # Weights of every pair that may reach min_score under the loosest prior, then the
+            # prior estimated from the sure duplicates among them, then the threshold.
+            floor = weight_floor(context, min_score, PRIOR_BITS_RANGE[0])
+            weighed: list[tuple[tuple[int, int], float, bool]] = []
+            count = len(masks)
+            for index, (a, b) in enumerate(masks):
+                if index % PROGRESS_EVERY == 0:
+                    cancel.raise_if_cancelled()
+                    progress.report(index, count, f"Scoring candidate pairs: {index:,} of {count:,}")
+                ra, rb = records.get(a), records.get(b)
+                if ra is not None and rb is not None:
+                    found = pair_weight(ra, rb, context, floor)
+                    if found is not None:
+                        weighed.append(((a, b), found[0], found[1]))
+            prior_bits = calibrate(context, (weight for _pair, weight, _twins in weighed))
+            kept = [pair for pair, weight, twins in weighed if score_of(weight, twins, context) >= min_score]
+            progress.report(count, count, f"Checking class enrollments of {len(kept):,} pairs…")
+            context.concurrent = concurrent_blocks(main, kept)
+    context.blocked_by = {pair: pass_labels(masks[pair]) for pair in kept}
+    scored = [score_pair(records[a], records[b], context) for a, b in kept]
+    pairs = sorted((p for p in scored if p.score >= min_score), key=lambda p: (-p.score, p.a, p.b))
+    shown = {i for p in pairs for i in (p.a, p.b)}
+    by_mask = Counter(masks.values())
+    passes = {label: sum(n for mask, n in by_mask.items() if mask & bit) for bit, label, _cap in PASSES}
+    return ScanResult(
+        pairs=pairs,
+        clusters=clusters(pairs),
+        records={i: records[i] for i in sorted(shown)},
+        candidates=count,
+        seconds=time.perf_counter() - started,
+        passes=passes,
+        notes=(*_notes(features), _prior_note(context, prior_bits)),
+    )
+
+
+# --- verdicts -------------------------------------------------------------------------------------------
+
+
+def _ordered(a: int, b: int) -> tuple[int, int]:
+    if a == b:
+        raise DuplicateError("A student cannot be a duplicate of itself: choose two different students.")
+    return (a, b) if a < b else (b, a)
+
+
+
+
+
+def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> None:
+    """Record that students a and b are two children (never proposed again); audited; idempotent."""
+    low, high = _ordered(a, b)
+    with engine.begin() as conn:
+        found = conn.execute(
+            text("SELECT count(*) FROM students WHERE id IN (:a, :b)"), {"a": low, "b": high}
+        ).scalar_one()
+        if found != 2:
+            raise DuplicateError(f"Student {low} or {high} no longer exists: scan again, then decide.")
+        row = conn.execute(
+            text(
+                "INSERT INTO duplicate_decisions (student_a_id, student_b_id, verdict, note)"
+                " VALUES (:a, :b, 'not_duplicate', :note)"
+                " ON CONFLICT (student_a_id, student_b_id) DO NOTHING RETURNING id"
+            ),
+            {"a": low, "b": high, "note": note.strip() or None},
+        ).first()
+        if row is None:
+            return  # already recorded
+        audit.record(
+            conn,
+            "duplicate.not_duplicate",
+            "duplicate_decisions",
+            str(row[0]),
+            {"student_a_id": low, "student_b_id": high, "note": note.strip() or None},
+        )
+
+
+def forget_verdict(engine: Engine, a: int, b: int) -> None:
+    """Undo `mark_not_duplicate`: the pair may be proposed again; audited (with the verdict removed)."""
+    low, high = _ordered(a, b)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text(
+                "DELETE FROM duplicate_decisions WHERE student_a_id = :a AND student_b_id = :b"
+                " RETURNING id, verdict, decided_by, decided_at, note"
+            ),
+            {"a": low, "b": high},
+        ).first()
+        if row is None:
+            return
+        audit.record(
+            conn,
+            "duplicate.verdict_forgotten",
+            "duplicate_decisions",
+            str(row[0]),
+            {
+                "student_a_id": low,
+                "student_b_id": high,
+                "removed": {"verdict": row[1], "decided_by": row[2], "decided_at": row[3], "note": row[4]},
+            },
+        )

@@ -1,0 +1,111 @@
+"""The results and errors of merging two students (re-exported by store/merge/operations.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """What a merge does to one reference column: rows re-pointed, rows deleted by a conflict
+    policy (either student's), and rows kept where both students had one (the conflict winners)."""
+
+    table: str
+    column: str
+    moved: int
+    deleted: int
+    kept: int
+
+
+@dataclass(frozen=True)
+class MergeConflict:
+    """A unique key (or a slot) where both students have a row, and what the policy decided.
+    `kept_row` is empty when nothing is kept (a verdict between the two merged students)."""
+
+    table: str
+    key: str
+    kept_row: dict[str, Any]
+    dropped_row: dict[str, Any]
+    resolution: str
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    survivor_id: int
+    absorbed_id: int
+    changes: list[TableChange]
+    conflicts: list[MergeConflict]
+    field_values: dict[str, tuple[Any, Any, Any]]  # field -> (survivor value, absorbed value, result)
+    journal_rows: int
+
+    @property
+    def moved(self) -> int:
+        return sum(c.moved for c in self.changes)
+
+    @property
+    def deleted(self) -> int:
+        return sum(c.deleted for c in self.changes)
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    merge_id: int
+    preview: MergePreview
+    seconds: float
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    """What `undo_merge` restored: journal rows replayed in reverse, per table."""
+
+    merge_id: int
+    survivor_id: int
+    absorbed_id: int
+    restored: dict[str, int]  # table -> rows restored (updated back, re-inserted or removed)
+    journal_rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    merge_id: int
+    survivor_id: int
+    absorbed_id: int
+    survivor_name: str
+    absorbed_name: str
+    performed_by: str
+    performed_at: datetime
+    undone_at: datetime | None
+    undone_by: str | None
+    rows: int  # journal rows
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class MergeError(Exception):
+    """A merge or undo did not happen; the message says why and what to do."""
+
+
+class MergeBlocked(MergeError):
+    """The schema has something the merge cannot handle safely (an unmapped student reference, a
+    unique key collision in a table without a policy): nothing was changed."""
+
+
+class StudentBusy(MergeError):
+    """Another session is merging (or editing) one of the two students."""
+
+
+class MergeInvalid(MergeError):
+    """The request itself cannot be done: same student, missing, already merged, demo, already undone."""
+
+
+class UndoRefused(MergeError):
+    """Rows the merge changed were changed again afterwards; undo would overwrite those changes."""
+
+    def __init__(self, message: str, changed_rows: list[str]) -> None:
+        super().__init__(message)
+        self.changed_rows = changed_rows

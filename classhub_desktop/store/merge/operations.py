@@ -1,0 +1,424 @@
+"""Merging two student records, with a preview and an exact undo (runbook 000, issue 4).
+
+`merge_students(engine, survivor, absorbed)` runs in ONE transaction:
+
+1. the catalog is read (store/merge/catalog.py): every foreign key to `students` is a reference to
+   re-point; a column that looks like a student reference without a foreign key stops the merge;
+2. advisory locks on both students (ordered ids, `pg_try_advisory_xact_lock`: a second merge of the
+   same student fails at once with StudentBusy), then `SELECT … FOR UPDATE` on both rows under a
+   `lock_timeout` (an editor holding a row: StudentBusy after MERGE_LOCK_TIMEOUT);
+3. a `merges` row, then per table its conflict policy (core/merge.py, store/merge/policies.py):
+   losers deleted, the rest re-pointed, every changed or deleted row journaled in `merge_journal`
+   with its before- and after-image (store/merge/journal.py);
+4. the survivor takes the chosen fields, the absorbed student is marked `merged` with
+   `merged_into_id`, its sourced id becomes an alias of the survivor, and `audit_log` gets
+   "student.merge".
+
+`preview_merge` runs exactly that and rolls back. `undo_merge` replays the journal backwards and
+restores every row byte for byte (version and updated_at included), unless a journaled row was
+changed since (UndoRefused lists them); it marks `merges.undone_at` and audits
+"student.merge_undo". Its result is an `UndoResult` (rows restored per table).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from classhub_desktop.core.merge import (
+    FieldSide,
+    changed_fields,
+    complete_choices,
+    default_choices_for_values,
+    resolve_fields,
+)
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.store import audit
+from classhub_desktop.store.merge import catalog as merge_catalog
+from classhub_desktop.store.merge.catalog import Catalog, TableInfo, ident, read_catalog, table_info
+from classhub_desktop.store.merge.journal import Journal, changed_rows, lock_rows, restore, segments
+from classhub_desktop.store.merge.model import (
+    MergeBlocked,
+    MergeConflict,
+    MergeError,
+    MergeInvalid,
+    MergePreview,
+    MergeRecord,
+    MergeResult,
+    StudentBusy,
+    TableChange,
+    UndoRefused,
+    UndoResult,
+)
+from classhub_desktop.store.merge.policies import HANDLERS, MergeContext
+
+__all__ = [
+    "MERGE_LOCK_TIMEOUT",
+    "MergeBlocked",
+    "MergeConflict",
+    "MergeError",
+    "MergeInvalid",
+    "MergePreview",
+    "MergeRecord",
+    "MergeResult",
+    "StudentBusy",
+    "TableChange",
+    "UndoRefused",
+    "UndoResult",
+    "merge_history",
+    "merge_students",
+    "preview_merge",
+    "student_references",
+    "undo_merge",
+]
+
+MERGE_LOCK_TIMEOUT = "5s"  # how long a merge waits for a row lock before StudentBusy
+_LOCK_NAMESPACE = 0x5354_5544  # "STUD": first key of the two-key advisory locks on students
+_INT4 = 2**31
+ALIAS_SOURCE = "sis"
+
+
+# --- public API -------------------------------------------------------------------------------------
+
+
+def student_references(engine: Engine) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key that points at students, from the catalog."""
+    with engine.connect() as conn:
+        return merge_catalog.student_references(conn)
+
+
+def preview_merge(
+    engine: Engine,
+    survivor_id: int,
+    absorbed_id: int,
+    field_choices: Mapping[str, FieldSide] | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> MergePreview:
+    """What `merge_students` would do: the same code in a transaction that is rolled back."""
+    return _run(engine, survivor_id, absorbed_id, field_choices, progress, cancel, commit=False).preview
+
+
+def merge_students(
+    engine: Engine,
+    survivor_id: int,
+    absorbed_id: int,
+    field_choices: Mapping[str, FieldSide] | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> MergeResult:
+    """Merge `absorbed_id` into `survivor_id` in one transaction (see the module docstring)."""
+    return _run(engine, survivor_id, absorbed_id, field_choices, progress, cancel, commit=True)
+
+
+def undo_merge(
+    engine: Engine, merge_id: int, *, progress: Progress | None = None, cancel: CancelToken | None = None
+) -> UndoResult:
+    """Restore every row merge `merge_id` changed, exactly as it was; refuse if one changed since."""
+    started = time.perf_counter()
+    progress = progress or Progress()
+    cancel = cancel or CancelToken()
+    with _database_errors("undo"), engine.connect() as conn, conn.begin():
+        _begin(conn)
+        row = conn.execute(
+            text("SELECT survivor_id, absorbed_id, undone_at FROM merges WHERE id = :m FOR UPDATE"), {"m": merge_id}
+        ).one_or_none()
+        if row is None:
+            raise MergeInvalid(f"There is no merge #{merge_id}.")
+        survivor_id, absorbed_id, undone_at = row
+        if undone_at is not None:
+            raise MergeInvalid(f"Merge #{merge_id} was already undone on {undone_at:%Y-%m-%d %H:%M} UTC.")
+        _lock_students(conn, survivor_id, absorbed_id)
+        runs = segments(conn, merge_id)
+        tables = {name: _journaled_table(conn, name) for name in dict.fromkeys(r.table_name for r in runs)}
+        progress.report(0, len(runs) + 2, "Checking that nothing changed since the merge…")
+        changed: list[str] = []
+        for info in tables.values():
+            lock_rows(conn, info, merge_id)
+            changed += changed_rows(conn, info, merge_id)
+        if changed:
+            shown = "\n".join(f"  {line}" for line in changed[:10])
+            more = f"\n  … and {len(changed) - 10} more" if len(changed) > 10 else ""
+            raise UndoRefused(
+                f"Merge #{merge_id} cannot be undone: {len(changed)} row(s) it changed were changed again "
+                f"afterwards, and undoing would overwrite that work:\n{shown}{more}\n"
+                "Revert those later changes first, or correct the records by hand.",
+                changed,
+            )
+        conn.execute(text("SELECT set_config('classhub.restoring', 'on', true)"))
+        restored: dict[str, int] = {}
+        for done, run in enumerate(reversed(runs), start=1):
+            cancel.raise_if_cancelled()
+            progress.report(done, len(runs) + 2, f"Restoring {run.table_name}…")
+            count = restore(conn, tables[run.table_name], merge_id, run)
+            if count != run.rows:
+                raise MergeError(
+                    f"Undo of merge #{merge_id} stopped: {run.table_name} restored {count} of {run.rows} rows. "
+                    "Nothing was changed; report this to your database administrator."
+                )
+            restored[run.table_name] = restored.get(run.table_name, 0) + count
+        conn.execute(text("SELECT set_config('classhub.restoring', 'off', true)"))
+        conn.execute(text("UPDATE merges SET undone_at = now(), undone_by = session_user WHERE id = :m"),
+                     {"m": merge_id})
+        journal_rows = sum(r.rows for r in runs)
+        audit.record(conn, "student.merge_undo", "students", survivor_id, {
+            "merge_id": merge_id, "survivor_id": survivor_id, "absorbed_id": absorbed_id,
+            "restored": restored, "journal_rows": journal_rows,
+        })
+        progress.report(len(runs) + 2, len(runs) + 2, "Undone")
+    return UndoResult(merge_id, survivor_id, absorbed_id, restored, journal_rows, time.perf_counter() - started)
+
+
+def merge_history(engine: Engine, limit: int = 200) -> list[MergeRecord]:
+    """The newest merges first, with both students' current names and the journal size."""
+    statement = text(
+        """
+        SELECT m.id, m.survivor_id, m.absorbed_id,
+               concat_ws(' ', sv.first_name, sv.last_name), concat_ws(' ', ab.first_name, ab.last_name),
+               m.performed_by, m.performed_at, m.undone_at, m.undone_by,
+               (SELECT count(*) FROM merge_journal j WHERE j.merge_id = m.id)
+        FROM merges m
+        JOIN students sv ON sv.id = m.survivor_id
+        JOIN students ab ON ab.id = m.absorbed_id
+        ORDER BY m.performed_at DESC, m.id DESC
+        LIMIT :limit
+        """
+    )
+    with engine.connect() as conn:
+        return [MergeRecord(*row) for row in conn.execute(statement, {"limit": limit})]
+
+
+# --- the merge ------------------------------------------------------------------------------------------
+
+
+def _run(
+    engine: Engine,
+    survivor_id: int,
+    absorbed_id: int,
+    field_choices: Mapping[str, FieldSide] | None,
+    progress: Progress | None,
+    cancel: CancelToken | None,
+    *,
+    commit: bool,
+) -> MergeResult:
+    started = time.perf_counter()
+    progress = progress or Progress()
+    cancel = cancel or CancelToken()
+    if survivor_id == absorbed_id:
+        raise MergeInvalid("A student cannot be merged into itself: choose two different students.")
+    with _database_errors("merge"), engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            merge_id, preview = _merge(conn, survivor_id, absorbed_id, field_choices, progress, cancel)
+            if commit:
+                transaction.commit()
+            else:
+                transaction.rollback()
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+    return MergeResult(merge_id, preview, time.perf_counter() - started)
+
+
+def _merge(
+    conn: Connection,
+    survivor_id: int,
+    absorbed_id: int,
+    field_choices: Mapping[str, FieldSide] | None,
+    progress: Progress,
+    cancel: CancelToken,
+) -> tuple[int, MergePreview]:
+    _begin(conn)
+    catalog = read_catalog(conn)
+    if catalog.blocked:
+        raise MergeBlocked("The merge cannot run safely:\n" + "\n".join(f"- {b}" for b in catalog.blocked))
+    students = _lock_students(conn, survivor_id, absorbed_id)
+    survivor, absorbed = students[survivor_id], students[absorbed_id]
+    _validate(survivor, absorbed)
+    defaults = default_choices_for_values(survivor, absorbed, survivor["updated_at"], absorbed["updated_at"])
+    try:
+        choices = complete_choices(field_choices, defaults)
+    except ValueError as exc:
+        raise MergeInvalid(f"{exc}.") from exc
+    values = resolve_fields(survivor, absorbed, choices)
+
+    merge_id = int(conn.execute(
+        text("INSERT INTO merges (survivor_id, absorbed_id, field_choices) VALUES (:s, :a, CAST(:c AS jsonb)) "
+             "RETURNING id"),
+        {"s": survivor_id, "a": absorbed_id, "c": json.dumps(choices, sort_keys=True)},
+    ).scalar_one())
+    ctx = MergeContext(conn, Journal(conn, merge_id), survivor_id, absorbed_id)
+    steps = len(catalog.tables) + 2
+    for done, info in enumerate(catalog.tables.values()):
+        cancel.raise_if_cancelled()
+        progress.report(done, steps, f"Moving {info.display}…")
+        HANDLERS[info.policy](ctx, info)
+
+    cancel.raise_if_cancelled()
+    progress.report(steps - 2, steps, "Updating the two student records…")
+    students_info = _students_info(conn, catalog)
+    _update_students(ctx, students_info, survivor, absorbed, values)
+    _add_alias(ctx, catalog, absorbed)
+
+    preview = MergePreview(survivor_id, absorbed_id, ctx.changes, ctx.conflicts, values, ctx.journal.rows)
+    summary = _summary(preview, choices)
+    conn.execute(text("UPDATE merges SET summary = CAST(:summary AS jsonb) WHERE id = :m"),
+                 {"summary": json.dumps(summary, default=str), "m": merge_id})
+    audit.record(conn, "student.merge", "students", survivor_id, {"merge_id": merge_id, **summary})
+    progress.report(steps, steps, "Merged")
+    return merge_id, preview
+
+
+def _begin(conn: Connection) -> None:
+    """Transaction-local settings: our lock timeout, and UTC so journal images compare as text."""
+    conn.execute(
+        text("SELECT set_config('lock_timeout', :lt, true), set_config('TimeZone', 'UTC', true)"),
+        {"lt": MERGE_LOCK_TIMEOUT},
+    )
+
+
+def _lock_students(conn: Connection, survivor_id: int, absorbed_id: int) -> dict[int, dict[str, Any]]:
+    """Advisory locks (ordered ids, no waiting), then both rows FOR UPDATE (waiting up to the lock timeout)."""
+    for student_id in sorted((survivor_id, absorbed_id)):
+        got = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
+            {"ns": _LOCK_NAMESPACE, "key": student_id % _INT4},
+        ).scalar_one()
+        if not got:
+            raise StudentBusy(
+                f"Student #{student_id} is being merged (or a merge of it undone) in another session right now. "
+                "Wait until that finishes, refresh, and try again."
+            )
+    rows = conn.execute(
+        text("SELECT * FROM students WHERE id IN (:s, :a) ORDER BY id FOR UPDATE"),
+        {"s": survivor_id, "a": absorbed_id},
+    ).mappings().all()
+    found = {int(r["id"]): dict(r) for r in rows}
+    for student_id in (survivor_id, absorbed_id):
+        if student_id not in found:
+            raise MergeInvalid(f"There is no student #{student_id}; refresh the list and choose again.")
+    return found
+
+
+def _validate(survivor: Mapping[str, Any], absorbed: Mapping[str, Any]) -> None:
+    for role, row in (("survivor", survivor), ("absorbed", absorbed)):
+        if row["status"] == "demo":
+            raise MergeInvalid(f"Student #{row['id']} is a demo student; demo students are never merged.")
+        if row["status"] == "merged":
+            raise MergeInvalid(
+                f"Student #{row['id']} (the {role}) was already merged into #{row['merged_into_id']}. "
+                f"Merge with #{row['merged_into_id']} instead, or undo the earlier merge first."
+            )
+
+
+def _students_info(conn: Connection, catalog: Catalog) -> TableInfo:
+    return catalog.tables["students"] if "students" in catalog.tables else table_info(conn, "public", "students")
+
+
+def _update_students(
+    ctx: MergeContext,
+    info: TableInfo,
+    survivor: Mapping[str, Any],
+    absorbed: Mapping[str, Any],
+    values: Mapping[str, tuple[Any, Any, Any]],
+) -> None:
+    changed = changed_fields(values)
+    if changed:
+        assignments = ", ".join(
+            f"{ident(name)} = CAST(:f{i} AS {info.column(name).type_sql})" for i, name in enumerate(changed)
+        )
+        params = {f"f{i}": values[name][2] for i, name in enumerate(changed)}
+        ctx.journal.update(info, assignments, "x.id = :s", {**ctx.ids, **params})
+    ctx.journal.update(info, "status = 'merged', merged_into_id = :s", "x.id = :a", ctx.ids)
+
+
+def _add_alias(ctx: MergeContext, catalog: Catalog, absorbed: Mapping[str, Any]) -> None:
+    """The absorbed student's sourced id becomes an alias of the survivor (its own alias row, if any,
+    was re-pointed with the other aliases), so the next roster upload finds the survivor."""
+    sourced_id = absorbed["sourced_id"]
+    if not sourced_id or "student_aliases" not in catalog.tables:
+        return
+    info = catalog.tables["student_aliases"]
+    ctx.journal.insert(
+        info,
+        ("student_id", "source", "external_id", "note"),
+        "SELECT :s, :source, :external, :note WHERE NOT EXISTS "
+        "(SELECT 1 FROM student_aliases WHERE source = :source AND external_id = :external)",
+        {**ctx.ids, "source": ALIAS_SOURCE, "external": sourced_id, "note": f"merged from student #{absorbed['id']}"},
+    )
+
+
+def _summary(preview: MergePreview, choices: Mapping[str, FieldSide]) -> dict[str, Any]:
+    return {
+        "survivor_id": preview.survivor_id,
+        "absorbed_id": preview.absorbed_id,
+        "changes": [
+            {"table": c.table, "column": c.column, "moved": c.moved, "deleted": c.deleted, "kept": c.kept}
+            for c in preview.changes
+            if c.moved or c.deleted or c.kept
+        ],
+        "conflicts": [{"table": c.table, "key": c.key, "resolution": c.resolution} for c in preview.conflicts],
+        "fields_from_absorbed": sorted(name for name, side in choices.items() if side == "absorbed"),
+        "journal_rows": preview.journal_rows,
+    }
+
+
+
+
+def _journaled_table(conn: Connection, display: str) -> TableInfo:
+    schema, _, name = display.rpartition(".")
+    exists = conn.execute(text("SELECT to_regclass(:rel)"), {"rel": ident(schema or "public", name)}).scalar()
+    if exists is None:
+        raise MergeError(f"The merge journal names the table {display}, which no longer exists; it cannot be undone.")
+    return table_info(conn, schema or "public", name)
+
+
+@contextmanager
+def _database_errors(action: str) -> Iterator[None]:
+    """Database errors as MergeError subclasses whose message says what happened and what to do."""
+    try:
+        yield
+    except DBAPIError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        diag = getattr(exc.orig, "diag", None)
+        where = getattr(diag, "table_name", None) or "a related table"
+        detail = getattr(diag, "message_primary", None) or type(exc.orig).__name__
+        if sqlstate == "55P03":
+            raise StudentBusy(
+                f"The {action} waited {MERGE_LOCK_TIMEOUT} for rows another session holds ({where}): somebody is "
+                "editing one of these students. Nothing was changed; try again in a moment."
+            ) from exc
+        if sqlstate in ("40P01", "40001"):
+            raise StudentBusy(
+                f"Another session changed rows of these students at the same moment, so the {action} was stopped; "
+                "nothing was changed. Try again."
+            ) from exc
+        if sqlstate == "42501":
+            raise MergeError(
+                f"Your database login may not do this {action} ({detail}). Merging students is for "
+                "administrators: connect with an administrator profile."
+            ) from exc
+        if sqlstate == "57014":
+            raise MergeError(
+                f"The {action} took longer than the statement timeout and was cancelled; nothing was changed. "
+                "Try again when the database is less busy."
+            ) from exc
+        if sqlstate in ("23505", "23514", "23503"):
+            raise MergeBlocked(
+                f"The {action} would break a rule of {where} ({detail}); nothing was changed. "
+                "Resolve the conflicting rows by hand, then try again."
+            ) from exc
+        if exc.connection_invalidated or sqlstate is None or sqlstate.startswith(("08", "57")):
+            raise MergeError(
+                f"The connection to the database was lost during the {action}. PostgreSQL rolls back an "
+                "unfinished transaction, so nothing was changed. Check the connection and try again."
+            ) from exc
+        raise

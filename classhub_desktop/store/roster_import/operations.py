@@ -1,0 +1,324 @@
+"""Roster import (OneRoster 1.1/1.2 bundles and plain students CSV): preview, then apply atomically.
+
+`preview_import` plans the import inside a REPEATABLE READ transaction that is rolled back: per entity
+what is new, updated, unchanged or deactivated, the problems, and for every incoming student the
+existing student it matches (by sourced id, alias, or as a likely duplicate, see
+store/roster_import/students.py) with the changes the import would write.
+
+`apply_import` runs in ONE transaction: it takes an advisory lock (one import at a time), plans again
+with the same code (`make_plan`: store/roster_import/plan.py, _plan_orgs.py, _plan_people.py), refuses
+with ImportStale when that plan differs from the preview's, applies the user's rejections of likely
+matches, writes set-based (store/roster_import/write.py) and adds one audit_log row 'roster.import' with
+the counts (and `accounts_disabled`: the API accounts of teachers the import disabled, each with its own
+'api_account.disable' row; ImportResult.accounts_disabled carries the same number). A cancel or any error
+rolls everything back. Cancel is checked between chunks of the long steps (students written 2,500 rows at a
+time, enrollments 50,000, planning loops every few thousand rows), so it takes effect within about a second,
+except inside the single candidate-search statement of the planning (up to ~2.5 s at 50,000 users).
+The plan's digest leaves out the likely matches' scores (they move with the roster statistics, so an
+unrelated new student would make every import with likely matches stale).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, text
+
+from classhub_desktop.core.duplicates.fields import ScoringContext
+from classhub_desktop.core.duplicates.model import FieldEvidence
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.roster_import.model import (
+    IncomingStudent,
+    ParseResult,
+    RosterBundle,
+    RosterFileError,
+    RosterProblem,
+)
+from classhub_desktop.store import audit
+from classhub_desktop.store.duplicates.scan import roster_context
+from classhub_desktop.store.roster_import.plan import ENTITIES, Plan, iso
+from classhub_desktop.store.roster_import.plan_orgs import plan_blocks, plan_orgs, plan_teachers
+from classhub_desktop.store.roster_import.plan_people import plan_enrollments, plan_students, reject
+from classhub_desktop.store.roster_import.write import StaleRows, write_plan
+
+__all__ = [
+    "ENTITIES",
+    "EntityCounts",
+    "ImportHasErrors",
+    "ImportPreview",
+    "ImportResult",
+    "ImportStale",
+    "MatchKind",
+    "RosterImportError",
+    "StudentMatch",
+    "apply_import",
+    "load_file",
+    "preview_import",
+]
+
+MatchKind = Literal["sourced_id", "alias", "likely", "new"]
+IMPORT_WORK_MEM = "128MB"
+GIN_PENDING_KB = 256 * 1024
+_LOCK_NAMESPACE = 0x524F_5354  # "ROST": the advisory lock that serialises roster imports
+_LOCK_KEY = 1
+
+
+class RosterImportError(Exception):
+    """An import that cannot be done; the message says what to do."""
+
+
+class ImportHasErrors(RosterImportError):
+    """Apply refused: the preview lists errors."""
+
+
+class ImportStale(RosterImportError):
+    """The database changed since the preview in a way that changes what the import would do."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudentMatch:
+    incoming: IncomingStudent
+    kind: MatchKind
+    existing_id: int | None
+    existing_label: str  # "Last, First (sourced id) born 2011-03-04"
+    score: float | None  # likely matches: the duplicate scorer's score
+    evidence: tuple[FieldEvidence, ...]
+    changes: dict[str, tuple[Any, Any]]  # field -> (current, incoming); empty = unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    source: str
+    format: str
+    counts: dict[str, EntityCounts]
+    problems: tuple[RosterProblem, ...]
+    matches: tuple[StudentMatch, ...]
+    bundle: RosterBundle | None
+    plan_digest: str = field(default="", repr=False)  # what apply_import compares its own plan with
+    score_cache: dict[tuple[Any, ...], float] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.bundle is None or any(p.severity == "error" for p in self.problems)
+
+    def likely(self) -> list[StudentMatch]:
+        return [m for m in self.matches if m.kind == "likely"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "has_errors": self.has_errors,
+            "counts": {entity: asdict(c) for entity, c in self.counts.items()},
+            "problems": [
+                {"file": p.file, "line": p.line, "column": p.column, "reason": p.reason, "severity": p.severity,
+                 "text": str(p)}
+                for p in self.problems
+            ],
+            "matches": [
+                {
+                    "sourced_id": m.incoming.sourced_id,
+                    "kind": m.kind,
+                    "existing_id": m.existing_id,
+                    "existing": m.existing_label or None,
+                    "score": m.score,
+                    "changes": {k: [iso(a), iso(b)] for k, (a, b) in m.changes.items()},
+                    "reasons": [e.text for e in m.evidence if e.text and e.weight != 0],
+                }
+                for m in self.matches
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    counts: dict[str, EntityCounts]
+    audit_id: int
+    seconds: float
+    accounts_disabled: int = 0  # API accounts of teachers the import disabled (audit details accounts_disabled)
+
+
+def load_file(path: Path, mapping: dict[str, str] | None = None) -> ParseResult:
+    """OneRoster when `path` is a bundle (folder or zip with manifest.csv), else a plain students CSV
+    read with `mapping` (guessed from the header when None)."""
+    from classhub_desktop.core.roster_import.oneroster import is_oneroster, parse_oneroster
+
+    path = Path(path)
+    try:
+        if is_oneroster(path):
+            return parse_oneroster(path)
+        if path.is_dir():
+            problem = RosterProblem(path.name, None, None, "This folder has no manifest.csv, so it is not a "
+                                    "OneRoster bundle: choose the bundle's folder or zip, or a students CSV file.")
+            return ParseResult(None, (problem,))
+        from classhub_desktop.core.roster_import.student_csv import (
+            guess_mapping,
+            parse_student_csv,
+            preview_student_csv,
+        )
+
+        if mapping is None:
+            mapping = guess_mapping(preview_student_csv(path).headers)
+        parsed: ParseResult = parse_student_csv(path, mapping)
+        return parsed
+    except RosterFileError as exc:
+        return ParseResult(None, exc.problems)
+    except OSError as exc:
+        return ParseResult(None, (RosterProblem(path.name, None, None, f"The file cannot be read "
+                                                f"({exc.strerror or exc}): check the path and permissions."),))
+
+
+def _source_kind(bundle: RosterBundle) -> str:
+    return "csv" if bundle.format == "csv" else "oneroster"
+
+
+def _frozen_counts(plan: Plan) -> dict[str, EntityCounts]:
+    return {e: EntityCounts(c.new, c.updated, c.unchanged, c.deactivated) for e, c in plan.counts.items()}
+
+
+def _matches(plan: Plan) -> tuple[StudentMatch, ...]:
+    kinds: dict[str, MatchKind] = {"sourced_id": "sourced_id", "alias": "alias", "likely": "likely", "new": "new"}
+    return tuple(
+        StudentMatch(
+            incoming=s.incoming,
+            kind=kinds[s.found.kind],
+            existing_id=s.found.existing_id if s.existing is not None else None,
+            existing_label=s.label,
+            score=s.found.score,
+            evidence=s.found.evidence,
+            changes=dict(s.changes),
+        )
+        for s in plan.students
+    )
+
+
+def _prepare(conn: Connection) -> None:
+    # A larger GIN pending list: the students' trigram indexes take a batch of rows in one merge.
+    conn.execute(text("SELECT set_config('work_mem', :value, true), set_config('gin_pending_list_limit', :gin, true)"),
+                 {"value": IMPORT_WORK_MEM, "gin": str(GIN_PENDING_KB)})
+    present = conn.execute(text("SELECT to_regprocedure('classhub_fold(text)') IS NOT NULL")).scalar_one()
+    if not present:
+        raise RosterImportError("The database schema is older than this application (classhub_fold is missing). "
+                                "Upgrade it with `classhub-desktop db upgrade`, then import again.")
+
+
+def make_plan(conn: Connection, bundle: RosterBundle, context: Callable[[], ScoringContext], *,
+              progress: Progress, cancel: CancelToken, scores: dict[tuple[Any, ...], float] | None = None,
+              ) -> Plan:  # fmt: skip
+    """The plan of importing `bundle` into the database `conn` sees (inside the caller's transaction)."""
+    plan = Plan(scores=scores if scores is not None else {})
+    steps: Iterable[str] = ENTITIES
+    school_ids: dict[str, int] = {}
+    bundle_schools: list[str] = []
+    for index, entity in enumerate(steps):
+        cancel.raise_if_cancelled()
+        progress.report(index, len(ENTITIES), f"Planning {entity}…")
+        if entity == "schools":
+            school_ids, bundle_schools = plan_orgs(conn, bundle, plan)
+            plan.school_ids, plan.bundle_schools = school_ids, bundle_schools
+        elif entity == "teachers":
+            plan_teachers(conn, bundle, plan, school_ids, bundle_schools)
+        elif entity == "blocks":
+            plan_blocks(conn, bundle, plan)
+        elif entity == "students":
+            plan_students(conn, bundle, plan, school_ids, bundle_schools, context, cancel)
+        elif entity == "enrollments":
+            plan_enrollments(conn, bundle, plan, school_ids, bundle_schools, cancel)
+    progress.report(len(ENTITIES), len(ENTITIES), "Plan ready")
+    return plan
+
+
+def _plan(conn: Connection, bundle: RosterBundle, progress: Progress, cancel: CancelToken,
+          scores: dict[tuple[Any, ...], float] | None = None) -> Plan:  # fmt: skip
+    def context() -> ScoringContext:
+        return roster_context(conn)
+
+    return make_plan(conn, bundle, context, progress=progress, cancel=cancel, scores=scores)
+
+
+def _problems_only(parsed: ParseResult, source: str, fmt: str) -> ImportPreview:
+    return ImportPreview(source, fmt, {e: EntityCounts() for e in ENTITIES}, parsed.problems, (), parsed.bundle)
+
+
+def preview_import(engine: Engine, parsed: ParseResult, *, progress: Progress, cancel: CancelToken) -> ImportPreview:
+    """What importing `parsed` would do; writes nothing."""
+    bundle = parsed.bundle
+    if bundle is None or not parsed.ok:
+        source = bundle.source if bundle else (parsed.problems[0].file if parsed.problems else "")
+        return _problems_only(parsed, source, bundle.format if bundle else "")
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin() as tx:
+            _prepare(conn)
+            plan = _plan(conn, bundle, progress, cancel)
+            tx.rollback()
+    return ImportPreview(
+        source=bundle.source,
+        format=bundle.format,
+        counts=_frozen_counts(plan),
+        problems=(*parsed.problems, *plan.problems),
+        matches=_matches(plan),
+        bundle=bundle,
+        plan_digest=plan.digest(),
+        score_cache=plan.scores,
+    )
+
+
+def apply_import(
+    engine: Engine,
+    preview: ImportPreview,
+    *,
+    rejected: frozenset[str] = frozenset(),
+    progress: Progress,
+    cancel: CancelToken,
+) -> ImportResult:
+    """Write the import the preview showed (minus the rejected likely matches) in one transaction."""
+    if preview.has_errors or preview.bundle is None:
+        raise ImportHasErrors("The import has errors: correct the file (see the problems list) and preview again.")
+    bundle = preview.bundle
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        locked = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
+            {"ns": _LOCK_NAMESPACE, "key": _LOCK_KEY},
+        ).scalar_one()
+        if not locked:
+            raise RosterImportError("Another roster import is running on this database: wait for it to finish, "
+                                    "then preview again.")
+        _prepare(conn)
+        plan = _plan(conn, bundle, progress, cancel, dict(preview.score_cache))
+        if plan.digest() != preview.plan_digest:
+            raise ImportStale("The roster changed since the preview (someone edited or imported students): "
+                              "preview the import again, then apply.")
+        if rejected:
+            reject(conn, bundle, plan, rejected, cancel)
+        try:
+            write_plan(conn, plan, _source_kind(bundle), progress=progress, cancel=cancel)
+        except StaleRows as exc:
+            raise ImportStale(f"The roster changed while importing ({exc}): nothing was written. "
+                              "Preview the import again, then apply.") from exc
+        counts = _frozen_counts(plan)
+        details = {
+            "source": bundle.source,
+            "format": bundle.format,
+            "counts": {e: asdict(c) for e, c in counts.items()},
+            "likely_matches": sum(1 for s in plan.students if s.found.kind == "likely"),
+            "rejected_matches": len(rejected),
+            "accounts_disabled": len(plan.accounts_off),
+        }
+        audit_id = audit.record(conn, "roster.import", "students", None, details)
+        cancel.raise_if_cancelled()
+    return ImportResult(counts, int(audit_id), time.perf_counter() - started, len(plan.accounts_off))
+

@@ -1,0 +1,214 @@
+"""Roster import, planning the people: students (matched by store/roster_import/students.py), their
+enrollments, the deactivation of those a bulk file leaves out, and the user's rejections of likely
+matches. The rules are in store/roster_import/plan.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from classhub_desktop.core.duplicates.fields import ScoringContext
+from classhub_desktop.core.progress import CancelToken
+from classhub_desktop.core.roster_import.model import EnrollmentRecord, RosterBundle, RosterProblem, students_of
+from classhub_desktop.store.roster_import.plan import Counts, Plan, StudentPlan, differs, school_sid_of
+from classhub_desktop.store.roster_import.students import (
+    STUDENT_FIELDS,
+    Found,
+    exact_matches,
+    label,
+    likely_matches,
+    load_existing,
+)
+
+CANCEL_EVERY = 5000  # planned students / enrollments between two cancel checks (a few ms of work each)
+
+
+def plan_students(
+    conn: Connection,
+    bundle: RosterBundle,
+    plan: Plan,
+    school_ids: dict[str, int],
+    bundle_schools: list[str],
+    context: Callable[[], ScoringContext],
+    cancel: CancelToken,
+) -> None:
+    incoming = students_of(bundle)
+    source = "csv" if bundle.format == "csv" else "oneroster"
+    found = exact_matches(conn, incoming, source)
+    cancel.raise_if_cancelled()
+    read = likely_matches(conn, incoming, found, school_ids, context, cancel, plan.scores)
+    matched_ids = [f.existing_id for f in found if f is not None and f.existing_id is not None]
+    existing = {**read, **load_existing(conn, [i for i in matched_ids if i not in read], cancel)}
+    school_sid = school_sid_of(conn)
+    known_schools = set(school_ids) | set(bundle_schools)
+    c = plan.counts["students"]
+    taken: dict[int, str] = {}
+    for position, (student, match) in enumerate(zip(incoming, found, strict=True)):
+        if position % CANCEL_EVERY == 0:
+            cancel.raise_if_cancelled()
+        assert match is not None
+        current = existing.get(match.existing_id) if match.existing_id is not None else None
+        if current is None:
+            if student.active:
+                c.new += 1
+            plan.students.append(StudentPlan(student, match, None, "", {}, {}, None))
+            continue
+        rec = current.record
+        if rec.id in taken:
+            plan.problems.append(RosterProblem(student.file, student.line, "sourcedId",
+                                               f"{student.sourced_id} and {taken[rec.id]} are the same student "
+                                               f"({label(rec)}): keep one of them."))
+            continue
+        taken[rec.id] = student.sourced_id
+        changes: dict[str, tuple[Any, Any]] = {}
+        final: dict[str, Any] = {}
+        for name in STUDENT_FIELDS:
+            old, new = getattr(rec, name), getattr(student, name)
+            final[name] = old
+            if differs(old, new):
+                changes[name] = (old, new)
+                final[name] = new
+        old_school = school_sid.get(rec.school_id) if rec.school_id is not None else None
+        final["school"] = old_school
+        if student.school_sourced_id in known_schools and differs(old_school, student.school_sourced_id):
+            changes["school"] = (old_school, student.school_sourced_id)
+            final["school"] = student.school_sourced_id
+        status = None
+        if rec.status in ("active", "inactive"):
+            wanted = "active" if student.active else "inactive"
+            if wanted != rec.status:
+                changes["status"] = (rec.status, wanted)
+                status = wanted
+        if status == "inactive":
+            c.deactivated += 1
+        elif changes:
+            c.updated += 1
+        else:
+            c.unchanged += 1
+        plan.students.append(StudentPlan(student, match, current, label(rec), changes, final, status))
+    if "users.csv" in bundle.bulk_files and bundle.format != "csv":
+        ours = [school_ids[s] for s in bundle_schools if s in school_ids]
+        rows = conn.execute(
+            text("SELECT id FROM students WHERE status = 'active' AND school_id = ANY(CAST(:schools AS bigint[]))"
+                 " AND NOT (id = ANY(CAST(:matched AS bigint[]))) ORDER BY id"),
+            {"schools": ours, "matched": matched_ids},
+        )
+        plan.students_off = [int(r[0]) for r in rows]
+        c.deactivated += len(plan.students_off)
+
+
+def _one_per_class(records: list[tuple[EnrollmentRecord, tuple[Any, ...]]], plan: Plan, report: bool,
+                   ) -> list[tuple[Any, ...]]:  # fmt: skip
+    """One planned row per (student, class): a file may enrol a student twice in a class (a re-enrolment
+    exports the old record `tobedeleted` next to the new one). The active record wins; among records of
+    the same status the later begin date, then the later line. Two active records that disagree on the
+    dates are reported (a warning naming both lines)."""
+    if len({(row[0], row[2]) for _record, row in records}) == len(records):
+        return [row for _record, row in records]  # the usual file: nothing to collapse
+    best: dict[tuple[str, str], tuple[EnrollmentRecord, tuple[Any, ...]]] = {}
+    for record, row in records:
+        key = (record.user_sourced_id, record.class_sourced_id)
+        prev = best.get(key)
+        if prev is None:
+            best[key] = (record, row)
+            continue
+        old, old_row = prev
+        if report and row[3] == old_row[3] == "active" and row[4:] != old_row[4:]:
+            plan.problems.append(RosterProblem(
+                "enrollments.csv", record.line, "sourcedId",
+                f"{record.user_sourced_id} is enrolled in {record.class_sourced_id} twice with different dates "
+                f"(lines {old.line} and {record.line}, {old.sourced_id} and {record.sourced_id}); ClassHub uses the "
+                "later begin date (the later line when equal). Remove the other record if that is wrong.",
+                "warning"))  # fmt: skip
+        rank = (row[3] == "active", row[4] or date.min, record.line)
+        if rank > (old_row[3] == "active", old_row[4] or date.min, old.line):
+            best[key] = (record, row)
+    return [row for _record, row in best.values()]
+
+
+def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_ids: dict[str, int],
+                      bundle_schools: list[str], cancel: CancelToken, *, report: bool = True) -> None:  # fmt: skip
+    target: dict[str, StudentPlan] = {s.incoming.sourced_id: s for s in plan.students}
+    records: list[tuple[EnrollmentRecord, tuple[Any, ...]]] = []
+    for position, e in enumerate(bundle.enrollments):
+        if position % (10 * CANCEL_EVERY) == 0:
+            cancel.raise_if_cancelled()
+        sp = target.get(e.user_sourced_id)
+        if e.role != "student" or sp is None or (sp.existing is None and not sp.incoming.active):
+            continue
+        status = "active" if e.status == "active" else "dropped"
+        existing_id = sp.found.existing_id if sp.existing is not None else None
+        records.append((e, (e.user_sourced_id, existing_id, e.class_sourced_id, status, e.begin_date, e.end_date)))
+    rows = _one_per_class(records, plan, report)
+    cancel.raise_if_cancelled()
+    current = conn.execute(
+        text(
+            """
+            SELECT i.n, en.id, en.status, en.begin_date, en.end_date
+            FROM unnest(CAST(:sid AS bigint[]), CAST(:cls AS text[])) WITH ORDINALITY AS i(student_id, cls, n)
+            JOIN blocks b ON b.sourced_id = i.cls
+            JOIN enrollments en ON en.student_id = i.student_id AND en.block_id = b.id
+            """
+        ),
+        {"sid": [r[1] for r in rows], "cls": [r[2] for r in rows]},
+    )
+    have = {int(n) - 1: (int(i), s, b, e) for n, i, s, b, e in current}
+    c = plan.counts["enrollments"]
+    kept: set[int] = set()
+    for n, row in enumerate(rows):
+        if n % (10 * CANCEL_EVERY) == 0:
+            cancel.raise_if_cancelled()
+        old = have.get(n)
+        if old is None:
+            if row[3] == "active":
+                c.new += 1
+                plan.enrollments.append(row)
+            continue
+        kept.add(old[0])
+        status = old[1] if (row[3] == "active" and old[1] == "completed") else row[3]
+        begin = row[4] if row[4] is not None else old[2]
+        end = row[5] if row[5] is not None else old[3]
+        if (status, begin, end) == old[1:]:
+            c.unchanged += 1
+            continue
+        if status == "dropped" and old[1] != "dropped":
+            c.deactivated += 1
+        else:
+            c.updated += 1
+        plan.enrollments.append((row[0], row[1], row[2], status, begin, end))
+    if "enrollments.csv" in bundle.bulk_files and bundle.format != "csv":
+        ours = [school_ids[s] for s in bundle_schools if s in school_ids]
+        off = conn.execute(
+            text("SELECT en.id FROM enrollments en JOIN blocks b ON b.id = en.block_id"
+                 " JOIN courses c ON c.id = b.course_id"
+                 " JOIN students st ON st.id = en.student_id AND st.status IN ('active', 'inactive')"
+                 " WHERE en.status = 'active' AND c.school_id = ANY(CAST(:schools AS bigint[])) ORDER BY en.id"),
+            {"schools": ours},
+        )
+        plan.enrollments_off = [int(r[0]) for r in off if int(r[0]) not in kept]
+        c.deactivated += len(plan.enrollments_off)
+
+
+def reject(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozenset[str], cancel: CancelToken,
+           ) -> None:  # fmt: skip
+    """The user rejected these likely matches: those students are created as new ones (their
+    enrollments are planned again accordingly)."""
+    c = plan.counts["students"]
+    for index, sp in enumerate(plan.students):
+        if sp.found.kind != "likely" or sp.incoming.sourced_id not in rejected:
+            continue
+        if sp.status == "inactive":
+            c.deactivated -= 1
+        elif sp.changes:
+            c.updated -= 1
+        else:
+            c.unchanged -= 1
+        c.new += 1
+        plan.students[index] = StudentPlan(sp.incoming, Found("new", None), None, "", {}, {}, None)
+    plan.counts["enrollments"] = Counts()
+    plan.enrollments, plan.enrollments_off = [], []
+    plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools, cancel, report=False)

@@ -1,0 +1,9 @@
+"""The application layer between the data layers (store, remote, offline) and the front ends (ui, cli).
+
+`open_workspace` (in `workspace.connect`) is the one way a profile and its secrets become an open
+`Workspace`; the GUI, every CLI command and the sandbox launcher use it.
+"""
+
+from classhub_desktop.workspace.session import Workspace
+
+__all__ = ["Workspace"]

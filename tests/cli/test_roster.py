@@ -1,0 +1,84 @@
+"""`classhub-desktop roster import|export` against a real database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from classhub_desktop.cli import main
+from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store.teachers.accounts import create_api_account
+from tests.roster_files.builders import bundle_member_texts, small_bundle_data, write_bundle_data
+from tests.roster_import_support import table_counts
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else None
+
+
+def test_dry_run_then_yes_then_export_round_trip(
+    capsys: pytest.CaptureFixture[str], fresh_db: Callable[[], str], tmp_path: Path
+) -> None:
+    db = fresh_db()
+    bundle = str(write_bundle_data(tmp_path / "b.zip", zip=True))
+    code, dry = run_json(capsys, "roster", "import", bundle, "--dry-run", "--db", db)
+    assert code == 0 and dry["dry_run"] is True and dry["applied"] is False
+    assert dry["counts"]["students"]["new"] == 2 and {m["kind"] for m in dry["matches"]} == {"new"}
+    assert table_counts(db)["students"] == 0
+
+    assert main(["roster", "import", bundle, "--db", db]) == 1  # no terminal, no --yes
+    assert "--yes" in capsys.readouterr().err and table_counts(db)["students"] == 0
+
+    code, done = run_json(capsys, "roster", "import", bundle, "--yes", "--db", db)
+    assert code == 0 and done["applied"] is True and done["audit_id"] > 0
+    assert done["counts"]["students"]["new"] == 2 and table_counts(db)["students"] == 2
+    assert done["accounts_disabled"] == 0
+
+    out = tmp_path / "export.zip"
+    code, exported = run_json(capsys, "roster", "export", str(out), "--db", db)
+    assert code == 0 and exported["format"] == "oneroster" and exported["files"]["users.csv"] >= 3 and out.exists()
+    code, again = run_json(capsys, "roster", "import", str(out), "--dry-run", "--db", db)
+    assert code == 0 and not again["has_errors"]
+    assert all(c["new"] == c["updated"] == c["deactivated"] == 0 for c in again["counts"].values()), again["counts"]
+
+    csv_out = tmp_path / "students.csv"
+    code, exported = run_json(capsys, "roster", "export", str(csv_out), "--db", db)
+    assert code == 0 and exported["format"] == "csv" and exported["files"] == {"students.csv": 2}
+
+    # a teacher the import disables loses the API account; the apply output says how many accounts
+    engine = make_engine(db, pool=False)
+    try:
+        with engine.connect() as conn:
+            teacher = conn.execute(text("SELECT id FROM teachers WHERE sourced_id = 'tch-1'")).scalar_one()
+        create_api_account(engine, teacher, "noether")
+    finally:
+        engine.dispose()
+    data = small_bundle_data()
+    for user in data.users:
+        if user["sourcedId"] == "tch-1":
+            user["status"] = "tobedeleted"
+    assert main(["roster", "import", str(write_bundle_data(tmp_path / "gone", data)), "--yes", "--db", db]) == 0
+    assert "1 API account of disabled teachers was disabled" in capsys.readouterr().out
+
+
+def test_file_with_errors_exits_1_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], fresh_db: Callable[[], str], tmp_path: Path
+) -> None:
+    db = fresh_db()
+    texts = bundle_member_texts(small_bundle_data())
+    bad = texts["enrollments.csv"].replace("cls-2", "cls-404", 1)
+    bundle = str(write_bundle_data(tmp_path / "b", replace={"enrollments.csv": bad}))
+    before = table_counts(db)
+    code, payload = run_json(capsys, "roster", "import", bundle, "--yes", "--db", db)
+    assert code == 1 and payload["has_errors"] and payload["applied"] is False
+    assert any(p["file"] == "enrollments.csv" and "cls-404" in p["reason"] for p in payload["problems"])
+    assert table_counts(db) == before
+    assert main(["roster", "import", bundle, "--dry-run", "--db", db]) == 1
+    assert "nothing was imported" in capsys.readouterr().out
