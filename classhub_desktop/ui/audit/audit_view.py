@@ -36,7 +36,6 @@ from classhub_desktop.store.audit import (
     export_audit_csv,
     fetch_audit_page,
 )
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.audit.filter_bar import AuditFilterBar
 from classhub_desktop.ui.audit.note_dialog import NoteDialog
 from classhub_desktop.ui.common.capabilities import gate
@@ -44,6 +43,7 @@ from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 NO_MATCH_TEXT = "No audit entries match these filters."
 EMPTY_LOG_TEXT = "The audit log is empty: nothing has been recorded yet."
@@ -119,7 +119,7 @@ class AuditView(QWidget):
         super().__init__(parent)
         self.setObjectName("auditView")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.filter = AuditFilter()
         self._count: AuditCount | None = None
         self._count_generation = 0
@@ -198,7 +198,7 @@ class AuditView(QWidget):
 
     # - session -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         gate(self.export_action, session, Capability.READ, "Export every entry that matches the filters to a CSV file")
         gate(

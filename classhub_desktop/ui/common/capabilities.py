@@ -6,14 +6,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 from classhub_desktop.core.permissions import Capability, why_not
-from classhub_desktop.store.session import DatabaseSession
+from classhub_desktop.workspace import Workspace
 
 _ENABLED_TIP = "_classhub_enabled_tooltip"
 
 
 def gate(
     target: QAction | QWidget,
-    session: DatabaseSession | None,
+    session: Workspace | None,
     capability: Capability,
     tooltip: str = "",
     *,

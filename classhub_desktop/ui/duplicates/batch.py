@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 from classhub_desktop.core.duplicates.scoring import HIGH_CONFIDENCE_SCORE, ScoredPair, StudentRecord
 from classhub_desktop.store.duplicates.scan import mark_not_duplicate
 from classhub_desktop.store.merge.operations import MergeResult
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -33,6 +32,7 @@ from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
 from classhub_desktop.ui.duplicates.widgets import StateStack, student_label
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 
 MERGED, NOT_DUPLICATE, SKIPPED = "merged", "not a duplicate", "skipped"
 
@@ -46,7 +46,7 @@ class BatchReviewDialog(QDialog):
     def __init__(
         self,
         runner: TaskRunner,
-        session: DatabaseSession,
+        session: Workspace,
         pairs: Sequence[ScoredPair],
         records: dict[int, StudentRecord],
         parent: QWidget | None = None,

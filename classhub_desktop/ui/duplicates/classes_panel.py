@@ -22,13 +22,13 @@ from classhub_desktop.store.duplicates.classes import (
     find_duplicate_classes,
     remove_duplicate_classes,
 )
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.progress import run_with_progress
 from classhub_desktop.ui.duplicates.widgets import StateStack, action_row, ask, list_table, value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 HEADERS = ("Student", "Date", "Time", "Keep class", "Remove classes")
 REMOVE_TIP = "Delete the extra classes of every group shown, keeping the oldest of each (asks first)"
@@ -43,7 +43,7 @@ class DuplicateClassesPanel(QWidget):
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.groups: list[DuplicateClassGroup] | None = None  # None: not searched yet
         self._generation = 0
         self.confirm_box: Any = None
@@ -65,7 +65,7 @@ class DuplicateClassesPanel(QWidget):
         layout.addWidget(self.stack, 1)
         self.set_session(None)
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         self._generation += 1
         self.groups = None

@@ -31,7 +31,6 @@ from classhub_desktop.core.duplicates.scoring import (
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.duplicates.scan import ScanResult, forget_verdict, mark_not_duplicate, scan
 from classhub_desktop.store.merge.operations import MergeResult
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -43,6 +42,7 @@ from classhub_desktop.ui.duplicates.history import HistoryPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
 from classhub_desktop.ui.duplicates.widgets import StateStack, student_label
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 SCAN_TIP = "Look for likely duplicate students (F5). Reading only: nothing is changed."
 MERGE_TIP = "Preview merging the selected pair with the choices shown, then confirm (Ctrl+M)"
@@ -81,7 +81,7 @@ class DuplicatesView(QWidget):
         super().__init__(parent)
         self.setObjectName("duplicatesView")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.result: ScanResult | None = None
         self.scanned_min_score = DEFAULT_MIN_SCORE
         self.scan_task: Task | None = None
@@ -193,7 +193,7 @@ class DuplicatesView(QWidget):
 
     # - session -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         if self.scan_task is not None:
             self.scan_task.cancel()
         self.session = session

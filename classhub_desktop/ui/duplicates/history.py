@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.merge.operations import MergeRecord, UndoRefused, merge_history, undo_merge
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -25,6 +24,7 @@ from classhub_desktop.ui.common.progress import run_with_progress
 from classhub_desktop.ui.duplicates.merge_flow import error_heading
 from classhub_desktop.ui.duplicates.widgets import EMPTY, StateStack, action_row, ask, list_table, value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 UNDO_TIP = "Put both records back exactly as they were before the merge (Ctrl+Z)"
 SHOWN_CHANGED_ROWS = 12
@@ -52,7 +52,7 @@ class HistoryPanel(QWidget):
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.records: list[MergeRecord] = []
         self._generation = 0
         self.confirm_box: Any = None  # the open "Undo?" question (tests answer it)
@@ -79,7 +79,7 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.stack, 1)
         self.set_session(None)
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         self._generation += 1
         self.records = []

@@ -44,7 +44,6 @@ from classhub_desktop.core.health.model import (
     worst,
 )
 from classhub_desktop.offline.health_samples import HealthSampleStore, Point
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.health.charts import HealthCharts, chart_metrics
 from classhub_desktop.ui.health.evidence import EvidencePanel
@@ -52,6 +51,7 @@ from classhub_desktop.ui.health.sampler import HealthSampler, JobResult, Sampler
 from classhub_desktop.ui.health.tiles import HealthTile, headline
 from classhub_desktop.ui.health.watch import WATCH_INTERVAL_MS, HealthWatch, watch_words
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 
 NO_API_TEXT = "No API configured"
 NO_API_DETAIL = "This profile has no API address; add one in the Connect dialog to check the API too."
@@ -91,7 +91,7 @@ class HealthView(QWidget):
         self.runner = runner
         self.store = store if store is not None else HealthSampleStore()
         self.profiles = profiles
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.threshold_overrides: Thresholds | None = None
         self.findings: dict[str, Finding] = {}
         self.critical_ids: set[str] = set()
@@ -191,7 +191,7 @@ class HealthView(QWidget):
 
     # - session -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         self.findings = {}
         self.critical_ids = set()
@@ -250,7 +250,7 @@ class HealthView(QWidget):
             self.sig_status.emit(problem)
 
     @staticmethod
-    def _api_address(session: DatabaseSession, profiles: ProfileStore) -> tuple[str | None, str | None]:
+    def _api_address(session: Workspace, profiles: ProfileStore) -> tuple[str | None, str | None]:
         """The API to check: the signed-in client's address, else the profile's (checks need no sign-in)."""
         try:
             profile = profiles.get(session.profile_name)

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPush
 
 from classhub_desktop.store.roster.blocks import BlockRow, list_blocks
 from classhub_desktop.store.roster.query import Cursor
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 
 DEBOUNCE_MS = 250
 COLUMNS: list[PagedColumn[BlockRow]] = [
@@ -43,7 +43,7 @@ class BlocksTab(QWidget):
         super().__init__(parent)
         self.setObjectName("blocksTab")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.search = ""
         self.model: PagedTableModel[BlockRow] = PagedTableModel(runner, COLUMNS, title="Loading blocks", parent=self)
         self.search_edit = QLineEdit()
@@ -79,7 +79,7 @@ class BlocksTab(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         self.refresh()
 

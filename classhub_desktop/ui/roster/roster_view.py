@@ -7,13 +7,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.roster import export_flow, import_flow
 from classhub_desktop.ui.roster.blocks_tab import BlocksTab
 from classhub_desktop.ui.roster.students_tab import StudentsTab
 from classhub_desktop.ui.roster.teachers_tab import TeachersTab
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 
 IMPORT_TIP = "Import a OneRoster bundle (folder or zip) or a students CSV, with a preview first (Ctrl+I)"
 EXPORT_TIP = "Export the roster as CSV or as a OneRoster 1.1 bundle (Ctrl+E)"
@@ -27,7 +27,7 @@ class RosterView(QWidget):
         super().__init__(parent)
         self.setObjectName("rosterView")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         style = self.style()
         heading = QLabel(self.title)
         heading.setObjectName("pageHeading")
@@ -75,7 +75,7 @@ class RosterView(QWidget):
         layout.addWidget(self.tabs, 1)
         self.set_session(None)
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         gate(self.import_action, session, Capability.EDIT_ROSTER, IMPORT_TIP)
         gate(self.export_action, session, Capability.READ, EXPORT_TIP)

@@ -38,13 +38,13 @@ from classhub_desktop.store.roster.detail import (
     UploadRow,
     student_detail,
 )
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 EDIT_STUDENT_TIP = "Edit this student's details (F2, or double-click the row)"
 EDIT_ENROLLMENT_TIP = "Change the selected enrollment's status or dates"
@@ -118,7 +118,7 @@ class StudentDetailPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("studentDetail")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.student_id: int | None = None
         self.detail: StudentDetail | None = None
         self.error_message = ""
@@ -206,7 +206,7 @@ class StudentDetailPanel(QWidget):
 
     # - session and gating -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         gate(self.edit_button, session, Capability.EDIT_ROSTER, EDIT_STUDENT_TIP)
         gate(self.enrollment_button, session, Capability.EDIT_ROSTER, EDIT_ENROLLMENT_TIP)

@@ -35,11 +35,11 @@ from classhub_desktop.store.roster.edit import (
     update_student,
 )
 from classhub_desktop.store.roster.students import StudentRow
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 TEXT_FIELDS = (
     ("first_name", "First name"),
@@ -182,7 +182,7 @@ class StudentEditor(_VersionedEditor):
     def __init__(
         self,
         runner: TaskRunner,
-        session: DatabaseSession,
+        session: Workspace,
         record: StudentRecord,
         schools: Sequence[tuple[int, str]],
         parent: QWidget | None = None,
@@ -249,7 +249,7 @@ class EnrollmentEditor(_VersionedEditor):
     """Edit an enrollment's status and dates. `sig_saved(EnrollmentRow)` after saving."""
 
     def __init__(
-        self, runner: TaskRunner, session: DatabaseSession, enrollment: EnrollmentRow, parent: QWidget | None = None
+        self, runner: TaskRunner, session: Workspace, enrollment: EnrollmentRow, parent: QWidget | None = None
     ) -> None:
         super().__init__(runner, f"Edit enrollment — {enrollment.course}, {enrollment.block}", parent)
         self.setObjectName("enrollmentEditor")
@@ -301,7 +301,7 @@ class EnrollmentEditor(_VersionedEditor):
 def open_student_editor(
     parent: QWidget,
     runner: TaskRunner,
-    session: DatabaseSession,
+    session: Workspace,
     student_id: int,
     schools: Sequence[tuple[int, str]],
     on_saved: Callable[[StudentRow], None],

@@ -36,7 +36,6 @@ from classhub_desktop.store.roster.students import (
     count_students,
     fetch_students_page,
 )
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.lifetime import while_alive
@@ -46,6 +45,7 @@ from classhub_desktop.ui.roster.student_editor import EnrollmentEditor, StudentE
 from classhub_desktop.ui.roster.students_filters import StudentFilterBar
 from classhub_desktop.ui.roster.students_model import COLUMN_WIDTHS, COLUMNS, SORT_COLUMN, StudentModel, count_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 SEARCH_DEBOUNCE_MS = 150
 PAGE_SIZE = 200
@@ -62,7 +62,7 @@ class StudentsTab(QWidget):
         super().__init__(parent)
         self.setObjectName("studentsTab")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.filter = StudentFilter()
         self.count: StudentCount | None = None
         self._query_cancel: QueryCancel | None = None
@@ -141,7 +141,7 @@ class StudentsTab(QWidget):
 
     # - session -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         gate(self.edit_action, session, Capability.EDIT_ROSTER, EDIT_TIP)
         self.detail.set_session(session)

@@ -14,17 +14,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.store.teachers.blocks import AssignmentResult
 from classhub_desktop.store.teachers.records import TeacherRow
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.roster.teachers_model import ACCOUNT_STATES
+from classhub_desktop.workspace import Workspace
 
 # capability, what blocks the action (None: nothing), the tooltip while it is allowed
 ActionGate = tuple[Capability, str | None, str]
 
 
-def reset_unavailable(session: DatabaseSession | None) -> str | None:
+def reset_unavailable(session: Workspace | None) -> str | None:
     """Why no password reset can be sent through this profile's API (None: it can)."""
     if session is None or session.api is None:
         problem = session.api_problem if session is not None else None

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.store.teachers.accounts import ResetOutcome, request_password_reset
 from classhub_desktop.store.teachers.blocks import AssignmentResult
 from classhub_desktop.store.teachers.records import (
@@ -56,6 +55,7 @@ from classhub_desktop.ui.roster.teachers_model import (
     teachers_table,
 )
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 OK_STYLE = "color: #1d5e20; background: #e9f6ea; border: 1px solid #b7dfb9; border-radius: 4px; padding: 5px;"
 BAD_STYLE = "color: #a61b1b; background: #fdecec; border: 1px solid #f2b8b8; border-radius: 4px; padding: 5px;"
@@ -70,7 +70,7 @@ class TeachersTab(QWidget):
         super().__init__(parent)
         self.setObjectName("teachersTab")
         self.runner = runner
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
         self.schools: list[SchoolOption] = []
         self.confirm_box: QMessageBox | None = None
         self.dialog: TeacherDialog | ApiAccountDialog | BlockAssignmentDialog | None = None
@@ -164,7 +164,7 @@ class TeachersTab(QWidget):
 
     # - session and loading -
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
         self._generation += 1
         self.model.set_rows([])
