@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -13,10 +12,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
+from classhub_desktop import locator
+
 
 def script_location() -> Path:
-    """The migrations folder, found inside the installed package (works outside the source tree)."""
-    return Path(str(resources.files("classhub_desktop") / "db"))
+    """The migrations folder: the repository's db/ in a checkout, the wheel's copy in an installation."""
+    return locator.db_folder()
 
 
 def alembic_config() -> Config:
@@ -39,7 +40,7 @@ class MigrationStatus:
 
 @cache
 def _scripts() -> ScriptDirectory:
-    # The migration scripts ship inside the package and never change while it runs; parsing them costs
+    # The migration scripts never change while the application runs; parsing them costs
     # 15-30 ms, which /ready and the health checks would otherwise pay on every probe.
     return ScriptDirectory.from_config(alembic_config())
 

@@ -2,21 +2,20 @@
 
 The desktop's client and the tests read the exported file; tests/sandbox/api/test_contract.py fails when
 the served document and the file differ, so a change of the API is always a visible change of the contract.
-`classhub-desktop sandbox openapi --out classhub_desktop/resources/openapi.json` rewrites it.
+`classhub-desktop sandbox openapi --out resources/openapi.json` (in the repository) rewrites it.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from classhub_desktop import locator
 from classhub_desktop.sandbox.api.app import create_app
 from classhub_desktop.sandbox.api.settings import ApiSettings
 
-RESOURCE = "resources/openapi.json"
+CONTRACT_FILE = "openapi.json"  # in resources/
 
 
 def openapi_document() -> dict[str, Any]:
@@ -33,8 +32,8 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def exported_contract() -> Traversable:
-    return resources.files("classhub_desktop").joinpath(RESOURCE)
+def exported_contract() -> Path:
+    return locator.resource(CONTRACT_FILE)
 
 
 def read_exported() -> dict[str, Any]:

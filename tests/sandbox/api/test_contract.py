@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from classhub_desktop.sandbox.api.contract import exported_contract, openapi_document, read_exported, render
 from tests.api_support import SEED_PASSWORD, ServedApi
 
+ROOT = Path(__file__).resolve().parents[3]
 # The committed contract drives the generated requests: what the desktop relies on is what gets tested.
 SCHEMA = schemathesis.openapi.from_path(str(exported_contract()))
 # Bounded so CI stays fast; raise it for a deeper run: CLASSHUB_SCHEMATHESIS_EXAMPLES=500 pytest ...
@@ -24,12 +26,17 @@ def test_served_contract_equals_the_exported_file(api: ServedApi) -> None:
     served = httpx.get(f"{api.base_url}/openapi.json").json()
     assert served == read_exported(), (
         "The API changed but resources/openapi.json did not: run "
-        "`classhub-desktop sandbox openapi --out classhub_desktop/resources/openapi.json` and review the diff."
+        "`classhub-desktop sandbox openapi --out resources/openapi.json` and review the diff."
     )
 
 
 def test_the_exported_file_is_the_stable_rendering() -> None:
     assert exported_contract().read_text(encoding="utf-8") == render(openapi_document())
+
+
+def test_the_contract_read_is_the_repositorys_file() -> None:
+    # A checkout or an editable install reads resources/openapi.json itself, never a copy made at install time.
+    assert exported_contract() == ROOT / "resources" / "openapi.json"
 
 
 def test_the_contract_names_every_endpoint_of_the_issue() -> None:

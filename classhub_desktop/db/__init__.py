@@ -1,1 +1,0 @@
-"""Alembic migrations of the shared ClassHub schema (shipped inside the wheel)."""
