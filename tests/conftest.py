@@ -31,9 +31,13 @@ from sqlalchemy import Engine
 
 from classhub_desktop.config import credentials as credentials_module
 from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
+from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store import migrations
 from classhub_desktop.store.engine import make_engine
+from classhub_desktop.workspace import Workspace
+from classhub_desktop.workspace.connect import open_workspace
+from classhub_desktop.workspace.targets import DatabaseTarget, Target
 from tests.api_support import SEED_PASSWORD, SeededDatabase, ServedApi, serve_database
 
 _counter = itertools.count()
@@ -87,6 +91,12 @@ class PgServer:
         for name in sorted(self.roles):
             self.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
         self.roles.clear()
+
+
+def open_test_workspace(name: str, conninfo: str) -> Workspace:
+    """A workspace on the database `conninfo`, opened as the application opens one (connection test, then a
+    pooled engine); what pages and the main window are given. Close it when done."""
+    return open_workspace(Target(name, DatabaseTarget(conninfo)), progress=Progress(), cancel=CancelToken())
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,16 @@
-"""What every subcommand shares: the error type, the database target options, output."""
+"""What every subcommand shares: the error type, the target options and opening them (through the workspace), output."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: `classhub-desktop --help` and the GUI start stay light
+    from classhub_desktop.workspace.connect import Require
+    from classhub_desktop.workspace.session import Workspace
+    from classhub_desktop.workspace.targets import Target
 
 
 class CliError(Exception):
@@ -23,32 +28,43 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def resolve_database(args: argparse.Namespace) -> tuple[str, str | None]:
-    """(conninfo, password) for --db or --profile; libpq's environment when neither is given."""
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
+def target_of(args: argparse.Namespace) -> Target:
+    """The command's target (`--db`, `--profile`, libpq's environment; `--api`, `--ca-bundle` where it has them)."""
+    from classhub_desktop.workspace.targets import TargetError, resolve_target
 
-    if getattr(args, "profile", None):
-        from classhub_desktop.config.credentials import CredentialError, default_store
-        from classhub_desktop.config.profiles import ProfileError, ProfileStore, saved_password
-        from classhub_desktop.store.engine import profile_conninfo
+    try:
+        return resolve_target(db=getattr(args, "db", None), profile=getattr(args, "profile", None),
+                              api=getattr(args, "api", None), ca_bundle=getattr(args, "ca_bundle", None))
+    except TargetError as exc:
+        raise CliError(str(exc)) from exc
 
-        try:
-            profile = ProfileStore().get(args.profile)
-            return profile_conninfo(profile), saved_password(profile, default_store())
-        except (ProfileError, CredentialError) as exc:
-            raise CliError(str(exc)) from exc
-    if getattr(args, "db", None):
-        try:
-            conninfo_to_dict(args.db)
-        except ProgrammingError:
-            # libpq's message quotes the string, which may hold a password: say what is wrong, not what it is.
-            raise CliError(
-                "--db is not a valid connection string: give a URI such as postgresql://user@host/dbname "
-                "or key=value pairs such as 'host=db.example.org dbname=classhub user=alice'."
-            ) from None
-        return str(args.db), None
-    return "", None  # libpq defaults: PGHOST, PGDATABASE, PGSERVICE, ...
+
+def database_target(args: argparse.Namespace) -> Target:
+    """The command's target without its API part: a command that works on the database never signs in."""
+    from classhub_desktop.workspace.targets import TargetError
+
+    try:
+        return target_of(args).database_only()
+    except TargetError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def open_target(target: Target, require: Require | None = None) -> Workspace:
+    """Open `target` as a workspace, the way the GUI opens a profile; a failure is one CliError with the advice."""
+    from classhub_desktop.core.connection import ConnectionFailed
+    from classhub_desktop.core.progress import CancelToken, Progress
+    from classhub_desktop.workspace.connect import Require, open_workspace
+
+    try:
+        return open_workspace(target, progress=Progress(), cancel=CancelToken(), require=require or Require.READY)
+    except ConnectionFailed as failed:
+        report = failed.report
+        raise CliError(f"{report.headline}: {report.detail}\n{report.advice}".strip()) from failed
+
+
+def open_database(args: argparse.Namespace, require: Require | None = None) -> Workspace:
+    """A workspace on the command's database (READY unless `require` says less); close it when done."""
+    return open_target(database_target(args), require)
 
 
 def confirm(args: argparse.Namespace, question: str) -> None:
@@ -64,10 +80,3 @@ def confirm(args: argparse.Namespace, question: str) -> None:
 
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     print(json.dumps(payload, indent=2, default=str) if getattr(args, "json", False) else text)
-
-
-def engine_for(args: argparse.Namespace) -> Any:
-    from classhub_desktop.store.engine import make_engine
-
-    conninfo, password = resolve_database(args)
-    return make_engine(conninfo, password=password, pool=False)

@@ -4,8 +4,9 @@ Targets: `--profile NAME` (its database with the saved password, its API address
 health_thresholds), or `--db URL` and/or `--api URL`. Only --db: the API checks are skipped with a
 note; only --api: the database checks are skipped. Neither: the database from libpq's environment.
 Exit code: 0 all ok, 1 warnings, 2 a critical finding or a check that could not run.
-Nothing printed or saved shows a password: the database address goes through store.engine.redacted,
-the API address through core.health_redact.redact_url (https://user:pw@host -> https://***@host).
+The target is read once (workspace.targets.resolve_target) and its database opened as a workspace.
+Nothing printed or saved shows a password: the database address is shown without it (DatabaseTarget.display),
+the API address through core.health.redact.redact_url (https://user:pw@host -> https://***@host).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from classhub_desktop.cli.common import CliError, add_target, resolve_database
+from classhub_desktop.cli.common import CliError, add_target, open_target, target_of
+
+if TYPE_CHECKING:
+    from classhub_desktop.workspace.targets import Target
 
 API_SKIPPED = ("API checks skipped: no API address (give --api URL, or set the API address of the profile).")
-DB_SKIPPED = "Database checks skipped: only --api was given (add --db URL or use --profile NAME)."
+DB_SKIPPED = "Database checks skipped: no database was given (add --db URL or use --profile NAME)."
 
 
 def add_commands(sub: Any) -> None:
@@ -44,33 +48,17 @@ def add_commands(sub: Any) -> None:
 
 @dataclass
 class _Plan:
-    check_database: bool = True
-    conninfo: str = ""
-    password: str | None = None
-    api_url: str = ""
-    ca_bundle: str = ""
+    target: Target  # read once: the database to check (if any), the API address and CA bundle, the thresholds
     thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
 def _plan(args: argparse.Namespace) -> _Plan:
-    plan = _Plan(api_url=args.api or "", ca_bundle=args.ca_bundle or "")
-    if args.profile:
-        from classhub_desktop.config.profiles import ProfileError, ProfileStore
-
-        try:
-            profile = ProfileStore().get(args.profile)
-        except ProfileError as exc:
-            raise CliError(str(exc)) from exc
-        plan.api_url = plan.api_url or profile.api_base_url
-        plan.ca_bundle = plan.ca_bundle or profile.api_ca_bundle
-        plan.thresholds = dict(profile.health_thresholds)
-    if args.api and not args.profile and not args.db:
-        plan.check_database = False
+    target = target_of(args)
+    plan = _Plan(target, dict(target.profile.health_thresholds) if target.profile else {})
+    if target.database is None:
         plan.notes.append(DB_SKIPPED)
-    else:
-        plan.conninfo, plan.password = resolve_database(args)
-    if not plan.api_url:
+    if target.api is None:
         plan.notes.append(API_SKIPPED)
     return plan
 
@@ -79,13 +67,11 @@ def _target(plan: _Plan) -> str:
     """What was checked, for the report: the database without its password, the API address without
     its user information (https://***@host)."""
     from classhub_desktop.core.health.redact import redact_url
-    from classhub_desktop.store.engine import redacted
 
-    parts = []
-    if plan.check_database:
-        parts.append(redacted(plan.conninfo) if plan.conninfo else "database from libpq's environment")
-    if plan.api_url:
-        parts.append(redact_url(plan.api_url))
+    database, api = plan.target.database, plan.target.api
+    parts = [database.display] if database is not None else []
+    if api is not None:
+        parts.append(redact_url(api.base_url))
     return ", ".join(parts)
 
 
@@ -101,11 +87,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                        "Correct them in the profile.") from exc
     started_at = datetime.now(UTC)
     findings = []
-    if plan.api_url:
+    api = plan.target.api
+    if api is not None:
         from classhub_desktop.remote.health import run_api_checks
 
-        findings += run_api_checks(plan.api_url, plan.thresholds, ca_bundle=plan.ca_bundle or None)
-    if plan.check_database:
+        findings += run_api_checks(api.base_url, plan.thresholds, ca_bundle=api.ca_bundle or None)
+    if plan.target.database is not None:
         findings += _database_findings(plan)
     report = HealthReport(tuple(findings), started_at, _target(plan))
     for path, render in ((args.html, render_html), (args.markdown, render_markdown)):
@@ -119,14 +106,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _database_findings(plan: _Plan) -> list[Any]:
-    from classhub_desktop.store.engine import make_engine
+    """Every database check; the workspace opens whatever the connection test finds (the checks report it)."""
     from classhub_desktop.store.health.runner import run_database_checks
+    from classhub_desktop.workspace.connect import Require
 
-    engine = make_engine(plan.conninfo, password=plan.password, pool=False)
+    workspace = open_target(plan.target.database_only(), Require.ANYTHING)
     try:
-        return list(run_database_checks(engine, plan.thresholds))
+        return list(run_database_checks(workspace.engine, plan.thresholds))
     finally:
-        engine.dispose()
+        workspace.close()
 
 
 def _write(path: Path, text: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from classhub_desktop.cli.common import CliError, add_target, confirm, emit, engine_for
+from classhub_desktop.cli.common import CliError, add_target, confirm, emit, open_database
 
 
 def add_commands(sub: Any) -> None:
@@ -74,13 +74,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from classhub_desktop.core.duplicates.scoring import DEFAULT_MIN_SCORE
     from classhub_desktop.store.duplicates.scan import scan
 
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         result = scan(engine, min_score=DEFAULT_MIN_SCORE if args.min_score is None else args.min_score)
     except _store_errors() as exc:
         raise CliError(f"The scan failed: {exc}") from exc
     finally:
-        engine.dispose()
+        workspace.close()
     payload = {
         "pairs": [{"a": p.a, "b": p.b, "score": round(p.score, 4), "reasons": p.reasons,
                    "possible_twins": p.possible_twins} for p in result.pairs],
@@ -105,7 +106,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def _describe_preview(preview: Any) -> str:
     lines = [f"Merge #{preview.absorbed_id} into #{preview.survivor_id}:"]
-    for change in preview.changes:
+    for change in preview.table_changes:
         if change.moved or change.deleted:
             lines.append(f"  {change.table}.{change.column}: {change.moved} moved, {change.deleted} removed "
                          f"as conflicts, {change.kept} kept")
@@ -124,7 +125,7 @@ def _preview_json(preview: Any) -> dict[str, Any]:
     return {
         "survivor": preview.survivor_id,
         "absorbed": preview.absorbed_id,
-        "changes": [vars(change) for change in preview.changes],
+        "changes": [vars(change) for change in preview.table_changes],
         "conflicts": [{"table": c.table, "key": c.key, "resolution": c.resolution} for c in preview.conflicts],
         "fields": {field: {"survivor": v[0], "absorbed": v[1], "result": v[2]}
                    for field, v in preview.field_values.items()},
@@ -135,7 +136,8 @@ def _preview_json(preview: Any) -> dict[str, Any]:
 def cmd_merge(args: argparse.Namespace) -> int:
     from classhub_desktop.store.merge.operations import merge_students, preview_merge
 
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         preview = preview_merge(engine, args.survivor, args.absorbed)
         if args.dry_run:
@@ -149,7 +151,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
     finally:
-        engine.dispose()
+        workspace.close()
     emit(args, {"merge_id": result.merge_id, "seconds": round(result.seconds, 3), **_preview_json(result.preview)},
          f"Merged as merge #{result.merge_id} in {result.seconds:.2f} s. "
          f"Undo with: classhub-desktop duplicates undo {result.merge_id}")
@@ -159,7 +161,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     from classhub_desktop.store.merge.operations import UndoRefused, undo_merge
 
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         confirm(args, f"Undo merge #{args.merge_id}?")
         undo_merge(engine, args.merge_id)
@@ -169,7 +172,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
     finally:
-        engine.dispose()
+        workspace.close()
     emit(args, {"undone": args.merge_id}, f"Merge #{args.merge_id} was undone.")
     return 0
 
@@ -177,13 +180,14 @@ def cmd_undo(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from classhub_desktop.store.merge.operations import merge_history
 
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         records = merge_history(engine, args.limit)
     except _store_errors() as exc:
         raise CliError(str(exc)) from exc
     finally:
-        engine.dispose()
+        workspace.close()
     lines = [f"{len(records)} merge(s)."]
     for r in records:
         state = f"undone {r.undone_at:%Y-%m-%d %H:%M} by {r.undone_by}" if r.undone_at else f"{r.rows} rows"
@@ -199,7 +203,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_classes(args: argparse.Namespace) -> int:
     from classhub_desktop.store.duplicates.classes import find_duplicate_classes, remove_duplicate_classes
 
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         groups = find_duplicate_classes(engine)
         extra = sum(len(g.remove_ids) for g in groups)
@@ -216,11 +221,11 @@ def cmd_classes(args: argparse.Namespace) -> int:
         if not args.json:
             print("\n".join(listing))
         confirm(args, f"Remove {extra} duplicate class(es)?")
-        removed = remove_duplicate_classes(engine, expected=groups)
+        removed = remove_duplicate_classes(engine, expected=groups).count
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
     finally:
-        engine.dispose()
+        workspace.close()
     emit(args, {**payload, "removed": removed},
          f"Removed {removed} duplicate class(es); the audit log keeps them (action classes.remove_duplicates).")
     return 0

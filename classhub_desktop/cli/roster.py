@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Literal
 
-from classhub_desktop.cli.common import CliError, add_target, confirm, emit, engine_for
+from classhub_desktop.cli.common import CliError, add_target, confirm, emit, open_database
 
 
 def add_commands(sub: Any) -> None:
@@ -69,7 +69,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from classhub_desktop.store.roster_import.operations import apply_import, load_file, preview_import
 
     parsed = load_file(args.path)
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         preview = preview_import(engine, parsed, progress=Progress(), cancel=CancelToken())
         if preview.has_errors:
@@ -88,7 +89,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
     finally:
-        engine.dispose()
+        workspace.close()
     counts = {e: _counts(c) for e, c in result.counts.items()}
     n = result.accounts_disabled
     were = "API account of disabled teachers was" if n == 1 else "API accounts of disabled teachers were"
@@ -109,7 +110,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     fmt: Literal["csv", "oneroster"] = "csv" if (args.format or args.path.suffix.lower().lstrip(".")) == "csv" \
         else "oneroster"
-    engine = engine_for(args)
+    workspace = open_database(args)
+    engine = workspace.engine
     try:
         files = export_roster(engine, args.path, fmt, progress=Progress(), cancel=CancelToken())
     except OSError as exc:
@@ -117,7 +119,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
     finally:
-        engine.dispose()
+        workspace.close()
     emit(args, {"path": str(args.path), "format": fmt, "files": files},
          f"Exported to {args.path} ({fmt}): " + ", ".join(f"{name} {n:,} rows" for name, n in files.items()))
     return 0

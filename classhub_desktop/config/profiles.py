@@ -163,27 +163,6 @@ class Profile:
         except ValueError as exc:
             raise ProfileError(f"Health thresholds: {exc}", field="health_thresholds") from None
 
-    def conninfo_params(self) -> dict[str, str]:
-        """libpq connection parameters for this profile, without a password.
-
-        The store adds the password and builds the string: ``make_conninfo(**params, password=pw)``.
-        Parameters from `extra_conninfo` come first; sslrootcert only when set.
-        """
-        if not self.has_database:
-            raise ProfileError("A teacher profile connects through the ClassHub API only; "
-                               "it has no database connection.", field="kind")
-        params = parse_conninfo_keywords(self.extra_conninfo)
-        if self.db_host:
-            params["host"] = self.db_host
-        params["port"] = str(self.db_port)
-        params["dbname"] = self.db_name
-        if self.db_user:
-            params["user"] = self.db_user
-        params["sslmode"] = self.db_sslmode
-        if self.db_sslrootcert:
-            params["sslrootcert"] = self.db_sslrootcert
-        return params
-
     def to_toml(self) -> dict[str, Any]:
         """The profile's TOML table (without the name, which is the table's key)."""
         table: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}

@@ -17,8 +17,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
-from classhub_desktop.config.profiles import Profile
-
 DEFAULT_APPLICATION_NAME = "classhub-desktop"
 
 
@@ -37,11 +35,6 @@ def build_conninfo(conninfo: str, *, password: str | None = None, **overrides: A
     if password:
         extra["password"] = password
     return make_conninfo(conninfo, **extra)
-
-
-def profile_conninfo(profile: Profile) -> str:
-    """The libpq conninfo of an administrator profile, without any password."""
-    return make_conninfo(**profile.conninfo_params())
 
 
 def redacted(conninfo: str) -> str:

@@ -7,29 +7,28 @@ builds the same window without entering the event loop, for tests and screenshot
 from __future__ import annotations
 
 import sys
-from importlib import resources
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from classhub_desktop import __version__
+from classhub_desktop import __version__, locator
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import ProfileError, ProfileStore
 from classhub_desktop.core.connection import ConnectionFailed, Problem
-from classhub_desktop.core.session import Session
 from classhub_desktop.ui.common.errors import show_error, user_message
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.connect.operations import open_profile_at_start
 from classhub_desktop.ui.main_window import APP_NAME, MainWindow
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
+from classhub_desktop.workspace.connect import open_profile_at_start
 
 ORGANIZATION = "ClassHub"
 ORGANIZATION_DOMAIN = "classhub.example.org"
 
 
 def style_sheet() -> str:
-    """The application style sheet, read from the installed package (works outside the source tree)."""
-    return resources.files("classhub_desktop").joinpath("resources/app.qss").read_text(encoding="utf-8")
+    """The application style sheet, resources/app.qss (found by the locator, also outside the source tree)."""
+    return locator.resource("app.qss").read_text(encoding="utf-8")
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -66,19 +65,17 @@ def create_main_window(
 def start_with_profile(window: MainWindow, name: str) -> Task:
     """Connect with `name` in a task; open the Connect dialog (on that profile) when that is not possible."""
     window.status.set_connecting(name)
-    task = window.runner.start(f"Connecting with profile {name}", open_profile_at_start, window.profiles,
-                               window.credentials, name)
+    delivered: list[Workspace | None] = []
 
-    def connected(session: Session | None) -> None:
-        if session is None:
+    def connected(workspace: Workspace | None) -> None:
+        delivered.append(workspace)
+        if workspace is None:
             window.set_session(None)
             window.open_connect_dialog(preselect=name)
         else:
-            window.set_session(session)
-            problem = getattr(session, "api_problem", None)
-            if problem is not None:  # the database works; say why the API part does not
-                window.status.showMessage(f"Connected to the database, but not to the API: {problem.headline}. "
-                                          f"{problem.advice}", 20_000)
+            window.set_session(workspace)
+            if workspace.warnings:  # e.g. the database works; say why the API part does not
+                window.status.showMessage(" ".join(workspace.warnings), 20_000)
 
     def failed(error: BaseException) -> None:
         window.set_session(None)
@@ -96,17 +93,19 @@ def start_with_profile(window: MainWindow, name: str) -> Task:
             window.status.showMessage(f"Could not connect with profile {name}: {reason}", 15_000)
         QTimer.singleShot(0, window, lambda: window.open_connect_dialog(preselect=name))
 
-    task.sig_finished.connect(while_alive(window, connected))
-    task.sig_failed.connect(while_alive(window, failed))
-    task.sig_cancelled.connect(while_alive(window, lambda: window.set_session(None)))
+    task = PageOps(window, window.runner).run(
+        "start", f"Connecting with profile {name}", open_profile_at_start, window.profiles, window.credentials, name,
+        on_done=connected, on_error=failed, on_cancelled=lambda: window.set_session(None))
+    # A workspace that arrives when the window is gone is nobody's: close it.
+    task.sig_finished.connect(lambda workspace: workspace.close() if workspace and not delivered else None)
     return task
 
 
 def probe_keyring_at_start(window: MainWindow) -> Task:
     """A harmless keyring read with a timeout, off the GUI thread; the status bar says when none works."""
-    task = window.runner.start_call("Checking the system keyring", window.credentials.keyring_status, refresh=True)
-    task.sig_finished.connect(while_alive(window, window.status.set_keyring_status))
-    return task
+    return PageOps(window, window.runner).run("keyring", "Checking the system keyring",
+                                              window.credentials.keyring_status, refresh=True, quick=True,
+                                              on_done=window.status.set_keyring_status)
 
 
 def run_gui(profile_name: str | None = None, argv: list[str] | None = None) -> int:

@@ -16,13 +16,13 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStatusBar, QWidget
 
 from classhub_desktop.config.credentials import KeyringStatus
 from classhub_desktop.core.connection import ROLE_LABELS
-from classhub_desktop.core.session import Session
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
 
 PROBE_INTERVAL_MS = 30_000
+PROBE = "latency"  # the status bar's PageOps slot: one latency probe at a time
 
 
 class ConnectionState(Enum):
@@ -47,17 +47,17 @@ def server_version_text(version: str, kind: str = "database") -> str:
     return f"ClassHub API {version.split()[0]}" if kind == "api" else f"PostgreSQL {version.split()[0]}"
 
 
-def api_status_text(session: Session) -> tuple[str, str]:
-    """The API section of the status bar for a database session: text and tooltip ("" when it has no API)."""
-    if not isinstance(session, DatabaseSession):
-        return "", ""
-    if session.api is not None:
-        report = session.api.report
+def api_status_text(workspace: Workspace) -> tuple[str, str]:
+    """The API section of the status bar beside a database: text and tooltip ("" without a database or an API)."""
+    if not workspace.has_database:
+        return "", ""  # the API is the whole connection: the other sections show it
+    if workspace.api is not None:
+        report = workspace.api.report
         return (f"API: {report.login}",
-                f"Signed in to the API ({session.api.display}) as {report.login}, "
+                f"Signed in to the API ({workspace.api.display}) as {report.login}, "
                 f"{ROLE_LABELS.get(report.role or '', 'no role')}")
-    if session.api_problem is not None:
-        problem = session.api_problem
+    if workspace.api_problem is not None:
+        problem = workspace.api_problem
         return "API: ✕ not signed in", f"{problem.headline}. {problem.advice}"
     return "", ""
 
@@ -85,10 +85,10 @@ class StatusBar(QStatusBar):
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.session: Session | None = None
+        self.ops = PageOps(self, runner)
+        self.session: Workspace | None = None
         self.state = ConnectionState.DISCONNECTED
         self.last_latency_ms: float | None = None
-        self._probe_task: Task | None = None
         self._last_probe = 0.0
         self.keyring_label = _section("statusKeyring")  # shown only when no usable keyring exists
         self.profile_label = _section("statusProfile")
@@ -183,9 +183,9 @@ class StatusBar(QStatusBar):
             )
         self._show_sections()
 
-    def set_session(self, session: Session | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
-        self._probe_task = None  # a late result of the previous session is ignored
+        self.ops.cancel(PROBE)  # a late result of the previous workspace is ignored
         self.last_latency_ms = None
         if session is None:
             for label in (self.profile_label, self.login_label, self.server_label, self.api_label,
@@ -234,24 +234,21 @@ class StatusBar(QStatusBar):
     def probe_now(self) -> Task | None:
         """Measure the latency now (unless a probe is still running). Returns the probe's task."""
         session = self.session
-        if session is None or (self._probe_task is not None and self._probe_task.is_running()):
+        if session is None or self.ops.busy(PROBE):
             return None
         self._last_probe = time.monotonic()
-        task = self.runner.start_call("Measuring latency", session.measure_latency)
-        self._probe_task = task
-        task.sig_finished.connect(while_alive(self, lambda ms: self._on_probe(task, ms)))
-        task.sig_failed.connect(while_alive(self, lambda error: self._on_probe_failed(task, error)))
-        return task
+        return self.ops.run(PROBE, "Measuring latency", session.measure_latency, quick=True,
+                            on_done=self._on_probe, on_error=self._on_probe_failed)
 
-    def _on_probe(self, task: Task, latency_ms: float) -> None:
-        if task is not self._probe_task or self.session is None:
+    def _on_probe(self, latency_ms: float) -> None:
+        if self.session is None:
             return
         self._show_latency(latency_ms)
         if self.state is not ConnectionState.CONNECTED:
             self._set_state(ConnectionState.CONNECTED, f"Connected to {self.session.display}")
 
-    def _on_probe_failed(self, task: Task, error: BaseException) -> None:
-        if task is not self._probe_task or self.session is None:
+    def _on_probe_failed(self, error: BaseException) -> None:
+        if self.session is None:
             return
         self.latency_label.setText("—")
         self._set_state(ConnectionState.LOST, f"The last check of the connection failed:\n{user_message(error)}")

@@ -124,3 +124,27 @@ def test_sandbox_serve_rejects_a_malformed_db_without_echoing_it(
     assert main(["sandbox", "serve", "--db", "host=x password=se cret", "--files", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a valid connection string" in err and "cret" not in err
+
+
+def test_commands_open_their_target_as_the_gui_does(pg_server: PgServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """The target becomes a workspace (workspace.connect.open_workspace): a data command on a database without
+    the ClassHub schema says so, as the Connect dialog would, instead of failing on its first query."""
+    name = pg_server.create_database()
+    try:
+        assert main(["duplicates", "scan", "--db", pg_server.conninfo(name)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: Schema not migrated") and "classhub-desktop db upgrade" in err
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_a_teacher_profile_has_no_database_to_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from classhub_desktop.config.profiles import Profile, ProfileStore
+
+    store = ProfileStore()
+    store.save(Profile(name="cli-teacher", kind="teacher", api_base_url="https://classhub.example.org"))
+    try:
+        assert main(["db", "check", "--profile", "cli-teacher"]) == 2
+        assert "teacher profile" in capsys.readouterr().err
+    finally:
+        store.delete("cli-teacher")

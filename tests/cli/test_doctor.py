@@ -168,9 +168,13 @@ def test_unwritable_report_file_and_bad_profile_thresholds_are_refused(
     # Edited by hand: warn above critical. (Only this line: the port or a path may contain the same digits.)
     assert text.count("critical = 4321") == 1
     store.path.write_text(text.replace("critical = 4321", "critical = 5"), encoding="utf-8")
-    assert main(["doctor", "--profile", "doctor-bad"]) == 2
-    err = capsys.readouterr().err
-    assert "doctor-bad" in err and "api.latency" in err and "critical threshold" in err
+    try:
+        assert main(["doctor", "--profile", "doctor-bad"]) == 2
+        err = capsys.readouterr().err
+        assert "doctor-bad" in err and "api.latency" in err and "critical threshold" in err
+    finally:  # the profiles file is shared by the whole session: a damaged profile must not outlive this test
+        store.path.write_text(text, encoding="utf-8")
+        store.delete("doctor-bad")
 
 
 def test_the_api_address_is_never_shown_with_its_user_information(

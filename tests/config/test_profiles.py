@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from classhub_desktop.config import paths
 from classhub_desktop.config.credentials import CredentialError, CredentialStore, MemoryKeyring
@@ -185,21 +185,7 @@ def test_a_teacher_needs_the_api_address_and_has_no_database(store: ProfileStore
     with pytest.raises(ProfileError, match="needs the address of the ClassHub API") as info:
         store.save(teacher(api_base_url=""))
     assert info.value.field == "api_base_url"
-    with pytest.raises(ProfileError, match="no database connection"):
-        teacher().conninfo_params()
-
-
-def test_conninfo_params_are_accepted_by_libpq() -> None:
-    params = admin().conninfo_params()
-    assert params == {
-        "connect_timeout": "10", "options": "-c search_path=public", "host": "db.example.org",
-        "port": "6432", "dbname": "classhub", "user": "ops", "sslmode": "verify-full",
-        "sslrootcert": "/etc/ssl/district-ca.pem",
-    }
-    conninfo = make_conninfo(**params, password="it's a secret")
-    assert conninfo_to_dict(conninfo) == {**params, "password": "it's a secret"}
-    minimal = admin(db_host="", db_user="", db_sslrootcert="", extra_conninfo="").conninfo_params()
-    assert minimal == {"port": "6432", "dbname": "classhub", "sslmode": "verify-full"}
+    # Its (absent) conninfo: tests/workspace/test_targets.py, where the conninfo of a profile is built.
 
 
 @pytest.mark.parametrize(

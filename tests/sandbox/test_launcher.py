@@ -21,10 +21,13 @@ import pytest
 from classhub_desktop.cli import main
 from classhub_desktop.config.credentials import default_store
 from classhub_desktop.config.profiles import ProfileStore, saved_password
-from classhub_desktop.sandbox.launcher import PROFILE_NAME, SandboxOptions, start_sandbox
+from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.sandbox.launcher import PROFILE_NAME, SandboxOptions
 from classhub_desktop.sandbox.seed import TRUTH_CATEGORIES
 from classhub_desktop.sandbox.serve import DEFAULT_PORT, PORT_IN_USE_EXIT, ServeError, free_port, port_is_free
-from classhub_desktop.store.connect import probe_connection
+from classhub_desktop.workspace.connect import open_workspace
+from classhub_desktop.workspace.sandbox import start_sandbox
+from classhub_desktop.workspace.targets import profile_target
 from tests.conftest import PgServer
 
 
@@ -50,10 +53,14 @@ def test_sandbox_starts_migrates_seeds_once_and_registers_a_profile(sandbox_root
 
         profile = ProfileStore().get(PROFILE_NAME)
         assert profile.db_name == "classhub" and profile.db_host == str(sandbox.cluster.socket_dir)
-        from psycopg.conninfo import make_conninfo
-
-        report = probe_connection(make_conninfo(**profile.conninfo_params()))
-        assert report.ok and report.role == "classhub_admin", report.detail
+        # The registered profile opens the way the GUI opens it: database and API, no password typed.
+        workspace = open_workspace(profile_target(profile, default_store(), stored_name=PROFILE_NAME),
+                                   progress=Progress(), cancel=CancelToken())
+        try:
+            assert workspace.report.ok and workspace.role == "classhub_admin", workspace.report.detail
+            assert workspace.api is not None and workspace.api.role == "admin" and workspace.api_problem is None
+        finally:
+            workspace.close()
         # The demo accounts' password is kept for the profile through the credential store only.
         assert default_store().get(PROFILE_NAME, "api_password")
 

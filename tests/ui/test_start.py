@@ -14,11 +14,11 @@ from keyring.backends import fail
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
-from classhub_desktop.store.session import open_session
 from classhub_desktop.ui.app import create_main_window, probe_keyring_at_start
 from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.main_window import MainWindow
 from classhub_desktop.ui.tasks import TaskRunner
+from tests.conftest import open_test_workspace
 
 
 @pytest.fixture()
@@ -48,7 +48,7 @@ def test_window_on_a_seeded_sandbox_shows_its_audit_log(
     view = window.pages["audit"]
     assert isinstance(view, AuditView)
     with qtbot.waitSignal(view.model.sig_loaded, timeout=15_000):
-        window.set_session(open_session("Sandbox", conninfo))
+        window.set_session(open_test_workspace("Sandbox", conninfo))
     assert window.current_page_key() == "roster"  # the first page; the audit page loads alongside
     assert view.model.rowCount() == min(total[0], 200)
     first = view.model.row(0)

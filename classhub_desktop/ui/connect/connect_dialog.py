@@ -4,12 +4,13 @@ Layout: the profiles on the left; on the right the profile form (groups Database
 the result panel and the Test / Save buttons; Close and Connect at the bottom.
 
 Everything that touches the keyring, the profiles file's secrets or the network runs on the
-TaskRunner (see `operations`); the dialog only reacts to the tasks' signals. Keyboard: Enter
+TaskRunner: the workspace layer's routines (`workspace.connect`, `workspace.profiles`), started through
+the dialog's `PageOps`; the dialog only shows what they report. Keyboard: Enter
 connects, Ctrl+T tests, Ctrl+S saves, Ctrl+N starts a new profile, Delete on the list deletes
 (after confirmation), Esc stops a running attempt or closes the dialog.
 
-`sig_connected(Session)` is emitted just before the dialog accepts; the receiver owns the
-session (and closes it). The session is also available as `dialog.session`.
+`sig_connected(Workspace)` is emitted just before the dialog accepts; the receiver owns the
+workspace (and closes it). The workspace is also available as `dialog.workspace`.
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
 
 from classhub_desktop.config.credentials import CredentialError, CredentialStore, KeyringStatus
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
 from classhub_desktop.core.connection import ConnectionFailed
-from classhub_desktop.core.session import Session
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.connect import operations
 from classhub_desktop.ui.connect.profile_form import ProfileForm
 from classhub_desktop.ui.connect.profile_list import EMPTY_TEXT, ProfileList
 from classhub_desktop.ui.connect.result_panel import ResultPanel
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.workspace import Workspace
+from classhub_desktop.workspace.connect import check_connection, connect_profile
+from classhub_desktop.workspace.profiles import delete_profile, save_profile
+from classhub_desktop.workspace.targets import Typed
 
 WELCOME_TEXT = ("A profile tells ClassHub Desktop how to reach a ClassHub database or API.\n"
                 "Create your first profile to get started.")
@@ -54,11 +57,16 @@ BROKEN_FILE_WELCOME = ("The profiles file is damaged. Repair it in a text editor
                        "or move it aside to start with no profiles.")
 
 
+# The dialog's PageOps slots: the one test / save / delete / connect attempt at a time, and the keyring probe.
+ATTEMPT = "attempt"
+KEYRING = "keyring"
+
+
 class ConnectDialog(QDialog):
-    sig_connected = Signal(object)  # core.session.Session (database, API, or both)
+    sig_connected = Signal(Workspace)  # the opened workspace (database, API, or both)
     sig_profile_saved = Signal(str)
     sig_profile_deleted = Signal(str)
-    sig_keyring_checked = Signal(object)  # KeyringStatus
+    sig_keyring_checked = Signal(KeyringStatus)
     sig_operation_done = Signal()  # a test / save / delete / connect attempt ended, whatever the outcome
 
     def __init__(self, profiles: ProfileStore, credentials: CredentialStore, runner: TaskRunner,
@@ -67,10 +75,9 @@ class ConnectDialog(QDialog):
         self.profiles = profiles
         self.credentials = credentials
         self.runner = runner
-        self.session: Session | None = None
-        self.task: Task | None = None  # the running test / save / delete / connect
+        self.ops = PageOps(self, runner)
+        self.workspace: Workspace | None = None
         self._cancellable = False
-        self.keyring_task: Task | None = None
         self.keyring_status: KeyringStatus | None = None
         self._file_broken = False  # the profiles file cannot be read: nothing can be saved until it is fixed
         self._original: str | None = None  # saved name of the profile in the form; None: new profile
@@ -227,8 +234,23 @@ class ConnectDialog(QDialog):
         """The saved name of the profile shown in the form (None for a new, unsaved profile)."""
         return self._original
 
+    @property
+    def task(self) -> Task | None:
+        """The running test / save / delete / connect attempt, None when idle."""
+        return self.ops.task(ATTEMPT)
+
+    @property
+    def keyring_task(self) -> Task | None:
+        return self.ops.task(KEYRING)
+
     def is_busy(self) -> bool:
-        return self.task is not None
+        return self.ops.busy(ATTEMPT)
+
+    def _typed(self, profile: Profile) -> Typed:
+        """The passwords typed in the form: the main field is the database's, or the API's for a teacher."""
+        if profile.has_database:
+            return Typed(database=self.form.password(), api=self.form.api_password())
+        return Typed(api=self.form.password())
 
     def _reload(self, select: str | None) -> None:
         try:
@@ -362,7 +384,7 @@ class ConnectDialog(QDialog):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        self._run(f"Deleting profile “{name}”…", operations.delete_profile, self.profiles, name,
+        self._run(f"Deleting profile “{name}”…", delete_profile, self.profiles, name,
                   on_finished=self._after_delete, on_failed=self._save_failed, cancellable=False)
 
     def _after_delete(self, name: str | None) -> None:
@@ -396,8 +418,8 @@ class ConnectDialog(QDialog):
         if profile is None:
             return
         self.form.clear_errors()
-        self._run(f"Saving profile “{profile.name}”…", operations.save_profile, self.profiles, self.credentials,
-                  profile, self._original, self.form.password(), api_password=self.form.api_password(),
+        self._run(f"Saving profile “{profile.name}”…", save_profile, self.profiles, self.credentials,
+                  profile, self._original, self._typed(profile),
                   on_finished=self._after_save, on_failed=self._save_failed, cancellable=False)
 
     def _after_save(self, profile: Profile) -> None:
@@ -436,9 +458,8 @@ class ConnectDialog(QDialog):
         if profile is None:
             return
         self.form.clear_errors()
-        self._run("Testing the connection…", operations.run_connection_test, self.credentials, profile,
-                  self.form.password(), self._original, typed_api_password=self.form.api_password(),
-                  on_finished=self.result_panel.show_reports, on_failed=self._attempt_failed)
+        self._run("Testing the connection…", check_connection, self.credentials, profile, self._typed(profile),
+                  self._original, on_finished=self.result_panel.show_reports, on_failed=self._attempt_failed)
 
     @Slot()
     def connect_profile(self) -> None:
@@ -454,23 +475,30 @@ class ConnectDialog(QDialog):
                 self._mark_saved(saved_profile)
                 self._start_connect(saved_profile)
 
-            self._run(f"Saving profile “{profile.name}”…", operations.save_profile, self.profiles,
-                      self.credentials, profile, self._original, "", on_finished=saved, on_failed=self._save_failed,
-                      cancellable=False)
+            self._run(f"Saving profile “{profile.name}”…", save_profile, self.profiles,
+                      self.credentials, profile, self._original, Typed(), on_finished=saved,
+                      on_failed=self._save_failed, cancellable=False)
         else:
             self._start_connect(profile)
 
     def _start_connect(self, profile: Profile) -> None:
-        self._run("Connecting…", operations.connect_profile, self.credentials, profile, self._original,
-                  self.form.password(), typed_api_password=self.form.api_password(),
-                  on_finished=self._connected, on_failed=self._attempt_failed)
+        delivered: list[Workspace] = []
 
-    def _connected(self, outcome: operations.ConnectOutcome) -> None:
-        self.session = outcome.session
-        self.result_panel.show_report(outcome.session.report)
-        if outcome.warning:
-            self._warn_later(outcome.warning)
-        self.sig_connected.emit(outcome.session)
+        def connected(workspace: Workspace) -> None:
+            delivered.append(workspace)
+            self._connected(workspace)
+
+        task = self._run("Connecting…", connect_profile, self.credentials, profile, self._typed(profile),
+                         on_finished=connected, on_failed=self._attempt_failed)
+        # A workspace that arrives after the user gave up (or closed the dialog) is nobody's: close it.
+        task.sig_finished.connect(lambda workspace: None if delivered else workspace.close())
+
+    def _connected(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.result_panel.show_report(workspace.report)
+        if workspace.warnings:
+            self._warn_later("\n".join(workspace.warnings))
+        self.sig_connected.emit(workspace)
         self.accept()
 
     def _attempt_failed(self, error: BaseException) -> None:
@@ -487,14 +515,12 @@ class ConnectDialog(QDialog):
     def cancel_operation(self) -> None:
         """Stop waiting for the running test or connect attempt: the dialog is usable at once.
 
-        The attempt itself ends within its connect timeout; its late result is dropped (a session
+        The attempt itself ends within its connect timeout; its late result is dropped (a workspace
         it opened is closed). Saving and deleting are quick and cannot be abandoned halfway.
         """
-        task = self.task
-        if task is None or not self._cancellable:
+        if not self.is_busy() or not self._cancellable:
             return
-        task.cancel()
-        self.task = None
+        self.ops.cancel(ATTEMPT)  # forgotten: none of its callbacks runs
         self.result_panel.show_cancelled()
         self._update_actions()
         self.sig_operation_done.emit()
@@ -503,59 +529,26 @@ class ConnectDialog(QDialog):
 
     def _run(self, text: str, fn: Callable[..., Any], *args: Any,
              on_finished: Callable[[Any], None], on_failed: Callable[[BaseException], None],
-             cancellable: bool = True, **kwargs: Any) -> None:
-        task = self.runner.start(text.rstrip("…"), fn, *args, **kwargs)
-        self.task = task
+             cancellable: bool = True, **kwargs: Any) -> Task:
+        """Start the dialog's one attempt; its callbacks run only while it is current and the dialog lives."""
         self._cancellable = cancellable
         self.result_panel.show_busy(text, cancellable)
+        task = self.ops.run(ATTEMPT, text.rstrip("…"), fn, *args, on_done=on_finished, on_error=on_failed,
+                            on_progress=lambda _done, _total, message: self.result_panel.set_busy_text(message),
+                            on_cancelled=self.result_panel.show_cancelled, on_ended=self._attempt_ended, **kwargs)
         self._update_actions()
+        return task
 
-        def finished(result: Any) -> None:
-            if isValid(self) and self.task is task:
-                on_finished(result)
-            elif isinstance(result, operations.ConnectOutcome):
-                result.session.close()  # the dialog is gone or gave up: nobody will use this session
-
-        def failed(error: BaseException) -> None:
-            if isValid(self) and self.task is task:
-                on_failed(error)
-
-        def cancelled() -> None:
-            if isValid(self) and self.task is task:
-                self.result_panel.show_cancelled()
-
-        def done() -> None:
-            if isValid(self) and self.task is task:
-                self.task = None
-                self._update_actions()
-                self.sig_operation_done.emit()
-
-        def progress(_done: int, _total: int, message: str) -> None:
-            if isValid(self) and self.task is task:
-                self.result_panel.set_busy_text(message)
-
-        task.sig_progress.connect(progress)
-        task.sig_finished.connect(finished)
-        task.sig_failed.connect(failed)
-        task.sig_cancelled.connect(cancelled)
-        task.sig_done.connect(done)
+    def _attempt_ended(self) -> None:
+        self._update_actions()
+        self.sig_operation_done.emit()
 
     def _start_keyring_probe(self) -> None:
         self.form.set_keyring_status(None)
-        task = self.runner.start_call("Check the system keyring", self.credentials.keyring_status, refresh=True)
-        self.keyring_task = task
-
-        def finished(status: KeyringStatus) -> None:
-            if isValid(self):
-                self._keyring_checked(status)
-
-        def failed(error: BaseException) -> None:
-            if isValid(self):
-                self._keyring_checked(KeyringStatus("error", f"The system keyring could not be checked "
-                                                             f"({type(error).__name__})."))
-
-        task.sig_finished.connect(finished)
-        task.sig_failed.connect(failed)
+        self.ops.run(KEYRING, "Check the system keyring", self.credentials.keyring_status, refresh=True, quick=True,
+                     on_done=self._keyring_checked,
+                     on_error=lambda error: self._keyring_checked(KeyringStatus(
+                         "error", f"The system keyring could not be checked ({type(error).__name__}).")))
 
     def _keyring_checked(self, status: KeyringStatus) -> None:
         self.keyring_status = status
@@ -563,7 +556,7 @@ class ConnectDialog(QDialog):
         self.sig_keyring_checked.emit(status)
 
     def _warn_later(self, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Password not remembered", text, QMessageBox.StandardButton.Ok,
+        box = QMessageBox(QMessageBox.Icon.Warning, "Connected, with a warning", text, QMessageBox.StandardButton.Ok,
                           self.parentWidget())
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -592,7 +585,7 @@ class ConnectDialog(QDialog):
     # ---------------------------------------------------------------- closing
 
     def reject(self) -> None:  # Esc and Close: first stop a running attempt (or wait for a save)
-        if self.task is not None:
+        if self.is_busy():
             self.cancel_operation()
             return
         if not self._confirm_discard():
@@ -600,7 +593,8 @@ class ConnectDialog(QDialog):
         super().reject()
 
     def done(self, result: int) -> None:
-        for task in (self.task, self.keyring_task):
-            if task is not None and task.is_running():
-                task.cancel()
+        for slot in (ATTEMPT, KEYRING):
+            task = self.ops.task(slot)
+            if task is not None and task.is_running():  # an attempt that just delivered still ends normally
+                self.ops.cancel(slot)
         super().done(result)

@@ -413,9 +413,6 @@ class ProfileForm(QWidget):
             button.setToolTip(f"{status.reason} Passwords are never written to a file instead.")
         self._update_keyring_warning()
 
-    def keyring_usable(self) -> bool:
-        return self._keyring is not None and self._keyring.ok
-
     def _update_keyring_warning(self) -> None:
         status = self._keyring
         if status is None or status.ok:

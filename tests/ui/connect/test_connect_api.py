@@ -12,10 +12,10 @@ import pytest
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import Profile, ProfileStore
 from classhub_desktop.remote.session import ApiSession
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.app import create_main_window, start_with_profile
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.main_window import MainWindow
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase, ServedApi, serve_database
 from tests.fake_servers import FakeTcpServer
 from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test
@@ -114,7 +114,8 @@ def test_teacher_connects_without_any_database_and_the_window_mirrors_the_role(
     with qtbot.waitSignal(dialog.sig_connected, timeout=OP_TIMEOUT_MS):
         dialog.connect_button.click()
     session = window.session
-    assert isinstance(session, ApiSession) and session.role == "teacher" and session.me.username == teacher
+    assert isinstance(session, Workspace) and not session.has_database and session.role == "teacher"
+    assert isinstance(session.api, ApiSession) and session.api.me.username == teacher
     assert window.status.login_label.text() == f"{teacher} · Teacher"
     assert window.status.server_label.text().startswith("ClassHub API ")
     audit_item = window.sidebar.item(0)
@@ -148,8 +149,8 @@ def test_sandbox_like_profile_opens_database_and_api_at_start(
     profiles.save(admin_profile(seeded_db.conninfo, api_base_url=api.base_url, api_user="admin"))
     window = start_window(qtbot, profiles, credentials, seeded_db.password)
     session = window.session
-    assert isinstance(session, DatabaseSession) and isinstance(session.api, ApiSession)
-    assert session.api.role == "admin" and session.api_problem is None
+    assert isinstance(session, Workspace) and session.has_database and isinstance(session.api, ApiSession)
+    assert session.api.role == "admin" and session.api_problem is None and session.warnings == []
     assert window.status.api_label.text() == "API: admin"
     assert finish_ui_test() == []
 
@@ -162,7 +163,7 @@ def test_an_api_failure_does_not_stop_an_administrator_connecting_to_the_databas
     profiles.save(admin_profile(seeded_db.conninfo, api_base_url=stopped.base_url, api_user="admin"))
     window = start_window(qtbot, profiles, credentials, seeded_db.password)
     session = window.session
-    assert isinstance(session, DatabaseSession) and session.api is None
+    assert isinstance(session, Workspace) and session.has_database and session.api is None
     assert session.api_problem is not None and session.api_problem.headline == "API unreachable"
     assert window.status.api_label.text() == "API: ✕ not signed in"
     assert "not to the API" in window.status.currentMessage()

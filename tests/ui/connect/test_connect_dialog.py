@@ -21,9 +21,9 @@ from sqlalchemy import text
 
 from classhub_desktop.config.credentials import CredentialStore, MemoryKeyring
 from classhub_desktop.config.profiles import Profile, ProfileStore
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.connect.profile_list import EMPTY_TEXT
+from classhub_desktop.workspace import Workspace
 from tests.conftest import PgServer
 from tests.ui.conftest import OP_TIMEOUT_MS
 
@@ -225,7 +225,7 @@ def test_test_connection_on_a_good_profile(
     assert "(Administrator)" in panel.headline_label.text()
     shown = panel.text()
     assert "Server: PostgreSQL" in shown and "Latency:" in shown and "(up to date)" in shown
-    assert dialog.session is None and dialog.isVisible()  # a test opens no session
+    assert dialog.workspace is None and dialog.isVisible()  # a test opens no workspace
 
 
 def test_test_connection_names_a_missing_database(
@@ -292,7 +292,7 @@ def test_cancel_frees_the_dialog_at_once_and_drops_the_late_result(
 # --- connect ----------------------------------------------------------------------------------------------
 
 
-def test_enter_connects_and_emits_a_session(
+def test_enter_connects_and_emits_a_workspace(
     qtbot: Any, make_dialog: Callable[..., ConnectDialog], profiles: ProfileStore,
     credentials: CredentialStore, db_conninfo: str,
 ) -> None:
@@ -304,7 +304,8 @@ def test_enter_connects_and_emits_a_session(
         qtbot.keyClick(dialog.profile_list.list, Qt.Key.Key_Return)  # Enter on the list (or any field) connects
     session = connected.args[0]
     try:
-        assert isinstance(session, DatabaseSession) and session is dialog.session
+        assert isinstance(session, Workspace) and session is dialog.workspace
+        assert session.has_database and session.api is None and session.warnings == []
         assert session.role == "classhub_admin" and session.profile_name == "Sandbox"
         assert dialog.result() == QDialog.DialogCode.Accepted and not dialog.isVisible()
         with session.engine.connect() as conn:
@@ -342,7 +343,7 @@ def test_connect_failure_is_shown_inline(
     connected: list[object] = []
     dialog.sig_connected.connect(connected.append)
     run_op(qtbot, dialog, dialog.connect_button.click)
-    assert connected == [] and dialog.session is None
+    assert connected == [] and dialog.workspace is None
     assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
     assert dialog.result_panel.headline_label.text() == "Database missing"
     assert dialog.connect_button.isEnabled()  # the user can correct the profile and try again
