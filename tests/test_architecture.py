@@ -32,6 +32,46 @@ def test_only_credentials_module_imports_keyring() -> None:
 THREAD_STARTERS_ALLOWED = {"classhub_desktop/ui/tasks.py", "classhub_desktop/config/credentials.py"}
 
 
+# What opens a database connection or an HTTP client. In ui/ only the task helpers run work, and the workspace
+# (through them) opens connections: a page that called any of these would block the GUI thread.
+CONNECTION_OPENERS = {"create_engine", "make_engine", "probe_connection", "open_session", "sign_in", "Client",
+                      "AsyncClient"}
+
+
+def _ui_calls_that_open_connections(path: Path) -> list[str]:
+    import ast
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        # engine.connect() / engine.begin() take no arguments; Qt's signal.connect(slot) always takes one.
+        opens_engine = name in ("connect", "begin") and not node.args and not node.keywords
+        if name in CONNECTION_OPENERS or opens_engine:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}()")
+    return found
+
+
+def test_ui_never_opens_a_connection_itself() -> None:
+    """ui/ reaches the database and the API only through operations run by ui/tasks.py (PageOps), which
+    receive the workspace's engine or client; it imports no driver (import-linter) and calls no opener."""
+    offenders = [
+        finding
+        for path in sorted((ROOT / "classhub_desktop" / "ui").rglob("*.py"))
+        for finding in _ui_calls_that_open_connections(path)
+    ]
+    assert offenders == []
+    sqlalchemy_imports = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in (ROOT / "classhub_desktop" / "ui").rglob("*.py")
+        for line in path.read_text().splitlines()
+        if line.startswith(("from sqlalchemy", "import sqlalchemy")) and line.strip() != "from sqlalchemy import Engine"
+    ]
+    assert sqlalchemy_imports == [], "ui/ may name the Engine type, nothing else of SQLAlchemy"
+
+
 def test_only_ui_tasks_starts_threads() -> None:
     markers = ("threading.Thread(", "QThread(", "QThreadPool", "concurrent.futures", "multiprocessing")
     offenders = [
@@ -52,7 +92,7 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_is_clean_and_strict_on_core() -> None:
-    # pyproject.toml makes classhub_desktop.core strict; the other non-GUI layers are checked too.
+    # pyproject.toml makes core, workspace, ui and cli strict (see [tool.mypy] overrides); every layer is checked.
     targets = [
         "classhub_desktop/core",
         "classhub_desktop/store",
@@ -60,6 +100,46 @@ def test_mypy_is_clean_and_strict_on_core() -> None:
         "classhub_desktop/sandbox",
         "classhub_desktop/cli",
         "classhub_desktop/remote",
+        "classhub_desktop/offline",
+        "classhub_desktop/workspace",
+        "classhub_desktop/ui",
     ]
     result = subprocess.run([_tool("mypy"), *targets], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Function-local imports of our own modules are how import loops hid (core.health model <-> catalog,
+# store.health runner <-> its checks): an import inside a function is not seen at import time, so a loop
+# never fails loudly. core/ and store/ import each other's modules at the top only. Entries here need a reason.
+LOCAL_IMPORTS_ALLOWED: dict[str, str] = {}
+
+
+def _function_local_project_imports(path: Path) -> list[str]:
+    import ast
+
+    found: list[str] = []
+    for function in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else ["." * node.level + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.startswith((".", "classhub_desktop")):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    return sorted(set(found))
+
+
+def test_core_and_store_import_project_modules_at_the_top_only() -> None:
+    offenders = [
+        finding
+        for layer in ("core", "store")
+        for path in sorted((ROOT / "classhub_desktop" / layer).rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in LOCAL_IMPORTS_ALLOWED
+        for finding in _function_local_project_imports(path)
+    ]
+    assert offenders == [], "import these at the top of the module (a loop shows up as an ImportError there)"

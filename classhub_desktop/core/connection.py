@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from classhub_desktop.core.sqlstate import SqlCategory, classify_sqlstate
+
 
 class Problem(Enum):
     HOST_NOT_FOUND = "host not found"
@@ -121,13 +123,16 @@ _QUOTED = re.compile(r'"[^"]*"')
 def classify_connect_error(message: str, sqlstate: str | None) -> Problem:
     """Map a libpq/PostgreSQL connection error to the problem a user can act on.
 
-    libpq quotes host, database and role names; they are removed first so that a host called
-    "ssl-db" or "timeout.example.org" cannot steer the classification.
+    The SQLSTATE is read by core.sqlstate (the one classification of database errors); libpq's own
+    failures (no server answer yet, so no SQLSTATE) are told apart by their message. libpq quotes
+    host, database and role names; they are removed first so that a host called "ssl-db" or
+    "timeout.example.org" cannot steer the classification.
     """
+    category = classify_sqlstate(sqlstate).category
     text = _QUOTED.sub('""', message).lower()
-    if sqlstate == "3D000" or ("database" in text and "does not exist" in text):
+    if category is SqlCategory.DATABASE_MISSING or ("database" in text and "does not exist" in text):
         return Problem.DATABASE_MISSING
-    if sqlstate in {"28P01", "28000"} or any(
+    if category is SqlCategory.AUTHENTICATION or any(
         s in text
         for s in (
             "password authentication failed",

@@ -1,8 +1,17 @@
-"""Reading the API's JSON field by field, with type checks: a wrong shape raises ContractError."""
+"""Reading the API's JSON field by field, with type checks: a wrong shape raises ContractError.
+
+`read_declared` reads the fields of a model by their declared types, so the dataclass in
+remote/models.py is the one list of a model's fields and types (the sandbox's server derives its
+response model from it; tests/remote/test_contract_models.py checks each one against openapi.json).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -84,3 +93,55 @@ def object_list(data: Json, key: str = "items") -> list[Json]:
     if not isinstance(value, list):
         raise ContractError(f"the field {key!r} is not a list")
     return [as_object(item, f"{key} entry") for item in value]
+
+
+def opt_bool(data: Json, key: str) -> bool | None:
+    return cast(bool | None, _typed(data, key, bool, optional=True))
+
+
+Reader = Callable[[Json, str], Any]
+# declared type -> (reader of a required value, reader of a value that may be missing or null)
+_READERS: dict[type, tuple[Reader, Reader]] = {
+    int: (req_int, opt_int),
+    str: (req_str, opt_str),
+    bool: (req_bool, opt_bool),
+    datetime: (req_datetime, opt_datetime),
+}
+
+
+@functools.cache
+def declared_fields(model: type) -> tuple[tuple[str, type, bool, bool], ...]:
+    """(name, type, may be None, has a default) of each field of dataclass `model`, in declaration order;
+    `type` without its `| None`."""
+    hints = typing.get_type_hints(model)
+    out = []
+    for item in dataclasses.fields(model):
+        if not item.init:
+            continue
+        hint = hints[item.name]
+        args = typing.get_args(hint)
+        optional = typing.get_origin(hint) in (types.UnionType, typing.Union) and type(None) in args
+        if optional:
+            rest = [a for a in args if a is not type(None)]
+            hint = rest[0] if len(rest) == 1 else hint
+        has_default = item.default is not dataclasses.MISSING or item.default_factory is not dataclasses.MISSING
+        out.append((item.name, hint, optional, has_default))
+    return tuple(out)
+
+
+def read_declared(model: type, data: Json, *, skip: Collection[str] = ()) -> dict[str, Any]:
+    """The fields of dataclass `model` read from `data` by their declared types (int, str, bool, datetime,
+    each optionally `| None`): a `| None` field may be missing or null, a field with a default may be
+    missing (the default applies), any other must be present. Fields of other types are named in `skip`
+    and read by the caller."""
+    values: dict[str, Any] = {}
+    for name, kind, optional, has_default in declared_fields(model):
+        if name in skip:
+            continue
+        if kind not in _READERS:
+            raise TypeError(f"{model.__name__}.{name}: read it yourself and name it in skip")
+        if has_default and data.get(name) is None:
+            continue
+        required, maybe = _READERS[kind]
+        values[name] = (maybe if optional else required)(data, name)
+    return values

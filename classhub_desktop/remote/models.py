@@ -1,5 +1,12 @@
 """What the ClassHub API answers, as frozen dataclasses built with `from_json`.
 
+Each dataclass is the one declaration of its fields: `from_json` reads them by their declared types
+(`read_declared`), the sandbox's reference server derives its response model of a submission from
+`Submission`, and tests/remote/test_contract_models.py checks every model here against
+resources/openapi.json (names, types, what is required). A field that may be missing or null in the
+contract is `| None` or has a default here; the client may be more lenient than the contract, never
+stricter.
+
 `from_json` checks the types it reads and raises `ContractError` (a ValueError; the client turns it
 into `NotClassHub`) when the JSON does not have the contract's shape.
 Datetimes are parsed to timezone-aware `datetime`s (a value without an offset is taken as UTC).
@@ -12,19 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from classhub_desktop.remote.fields import (
-    Json,
-    as_object,
-    field_value,
-    object_list,
-    opt_datetime,
-    opt_int,
-    opt_str,
-    req_bool,
-    req_datetime,
-    req_int,
-    req_str,
-)
+from classhub_desktop.remote.fields import as_object, field_value, object_list, opt_str, read_declared
 
 Decision = Literal["approve", "reject", "needs_revision"]
 DECISIONS: tuple[Decision, ...] = ("approve", "reject", "needs_revision")
@@ -40,14 +35,12 @@ class TokenPair:
 
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
-    token_type: str
     expires_in: int
+    token_type: str = "bearer"  # the contract's only value, and its default
 
     @classmethod
     def from_json(cls, data: object) -> TokenPair:
-        d = as_object(data)
-        return cls(req_str(d, "access_token"), req_str(d, "refresh_token"), req_str(d, "token_type"),
-                   req_int(d, "expires_in"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -61,9 +54,7 @@ class Me:
 
     @classmethod
     def from_json(cls, data: object) -> Me:
-        d = as_object(data)
-        return cls(req_int(d, "id"), req_str(d, "username"), req_str(d, "role"), opt_int(d, "teacher_id"),
-                   opt_str(d, "email"), req_str(d, "display_name"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 # --- health ---------------------------------------------------------------------------------------
@@ -73,6 +64,10 @@ class Me:
 class ReadyCheck:
     ok: bool
     detail: str
+
+    @classmethod
+    def from_json(cls, data: object) -> ReadyCheck:
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -97,9 +92,8 @@ class ReadyReport:
         checks = as_object(field_value(d, "checks"), "checks")
         parsed = {}
         for name, check in checks.items():
-            c = as_object(check, f"check {name}")
-            parsed[str(name)] = ReadyCheck(req_bool(c, "ok"), req_str(c, "detail"))
-        return cls(req_str(d, "status"), parsed, http_status)
+            parsed[str(name)] = ReadyCheck.from_json(as_object(check, f"check {name}"))
+        return cls(checks=parsed, http_status=http_status, **read_declared(cls, d, skip={"checks", "http_status"}))
 
 
 # --- submissions and reviews ------------------------------------------------------------------------
@@ -129,24 +123,9 @@ class Submission:
     updated_at: datetime
     upload_failed: bool
 
-    @staticmethod
-    def _fields(d: Json) -> dict[str, Any]:
-        return {
-            "id": req_int(d, "id"), "student_id": req_int(d, "student_id"), "student_name": req_str(d, "student_name"),
-            "teacher_id": opt_int(d, "teacher_id"), "block_id": opt_int(d, "block_id"),
-            "block_name": opt_str(d, "block_name"), "title": req_str(d, "title"),
-            "description": opt_str(d, "description"), "file_name": req_str(d, "file_name"),
-            "mime_type": opt_str(d, "mime_type"), "size_bytes": opt_int(d, "size_bytes"),
-            "sha256": opt_str(d, "sha256"), "status": req_str(d, "status"), "grade": opt_str(d, "grade"),
-            "reviewer": opt_str(d, "reviewer"), "reviewed_at": opt_datetime(d, "reviewed_at"),
-            "submission_version": req_int(d, "submission_version"), "version": req_int(d, "version"),
-            "created_at": req_datetime(d, "created_at"), "updated_at": req_datetime(d, "updated_at"),
-            "upload_failed": req_bool(d, "upload_failed"),
-        }
-
     @classmethod
     def from_json(cls, data: object) -> Submission:
-        return cls(**cls._fields(as_object(data)))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -160,9 +139,7 @@ class Comment:
 
     @classmethod
     def from_json(cls, data: object) -> Comment:
-        d = as_object(data)
-        return cls(req_int(d, "id"), opt_str(d, "author"), opt_str(d, "decision"), req_str(d, "body"),
-                   opt_int(d, "submission_version"), req_datetime(d, "created_at"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -173,7 +150,7 @@ class SubmissionDetail(Submission):
     def from_json(cls, data: object) -> SubmissionDetail:
         d = as_object(data)
         comments = tuple(Comment.from_json(c) for c in object_list(d, "comments"))
-        return cls(**Submission._fields(d), comments=comments)
+        return cls(**read_declared(cls, d, skip={"comments"}), comments=comments)
 
 
 @dataclass(frozen=True)
@@ -236,10 +213,7 @@ class SubmissionState:
 
     @classmethod
     def from_json(cls, data: object) -> SubmissionState:
-        d = as_object(data)
-        return cls(req_str(d, "status"), opt_str(d, "grade"), req_int(d, "version"), req_int(d, "submission_version"),
-                   opt_str(d, "reviewer"), opt_datetime(d, "reviewed_at"), req_datetime(d, "updated_at"),
-                   opt_str(d, "changed_by"), opt_datetime(d, "changed_at"), req_bool(d, "resubmitted"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -247,10 +221,10 @@ class ReviewResult:
     upload_id: int
     idempotency_key: str
     status: str  # applied | conflict | rejected
-    replayed: bool
-    version: int | None
-    reason: str | None
-    current: SubmissionState | None
+    replayed: bool = False  # the contract's default: the answer of a first request
+    version: int | None = None
+    reason: str | None = None
+    current: SubmissionState | None = None
 
     @property
     def applied(self) -> bool:
@@ -260,9 +234,8 @@ class ReviewResult:
     def from_json(cls, data: object) -> ReviewResult:
         d = as_object(data)
         current = d.get("current")
-        return cls(req_int(d, "upload_id"), req_str(d, "idempotency_key"), req_str(d, "status"),
-                   req_bool(d, "replayed"), opt_int(d, "version"), opt_str(d, "reason"),
-                   None if current is None else SubmissionState.from_json(current))
+        return cls(**read_declared(cls, d, skip={"current"}),
+                   current=None if current is None else SubmissionState.from_json(current))
 
 
 # --- storage --------------------------------------------------------------------------------------
@@ -277,8 +250,7 @@ class StoredFile:
 
     @classmethod
     def from_json(cls, data: object) -> StoredFile:
-        d = as_object(data)
-        return cls(req_str(d, "path"), req_int(d, "size"), req_datetime(d, "mtime"), opt_str(d, "sha256"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -303,8 +275,7 @@ class QuarantineResult:
 
     @classmethod
     def from_json(cls, data: object) -> QuarantineResult:
-        d = as_object(data)
-        return cls(req_str(d, "path"), opt_str(d, "quarantine_path"), req_int(d, "size"), opt_str(d, "sha256"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 @dataclass(frozen=True)
@@ -315,8 +286,7 @@ class DeletedFile:
 
     @classmethod
     def from_json(cls, data: object) -> DeletedFile:
-        d = as_object(data)
-        return cls(req_str(d, "path"), req_int(d, "size"), req_bool(d, "deleted"))
+        return cls(**read_declared(cls, as_object(data)))
 
 
 # --- jobs -----------------------------------------------------------------------------------------
@@ -331,8 +301,7 @@ class JobResult:
 
     @classmethod
     def from_json(cls, data: object) -> JobResult:
-        d = as_object(data, "job result")
-        return cls(req_int(d, "students"), req_int(d, "classes_created"), req_int(d, "skipped"), req_int(d, "failed"))
+        return cls(**read_declared(cls, as_object(data, "job result")))
 
 
 @dataclass(frozen=True)
@@ -361,10 +330,8 @@ class Job:
         d = as_object(data)
         result = d.get("result")
         params = d.get("params") or {}
-        return cls(str(field_value(d, "id")), req_str(d, "kind"), req_str(d, "status"), req_datetime(d, "created_at"),
-                   opt_datetime(d, "started_at"), opt_datetime(d, "finished_at"), dict(as_object(params, "params")),
-                   None if result is None else JobResult.from_json(result), opt_str(d, "error"),
-                   opt_str(d, "started_by"))
+        return cls(**read_declared(cls, d, skip={"params", "result"}), params=dict(as_object(params, "params")),
+                   result=None if result is None else JobResult.from_json(result))
 
 
 def jobs_from_json(data: object) -> list[Job]:

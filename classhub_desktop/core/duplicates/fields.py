@@ -14,9 +14,12 @@ decide. Two records active in the same class block at the same time are two chil
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
+from typing import Any
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -92,47 +95,87 @@ class Prepared:
         self.grade = grade_number(record.grade)
 
 
+class _Memo:
+    """What a context computes on demand: each record's comparable forms and each name's weight. They
+    depend only on the records and the roster statistics, so the copies a context makes of itself
+    (`with_prior_bits`, `with_pair_evidence`) share them; no score depends on whether they are filled."""
+
+    __slots__ = ("name_weights", "prepared")
+
+    def __init__(self) -> None:
+        self.prepared: dict[int, Prepared] = {}
+        self.name_weights: dict[str, float] = {}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class ScoringContext:
     """What a pair's score needs beyond the two records: roster statistics, school overlaps, passes.
+
+    An immutable value: a scan builds it from the roster, then derives new contexts with the prior
+    it estimated (`with_prior_bits`) and with the school evidence and blocking passes of the pairs
+    it kept (`with_pair_evidence`); nothing changes a context once made. The mappings are copied
+    into read-only views, so a caller's dict changed later does not change a context either.
 
     `total`: students in the roster (demo and merged left out). `first_names`, `last_names`,
     `postal_codes`, `cities`: how many students carry each value (folded with `fold`, postal codes
     with `id_key`). `dob_collision`: the chance that two students share a birth date.
+    `prior_bits`: the prior odds of a duplicate (`prior_bits_for`).
     `concurrent`: (a, b), a < b -> the class block both were active in at the same time.
     `blocked_by`: (a, b) -> the blocking passes that proposed the pair (carried into results).
     """
 
-    def __init__(
+    total: int = 0
+    first_names: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    last_names: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    postal_codes: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    cities: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    dob_collision: float = 0.0
+    prior_bits: float = PRIOR_BITS
+    concurrent: Mapping[tuple[int, int], str] = dataclasses.field(default_factory=dict)
+    blocked_by: Mapping[tuple[int, int], tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # Derived from the fields above in __post_init__.
+    log2_total: float = dataclasses.field(init=False)
+    unique_weight: float = dataclasses.field(init=False)  # a value one child has (state id)
+    household_weight: float = dataclasses.field(init=False)
+    dob_weight: float = dataclasses.field(init=False)
+    dob_weights: Mapping[str, float] = dataclasses.field(init=False)
+    _n: int = dataclasses.field(init=False, repr=False)
+    _memo: _Memo = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A frozen dataclass sets its own derived fields through object.__setattr__, here only.
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("first_names", "last_names", "postal_codes", "cities", "concurrent", "blocked_by"):
+            put(name, MappingProxyType(dict(getattr(self, name))))
+        n = max(self.total, 2)
+        put("_n", n)
+        put("log2_total", math.log2(n))
+        put("unique_weight", _clamp(math.log2(0.95 * n), 6.0, 17.0))
+        put("household_weight", _clamp(math.log2(0.9 * n / FAMILY_SIZE), 4.0, 15.0))
+        collision = self.dob_collision if self.dob_collision > 0 else DEFAULT_DOB_COLLISION
+        put("dob_weight", _clamp(math.log2(0.9 / collision), 6.0, 16.0))
+        put("dob_weights", MappingProxyType(dob_weights(self.dob_weight)))
+        put("_memo", _Memo())
+
+    def _derived(self, **changes: Any) -> ScoringContext:
+        """A copy with `changes` (none of them roster statistics), sharing this context's memo."""
+        copy = dataclasses.replace(self, **changes)
+        object.__setattr__(copy, "_memo", self._memo)
+        return copy
+
+    def with_prior_bits(self, prior_bits: float) -> ScoringContext:
+        """This context with other prior odds of a duplicate."""
+        return self._derived(prior_bits=prior_bits)
+
+    def with_pair_evidence(
         self,
-        *,
-        total: int = 0,
-        first_names: Mapping[str, int] | None = None,
-        last_names: Mapping[str, int] | None = None,
-        postal_codes: Mapping[str, int] | None = None,
-        cities: Mapping[str, int] | None = None,
-        dob_collision: float = 0.0,
-        prior_bits: float = PRIOR_BITS,
-        concurrent: Mapping[tuple[int, int], str] | None = None,
-        blocked_by: Mapping[tuple[int, int], tuple[str, ...]] | None = None,
-    ) -> None:
-        self.total = total
-        self.first_names: Mapping[str, int] = first_names or {}
-        self.last_names: Mapping[str, int] = last_names or {}
-        self.postal_codes: Mapping[str, int] = postal_codes or {}
-        self.cities: Mapping[str, int] = cities or {}
-        self.concurrent: Mapping[tuple[int, int], str] = concurrent or {}
-        self.blocked_by: Mapping[tuple[int, int], tuple[str, ...]] = blocked_by or {}
-        n = max(total, 2)
-        self.log2_total = math.log2(n)
-        self.prior_bits = prior_bits
-        self.unique_weight = _clamp(math.log2(0.95 * n), 6.0, 17.0)  # a value one child has (state id)
-        self.household_weight = _clamp(math.log2(0.9 * n / FAMILY_SIZE), 4.0, 15.0)
-        collision = dob_collision if dob_collision > 0 else DEFAULT_DOB_COLLISION
-        self.dob_weight = _clamp(math.log2(0.9 / collision), 6.0, 16.0)
-        self.dob_weights = dob_weights(self.dob_weight)
-        self._n = n
-        self._prepared: dict[int, Prepared] = {}
-        self._name_weights: dict[str, float] = {}
+        concurrent: Mapping[tuple[int, int], str],
+        blocked_by: Mapping[tuple[int, int], tuple[str, ...]],
+    ) -> ScoringContext:
+        """This context with the class blocks pairs shared at the same time and the passes that proposed them."""
+        return self._derived(concurrent=concurrent, blocked_by=blocked_by)
 
     @property
     def match_weight(self) -> float:
@@ -140,17 +183,19 @@ class ScoringContext:
         return self.log2_total + self.prior_bits
 
     def prepared(self, record: StudentRecord) -> Prepared:
-        cached = self._prepared.get(record.id)
+        cache = self._memo.prepared
+        cached = cache.get(record.id)
         if cached is None or cached.record is not record:
-            cached = self._prepared[record.id] = Prepared(record)
+            cached = cache[record.id] = Prepared(record)
         return cached
 
     def name_weight(self, value: str) -> float:
         """Agreement on this (folded) name: log2(m / u), u = the share of students carrying it."""
-        weight = self._name_weights.get(value)
+        cache = self._memo.name_weights
+        weight = cache.get(value)
         if weight is None:
             count = max(self.first_names.get(value, 0), self.last_names.get(value, 0), 2)
-            weight = self._name_weights[value] = _clamp(math.log2(0.95 * self._n / count), 1.5, 13.0)
+            weight = cache[value] = _clamp(math.log2(0.95 * self._n / count), 1.5, 13.0)
         return weight
 
     def value_weight(self, counts: Mapping[str, int], value: str, high: float) -> float:

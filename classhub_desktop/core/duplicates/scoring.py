@@ -40,7 +40,7 @@ __all__ = [
     "ScoredPair",
     "ScoringContext",
     "StudentRecord",
-    "calibrate",
+    "calibrated",
     "clusters",
     "context_from_records",
     "high_confidence_pairs",
@@ -93,13 +93,12 @@ def _evidence_order(evidence: FieldEvidence) -> int:
     return _FIELD_ORDER.get(evidence.field, len(_FIELD_ORDER))
 
 
-def calibrate(context: ScoringContext, weights: Iterable[float]) -> float:
-    """Sets the context's prior bits from the candidate pairs' weights (the sure duplicates among
-    them tell how common duplicates are in this roster); returns them. `weights` needs every pair
-    at or above `weight_floor(context, DEFAULT_MIN_SCORE, PRIOR_BITS_RANGE[0])` at least."""
+def calibrated(context: ScoringContext, weights: Iterable[float]) -> ScoringContext:
+    """`context` with its prior bits estimated from the candidate pairs' weights (the sure duplicates
+    among them tell how common duplicates are in this roster). `weights` needs every pair at or above
+    `weight_floor(context, DEFAULT_MIN_SCORE, PRIOR_BITS_RANGE[0])` at least."""
     sure = context.log2_total + SURE_MATCH_BITS
-    context.prior_bits = prior_bits_for(context.total, sum(1 for w in weights if w >= sure))
-    return context.prior_bits
+    return context.with_prior_bits(prior_bits_for(context.total, sum(1 for w in weights if w >= sure)))
 
 
 def _score(total: float, match_weight: float, twins: bool) -> float:

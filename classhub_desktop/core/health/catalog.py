@@ -1,4 +1,5 @@
-"""The catalogue of health checks: id, area, title, sampling tier, default thresholds and the fix.
+"""The catalogue of health checks: id, area, title, sampling tier, default thresholds and the fix,
+and the vocabulary a check is described in (`Area`, `Tier`, `CheckSpec`).
 
 Each fix names the runbook step it replaces (runbooks in shared/runbooks: 000 Classroom Token Hub,
 001 Operations Guide, 002 uploads, 003 LMS Class Hub, 004 class tracking) or the guided fix /
@@ -11,7 +12,32 @@ checks that read a whole table).
 
 from __future__ import annotations
 
-from classhub_desktop.core.health.model import Area, CheckSpec, Tier
+from dataclasses import dataclass, field
+from typing import Literal
+
+# The catalogue is the base of core/health: model.py (statuses, findings, thresholds, the report)
+# imports it, never the reverse.
+
+Area = Literal["api", "postgres", "classhub"]
+AREAS: tuple[Area, ...] = ("api", "postgres", "classhub")
+AREA_TITLES: dict[Area, str] = {"api": "ClassHub API", "postgres": "PostgreSQL", "classhub": "ClassHub data"}
+Tier = Literal["fast", "stats", "statements", "sizes"]
+TIERS: tuple[Tier, ...] = ("fast", "stats", "statements", "sizes")
+# How often the Health view samples each tier, in seconds.
+TIER_INTERVALS_S: dict[Tier, int] = {"fast": 10, "stats": 60, "statements": 300, "sizes": 3600}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    area: Area
+    title: str
+    tier: Tier
+    fix: str
+    thresholds: dict[str, float] = field(default_factory=dict, hash=False)
+    # What the threshold numbers mean ("seconds", "percent", ...), for people editing a profile.
+    unit: str = ""
+
 
 # Checks graded lower-is-worse (warn must not be below critical).
 LOWER_IS_WORSE = frozenset({"pg.cache_hit"})

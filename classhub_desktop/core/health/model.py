@@ -1,33 +1,37 @@
 """Health checks: the status model, findings with their evidence, thresholds and the whole report.
 
-The catalogue of checks (ids, titles, tiers, default thresholds, fixes) is in
-`classhub_desktop.core.health.catalog`; `CHECKS` and `spec` are re-exported here. The checks
-themselves run in store/ (database) and remote/ (API); this module only judges and describes.
+The catalogue of checks (ids, titles, tiers, default thresholds, fixes) and the vocabulary a check is
+described in (`Area`, `Tier`, `CheckSpec`) are in `classhub_desktop.core.health.catalog`, which this
+module imports (never the reverse) and re-exports. The checks themselves run in store/ (database) and
+remote/ (API); this module only judges and describes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-if TYPE_CHECKING:  # re-exported at run time by __getattr__ below (health_catalog imports this module)
-    from classhub_desktop.core.health.catalog import CHECK_IDS, CHECKS, spec
+from classhub_desktop.core.health.catalog import (
+    AREA_TITLES,
+    AREAS,
+    CHECK_IDS,
+    CHECKS,
+    LOWER_IS_WORSE,
+    TIER_INTERVALS_S,
+    TIERS,
+    Area,
+    CheckSpec,
+    Tier,
+    spec,
+)
 
 __all__ = ["AREAS", "AREA_TITLES", "CHECKS", "CHECK_IDS", "TIERS", "TIER_INTERVALS_S", "Area", "CheckSpec",
            "Evidence", "Finding", "HealthReport", "Status", "Thresholds", "Tier", "effective_thresholds",
            "error_finding", "exit_code_for", "grade_high", "grade_low", "jsonable", "make_finding", "spec", "worst"]
-
-Area = Literal["api", "postgres", "classhub"]
-AREAS: tuple[Area, ...] = ("api", "postgres", "classhub")
-AREA_TITLES: dict[Area, str] = {"api": "ClassHub API", "postgres": "PostgreSQL", "classhub": "ClassHub data"}
-Tier = Literal["fast", "stats", "statements", "sizes"]
-TIERS: tuple[Tier, ...] = ("fast", "stats", "statements", "sizes")
-# How often the Health view samples each tier, in seconds.
-TIER_INTERVALS_S: dict[Tier, int] = {"fast": 10, "stats": 60, "statements": 300, "sizes": 3600}
 
 Thresholds = Mapping[str, Mapping[str, float]]
 
@@ -59,18 +63,6 @@ def worst(statuses: Iterable[Status]) -> Status:
 def exit_code_for(status: Status) -> int:
     """Process exit code: 0 ok, 1 warnings, 2 critical or a check that could not run."""
     return {Status.OK: 0, Status.WARN: 1}.get(status, 2)
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    id: str
-    area: Area
-    title: str
-    tier: Tier
-    fix: str
-    thresholds: dict[str, float] = field(default_factory=dict, hash=False)
-    # What the threshold numbers mean ("seconds", "percent", ...), for people editing a profile.
-    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,8 +137,6 @@ def effective_thresholds(overrides: Thresholds | None) -> dict[str, dict[str, fl
     finite number. For checks graded higher-is-worse a warn above critical is refused (and the
     reverse for lower-is-worse ones), so a profile cannot silently disable a level.
     """
-    from classhub_desktop.core.health.catalog import CHECKS, LOWER_IS_WORSE
-
     merged = {check.id: dict(check.thresholds) for check in CHECKS}
     for check_id, values in (overrides or {}).items():
         if check_id not in merged:
@@ -230,11 +220,3 @@ def jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
 
-
-def __getattr__(name: str) -> Any:
-    # CHECKS / spec live in health_catalog (which imports this module); re-exported lazily.
-    if name in ("CHECKS", "spec", "CHECK_IDS"):
-        from classhub_desktop.core.health import catalog as health_catalog
-
-        return getattr(health_catalog, name)
-    raise AttributeError(name)

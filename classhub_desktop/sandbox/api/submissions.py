@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,6 +25,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Row, text
 
+from classhub_desktop.remote import models as remote_models
 from classhub_desktop.sandbox.api.deps import (
     ApiProblem,
     ApiUser,
@@ -42,28 +44,9 @@ UploadId = Annotated[int, PathParam(ge=1, le=BIGINT_MAX, description="The submis
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
 
 
-class Submission(BaseModel):
-    id: int
-    student_id: int
-    student_name: str
-    teacher_id: int | None
-    block_id: int | None
-    block_name: str | None
-    title: str
-    description: str | None
-    file_name: str
-    mime_type: str | None
-    size_bytes: int | None
-    sha256: str | None
-    status: str
-    grade: str | None
-    reviewer: str | None
-    reviewed_at: datetime | None
-    submission_version: int
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    upload_failed: bool
+# The submission is declared once, by the client (remote/models.py): the server answers with that dataclass,
+# so its fields, types and what may be null cannot drift apart (pydantic renders the same schema for it).
+Submission = remote_models.Submission
 
 
 class ReviewComment(BaseModel):
@@ -75,7 +58,9 @@ class ReviewComment(BaseModel):
     created_at: datetime
 
 
+@dataclass(frozen=True)
 class SubmissionDetail(Submission):
+    # No docstring: pydantic would publish it as the schema's description.
     comments: list[ReviewComment]
 
 
@@ -113,7 +98,7 @@ def file_name(file_path: str) -> str:
 def _submission(row: Row[Any]) -> Submission:
     values = dict(row._mapping)
     values["file_name"] = file_name(values.pop("file_path"))
-    return Submission.model_validate(values)
+    return Submission(**values)
 
 
 # --- keyset cursor: the (updated_at, id) of the last row of the previous page -----------------------
@@ -208,7 +193,7 @@ def get_submission(upload_id: UploadId, user: CurrentUser,
             {"id": upload_id},
         ).all()
     return SubmissionDetail(
-        **_submission(row).model_dump(),
+        **vars(_submission(row)),
         comments=[ReviewComment.model_validate(dict(c._mapping)) for c in comments],
     )
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from sqlalchemy import Connection, text
 
 from classhub_desktop.core.health.model import Evidence, Status, grade_high
-from classhub_desktop.store.health.runner import TOP_N, CheckRegistry, fetch, fetch_one, pct, raise_work_mem
+from classhub_desktop.store.health.registry import TOP_N, CheckRegistry, fetch, fetch_one, pct, raise_work_mem
 
 REGISTRY = CheckRegistry()
 

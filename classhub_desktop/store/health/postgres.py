@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from classhub_desktop.core.health.model import Evidence, Status, grade_high, grade_low
 from classhub_desktop.core.health.redact import redact_sql_literals
 from classhub_desktop.store import migrations as migration_state
-from classhub_desktop.store.health.runner import TOP_N, CheckRegistry, fetch, fetch_one, pct
+from classhub_desktop.store.health.registry import TOP_N, CheckRegistry, fetch, fetch_one, pct
 
 REGISTRY = CheckRegistry()
 WRAPAROUND = 2_147_483_648  # transaction ids before wraparound

@@ -9,14 +9,15 @@ in a check's own code (a KeyError, an IndexError, ...) is an ERROR finding for t
 only CancelledError (the user's Cancel) stops the run.
 
 The checks themselves are in store/health/postgres.py and store/health/classhub.py: functions
-`(conn, thresholds) -> (Status, Evidence)` whose evidence carries the SQL they ran.
+`(conn, thresholds) -> (Status, Evidence)` whose evidence carries the SQL they ran, recorded in the
+registries of store/health/registry.py (which the checks import; this module imports the checks).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -28,81 +29,38 @@ from classhub_desktop.core.health.model import (
     CheckSpec,
     Evidence,
     Finding,
-    Status,
     Thresholds,
     Tier,
     effective_thresholds,
     error_finding,
-    jsonable,
     make_finding,
 )
 from classhub_desktop.core.progress import CancelledError, CancelToken
+from classhub_desktop.store.health import classhub as health_classhub
+from classhub_desktop.store.health import postgres as health_postgres
+from classhub_desktop.store.health.registry import CheckFn, CheckRegistry
 
 HEALTH_APPLICATION_NAME = "classhub-desktop/health"
 STATEMENT_TIMEOUT_MS = 5_000
 LOCK_TIMEOUT_MS = 500
-TOP_N = 10  # offender rows kept per finding
-HEAVY_WORK_MEM = "64MB"
-
-CheckFn = Callable[[Connection, Mapping[str, float]], tuple[Status, Evidence]]
 
 _SETUP = ("SELECT set_config('statement_timeout', :statement_timeout, true),"
           " set_config('lock_timeout', :lock_timeout, true),"
           " set_config('application_name', :application_name, true)")
 
 
-def fetch(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
-    """Rows of `sql` (bound parameters) as JSON-able dicts."""
-    return [jsonable(dict(row)) for row in conn.execute(text(sql), params).mappings()]
-
-
-def fetch_one(conn: Connection, sql: str, **params: Any) -> dict[str, Any]:
-    rows = fetch(conn, sql, **params)
-    return rows[0] if rows else {}
-
-
-def raise_work_mem(conn: Connection, amount: str = HEAVY_WORK_MEM) -> None:
-    """For the checks that aggregate a whole table: hash in memory instead of spilling to disk
-    (this transaction only)."""
-    conn.execute(text("SELECT set_config('work_mem', :amount, true)"), {"amount": amount})
-
-
-def pct(part: float, whole: float) -> float:
-    return round(100.0 * part / whole, 2) if whole else 0.0
-
-
-class CheckRegistry:
-    """Check functions by id with the SQL each runs (its evidence source, also on an ERROR finding)."""
-
-    def __init__(self) -> None:
-        self.functions: dict[str, CheckFn] = {}
-        self.sources: dict[str, str] = {}
-
-    def __call__(self, check_id: str, *statements: str) -> Callable[[CheckFn], CheckFn]:
-        def register(fn: CheckFn) -> CheckFn:
-            self.functions[check_id] = fn
-            self.sources[check_id] = ";\n\n".join(" ".join(s.split()) for s in statements)
-            return fn
-
-        return register
-
-
-def _registries() -> tuple[CheckRegistry, ...]:
-    from classhub_desktop.store.health import classhub as health_classhub
-    from classhub_desktop.store.health import postgres as health_postgres
-
-    return health_postgres.REGISTRY, health_classhub.REGISTRY
+_REGISTRIES: tuple[CheckRegistry, ...] = (health_postgres.REGISTRY, health_classhub.REGISTRY)
 
 
 def database_checks() -> dict[str, CheckFn]:
     """check id -> function, in catalogue order."""
-    functions = {k: v for registry in _registries() for k, v in registry.functions.items()}
+    functions = {k: v for registry in _REGISTRIES for k, v in registry.functions.items()}
     return {check.id: functions[check.id] for check in CHECKS if check.id in functions}
 
 
 def check_source(check_id: str) -> str:
     """The SQL a database check runs (for evidence and ERROR findings)."""
-    for registry in _registries():
+    for registry in _REGISTRIES:
         if check_id in registry.sources:
             return registry.sources[check_id]
     return ""

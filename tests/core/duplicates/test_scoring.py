@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from classhub_desktop.core.duplicates.fields import PRIOR_BITS_RANGE, dob_relation
+from classhub_desktop.core.duplicates.fields import PRIOR_BITS, PRIOR_BITS_RANGE, dob_relation
 from classhub_desktop.core.duplicates.names import NameMatch, compare_names, is_nickname, is_short_form
 from classhub_desktop.core.duplicates.scoring import (
     DEFAULT_MIN_SCORE,
@@ -17,7 +18,7 @@ from classhub_desktop.core.duplicates.scoring import (
     ScoredPair,
     ScoringContext,
     StudentRecord,
-    calibrate,
+    calibrated,
     clusters,
     context_from_records,
     pair_weight,
@@ -241,10 +242,41 @@ def test_quick_score_with_a_threshold_agrees_with_the_full_score() -> None:
 def test_calibration_sets_the_prior_from_the_sure_duplicates() -> None:
     ctx = roster_context()
     sure = ctx.log2_total + 20
-    assert calibrate(ctx, [sure] * 10_000 + [0.0] * 100) == PRIOR_BITS_RANGE[0]  # everyone duplicated
-    assert calibrate(ctx, [sure] * 300) == pytest.approx(5.06, abs=0.01)  # 1.5 %: stricter
-    assert calibrate(ctx, []) == PRIOR_BITS_RANGE[1]
-    assert score_of(ctx.match_weight, False, ctx) == 0.5
+    assert calibrated(ctx, [sure] * 10_000 + [0.0] * 100).prior_bits == PRIOR_BITS_RANGE[0]  # everyone duplicated
+    assert calibrated(ctx, [sure] * 300).prior_bits == pytest.approx(5.06, abs=0.01)  # 1.5 %: stricter
+    stricter = calibrated(ctx, [])
+    assert stricter.prior_bits == PRIOR_BITS_RANGE[1]
+    assert score_of(stricter.match_weight, False, stricter) == 0.5
+    assert ctx.prior_bits == PRIOR_BITS  # calibrating made new contexts, this one is unchanged
+
+
+def test_a_scoring_context_cannot_be_changed_once_made() -> None:
+    counts = {"maria": 400}
+    ctx = ScoringContext(total=20_000, first_names=counts)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.prior_bits = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ctx.first_names["maria"] = 1  # type: ignore[index]
+    counts["maria"] = 1  # the caller's dict changes later: the context keeps what it was given
+    assert ctx.first_names["maria"] == 400
+    assert ctx.name_weight("maria") == ScoringContext(total=20_000, first_names={"maria": 400}).name_weight("maria")
+
+
+def test_derived_contexts_keep_the_statistics_and_change_only_what_they_say() -> None:
+    a = student(1, "John", "Smith", date_of_birth=DOB)
+    b = student(2, "Jon", "Smith", date_of_birth=DOB)  # 0.96: a prior or a shared block can lower it
+    ctx = roster_context()
+    before = score_pair(a, b, ctx)
+    evidence = ctx.with_pair_evidence({(1, 2): "block Algebra 1 P3"}, {(1, 2): ("same birth date",)})
+    stricter = ctx.with_prior_bits(PRIOR_BITS_RANGE[1])
+    assert (evidence.total, evidence.first_names, evidence.match_weight) == (ctx.total, ctx.first_names,
+                                                                            ctx.match_weight)
+    assert stricter.match_weight == ctx.log2_total + PRIOR_BITS_RANGE[1] > ctx.match_weight
+    assert score_pair(a, b, evidence).blocked_by == ("same birth date",)
+    assert score_pair(a, b, evidence).score < before.score  # in one block at one time: two children
+    assert score_pair(a, b, stricter).score < before.score
+    assert score_pair(a, b, ctx) == before  # the original context is untouched
+    assert (ctx.concurrent, ctx.blocked_by, ctx.prior_bits) == ({}, {}, PRIOR_BITS)
 
 
 def test_clusters_join_pairs_transitively() -> None:
@@ -345,7 +377,7 @@ def test_scoring_generalises_to_other_person_records(seed: int) -> None:
             found = pair_weight(a, b, ctx)
             assert found is not None
             weights[(a.id, b.id)] = found
-    calibrate(ctx, (w for w, _twins in weights.values()))
+    ctx = calibrated(ctx, (w for w, _twins in weights.values()))
     proposed = {pair for pair, (w, twins) in weights.items() if score_of(w, twins, ctx) >= DEFAULT_MIN_SCORE}
     tp = len(proposed & truth)
     precision, recall = tp / len(proposed), tp / len(truth)
