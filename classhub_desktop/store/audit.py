@@ -22,6 +22,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, Select, String, cast, func, insert, literal, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.core.roster.editing import VersionConflict
 from classhub_desktop.store.schema import audit_log
@@ -141,6 +142,17 @@ class AuditCount:
         return f"{self.value:,}+" if self.capped else f"{self.value:,}"
 
 
+@dataclass(frozen=True)
+class NoteAdded:
+    """The note `add_note` appended, and its Changes (that one audit row)."""
+
+    entry: AuditEntry
+
+    @property
+    def changes(self) -> Changes:
+        return Changes.of(Entity.AUDIT_LOG, (self.entry.id,))
+
+
 # The columns of an AuditEntry, in its field order (details as JSON text).
 _ENTRY_COLUMNS = (
     audit_log.c.id,
@@ -213,7 +225,7 @@ def distinct_actions(engine: Engine, limit: int = MAX_DISTINCT_ACTIONS) -> list[
         return [str(row[0]) for row in conn.execute(_DISTINCT_ACTIONS, {"limit": limit})]
 
 
-def add_note(engine: Engine, note: str, target_table: str = "", target_id: str = "") -> AuditEntry:
+def add_note(engine: Engine, note: str, target_table: str = "", target_id: str = "") -> NoteAdded:
     """Append a free-text note by the current login (needs INSERT on audit_log: admin or support)."""
     note = note.strip()
     if not note:
@@ -233,7 +245,7 @@ def add_note(engine: Engine, note: str, target_table: str = "", target_id: str =
     )
     with engine.begin() as conn:
         row = conn.execute(stmt).one()
-    return AuditEntry(*row)
+    return NoteAdded(AuditEntry(*row))
 
 
 # --- writing, in the caller's transaction -------------------------------------------------------------

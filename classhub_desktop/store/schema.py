@@ -1,6 +1,6 @@
 """The shared ClassHub schema as SQLAlchemy Core metadata.
 
-The Alembic migrations in `classhub_desktop/db/` create the same tables; tests/store/test_schema.py
+The Alembic migrations in `db/` create the same tables; tests/store/test_schema.py
 proves they agree (Alembic's compare finds no difference). Objects that metadata cannot express
 (roles, grants, triggers, functions, extension-dependent indexes) live only in the migrations.
 """

@@ -2,9 +2,11 @@
 
 Pages are listed in `PAGES`; adding a feature's page is one line there. A page is a QWidget with
 ``set_session(session | None)`` and ``refresh()``, optionally a ``sig_status(str)`` signal for
-status bar messages. A page's entry names the Capability a login needs to open it; the sidebar
-item of a page the role may not use is disabled, with the reason as its tooltip. A page that reads the
-database (`needs_database`) is given the DatabaseSession, or None when the session is API only.
+status bar messages and ``apply_changes(changes)``: the window broadcasts the `Changes` of every finished write
+(`TaskRunner.sig_changes`) to every page, which refreshes what it shows when the changes touch it. A page's
+entry names the Capability a login needs to open it; the sidebar item of a page the role may not use is
+disabled, with the reason as its tooltip. A page that reads the database (`needs_database`) is given the
+Workspace when it has a database, else None (an API-only workspace).
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from PySide6.QtWidgets import (
 from classhub_desktop import __version__
 from classhub_desktop.config.credentials import CredentialStore, default_store
 from classhub_desktop.config.profiles import ProfileStore
+from classhub_desktop.core.changes import Changes
 from classhub_desktop.core.connection import ROLE_LABELS
 from classhub_desktop.core.permissions import Capability, why_not
-from classhub_desktop.core.session import Session
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.audit.audit_view import AuditView
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
@@ -43,6 +44,7 @@ from classhub_desktop.ui.health.health_view import HealthView
 from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.status_bar import StatusBar
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
+from classhub_desktop.workspace import Workspace
 
 APP_NAME = "ClassHub Desktop"
 NOT_CONNECTED_HINT = (
@@ -52,9 +54,12 @@ SHUTDOWN_TIMEOUT_MS = 10_000
 
 
 class Page(Protocol):
-    def set_session(self, session: Session | None) -> None: ...
+    def set_session(self, session: Workspace | None) -> None: ...
 
     def refresh(self) -> None: ...
+
+    def apply_changes(self, changes: Changes) -> None:
+        """Refresh what the page shows if `changes` touch it (a hidden page may wait until it is shown)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class MainWindow(QMainWindow):
         self.runner.error_parent = self
         self.profiles = profiles if profiles is not None else ProfileStore()
         self.credentials = credentials if credentials is not None else default_store()
-        self.session: Session | None = None
+        self.session: Workspace | None = None
         self.page_specs = list(pages)
         self.pages: dict[str, QWidget] = {}
         self.connect_dialog: ConnectDialog | None = None
@@ -128,6 +133,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(runner, self)
         self.setStatusBar(self.status)
         self.status.watch_window(self)
+        self.runner.sig_changes.connect(self.broadcast_changes)
         self.set_session(None)
 
     # - building -
@@ -210,11 +216,11 @@ class MainWindow(QMainWindow):
 
     # - session -
 
-    def set_session(self, session: Session | None) -> None:
-        """Show `session` on every page (None: disconnected) and mirror its role's rights."""
+    def set_session(self, session: Workspace | None) -> None:
+        """Show the workspace `session` on every page (None: disconnected) and mirror its role's rights."""
         previous, self.session = self.session, session
         self.status.clearMessage()  # messages were about the previous connection
-        database = session if isinstance(session, DatabaseSession) else None
+        database = session if session is not None and session.has_database else None
         for spec in self.page_specs:
             cast(Page, self.pages[spec.key]).set_session(database if spec.needs_database else session)
         if previous is not None and previous is not session:
@@ -246,7 +252,7 @@ class MainWindow(QMainWindow):
         self.not_connected.connect_button.setText(button)
         self.content.setCurrentWidget(self.not_connected)
 
-    def _show_nothing_to_open(self, session: Session) -> None:
+    def _show_nothing_to_open(self, session: Workspace) -> None:
         """Connected, but no page is open to this role (e.g. a teacher before the review pages exist)."""
         role = ROLE_LABELS.get(session.role or "", "this role")
         self.sidebar.clearSelection()
@@ -296,6 +302,16 @@ class MainWindow(QMainWindow):
     def _sidebar_row_changed(self, row: int) -> None:
         if 0 <= row < len(self.page_specs):
             self.page_stack.setCurrentWidget(self.pages[self.page_specs[row].key])
+
+    @Slot(Changes)
+    def broadcast_changes(self, changes: Changes) -> None:
+        """Every page learns what a write changed, whichever page (or dialog) started it."""
+        if self.session is None:
+            return  # a write of a closed session: the pages show nothing of it
+        for page in self.pages.values():
+            apply = getattr(page, "apply_changes", None)  # pages without it keep their own refresh
+            if apply is not None:
+                apply(changes)
 
     @Slot()
     def refresh_current_page(self) -> None:

@@ -12,7 +12,9 @@ generation counters, never compare `self.task is task` and never wrap callbacks 
 
 An operation without `on_error` reports its failure as the runner does for any unhandled task (an error
 dialog over the page) — but only while it is current, so a superseded query never shows a stale error.
-A result that carries `Changes` (see `core.changes`) is broadcast by the runner whatever the slot.
+A result that carries `Changes` (see `core.changes`) is broadcast by the runner whatever the slot; the main
+window hands it to every page's `apply_changes`, which marks what it shows stale with `ReloadWhenShown` (below):
+reloaded at once while visible, else when next shown.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
 from classhub_desktop.ui.tasks import Task, TaskRunner
@@ -120,3 +123,42 @@ class PageOps(QObject):
     def cancel_all(self) -> None:
         for slot in list(self._current):
             self.cancel(slot)
+
+
+class ReloadWhenShown(QObject):
+    """Reloads what a widget shows after a change (see `core.changes`), without work for a hidden widget:
+    `mark_stale()` reloads at once while the widget is visible (the marks of one turn of the event loop make one
+    reload), else the next time it is shown. A page's `apply_changes` marks; the page never polls."""
+
+    def __init__(self, widget: QWidget, reload: Callable[[], None]) -> None:
+        super().__init__(widget)  # gone with the widget
+        self._widget = widget
+        self._reload = reload
+        self.stale = False
+        self._scheduled = False
+        widget.installEventFilter(self)
+
+    def mark_stale(self) -> None:
+        self.stale = True
+        if self._widget.isVisible():
+            self._schedule()
+
+    def forget(self) -> None:
+        """The widget reloaded (or lost its session) by other means: no reload is pending."""
+        self.stale = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._widget and event.type() == QEvent.Type.Show and self.stale:
+            self._schedule()
+        return False  # only watching
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self, self._reload_if_stale)  # later: one reload for every mark of this turn
+
+    def _reload_if_stale(self) -> None:
+        self._scheduled = False
+        if self.stale and self._widget.isVisible():
+            self.stale = False
+            self._reload()

@@ -154,6 +154,8 @@ class _Worker(QRunnable):
         try:
             self._token.raise_if_cancelled()  # cancelled while still queued
             outcome = _Outcome(result=fn(*args, progress=progress, cancel=self._token, **kwargs))
+        except _CancelledAfterReturn as late:
+            outcome = _Outcome(result=late.result, cancelled=True)
         except CancelledError:
             outcome = _Outcome(cancelled=True)
         except BaseException as exc:  # delivered to the GUI, never lost in a pool thread
@@ -235,6 +237,9 @@ class Task(QObject):
         self._runner._unregister(self)  # first, so that slots below see the final counts
         if outcome.cancelled:
             self.sig_cancelled.emit()
+            changes = changes_of(outcome.result)
+            if changes:  # a write that committed before the cancel came: the pages must still learn of it
+                self._runner.sig_changes.emit(changes)
         elif outcome.error is not None:
             self.sig_failed.emit(outcome.error)
         else:
@@ -247,11 +252,20 @@ class Task(QObject):
             self._runner._report_unhandled(self.title, outcome.error, outcome.details)
 
 
+class _CancelledAfterReturn(CancelledError):
+    """A quick call returned after its Task was cancelled: reported as cancelled, its result kept for its Changes."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__()
+        self.result = result
+
+
 def _without_progress(
     fn: Callable[..., Any], *args: Any, progress: Progress, cancel: CancelToken, **kwargs: Any
 ) -> Any:
     result = fn(*args, **kwargs)
-    cancel.raise_if_cancelled()  # the user gave up waiting: report cancelled, not the late result
+    if cancel.cancelled:  # the user gave up waiting: report cancelled, not the late result
+        raise _CancelledAfterReturn(result)
     return result
 
 

@@ -37,10 +37,11 @@ from classhub_desktop.sandbox.postgres import start_cluster
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store import migrations
 from classhub_desktop.store.engine import make_engine
-from classhub_desktop.store.session import DatabaseSession, open_session
 from classhub_desktop.ui.common.paged_table import LoadState
 from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
+from tests.conftest import open_test_workspace
 
 STUDENTS = int(os.environ.get("CLASSHUB_BENCH_STUDENTS", "200000"))
 DIRECTORY = Path(os.environ.get("CLASSHUB_BENCH_ROSTER_DIR", "/tmp/bench_roster200k"))
@@ -142,7 +143,7 @@ def _p95(values: list[float]) -> float:
 @pytest.mark.benchmark
 def test_roster_view_on_200k_students(qapp: QApplication, qtbot: Any, sandbox_conninfo: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    session: DatabaseSession = open_session("Bench", sandbox_conninfo)
+    session: Workspace = open_test_workspace("Bench", sandbox_conninfo)
     runner = TaskRunner(show_errors=False)
     queries = _queries(sandbox_conninfo)
     try:

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 from sqlalchemy.exc import ProgrammingError
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 from classhub_desktop.store import audit
 from classhub_desktop.store.audit import AuditFilter, count_audit, distinct_actions, fetch_audit_page
@@ -305,13 +306,15 @@ def test_note_is_appended_as_the_login(fresh_db: Callable[[], str]) -> None:
     conninfo = fresh_db()
     engine = make_engine(conninfo)
     try:
-        entry = audit.add_note(engine, "  Called the school office about the duplicate.  ", "students", "42")
+        added = audit.add_note(engine, "  Called the school office about the duplicate.  ", "students", "42")
+        entry = added.entry
         page = fetch_audit_page(engine, AuditFilter(action="note"), None, 10)
         with pytest.raises(ValueError, match="empty"):
             audit.add_note(engine, "   ")
     finally:
         engine.dispose()
     assert [e.id for e in page.rows] == [entry.id]
+    assert added.changes == Changes.of(Entity.AUDIT_LOG, [entry.id])  # what the main window broadcasts
     assert entry.details() == {"note": "Called the school office about the duplicate."}
     assert entry.target == "students #42" and entry.application_name == "classhub-desktop"
     with psycopg.connect(conninfo) as conn:

@@ -12,6 +12,7 @@ from shiboken6 import isValid
 
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import ProfileStore
+from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.progress import ProgressDialog
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
@@ -37,6 +38,42 @@ def finish_ui_test() -> list[str]:
     return texts
 
 
+# --- fixtures every GUI test module shares --------------------------------------------------------------
+
+RUNNER_SHOWS_ERRORS = "runner_shows_errors"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{RUNNER_SHOWS_ERRORS}: the `runner` fixture shows the error dialog of a "
+                            "task that fails with nobody listening, as the application's runner does")
+
+
+@pytest.fixture
+def runner(request: pytest.FixtureRequest, qapp: QApplication) -> Iterator[TaskRunner]:
+    """A task runner of the test's own; at the end nothing it started may still run. It shows no error
+    dialogs of its own unless the module is marked `runner_shows_errors` (a page's own error handling is
+    what most tests look at)."""
+    r = TaskRunner(show_errors=request.node.get_closest_marker(RUNNER_SHOWS_ERRORS) is not None)
+    yield r
+    assert r.shutdown(OP_TIMEOUT_MS)
+
+
+@pytest.fixture
+def nonmodal_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Error boxes open without a nested event loop (errors.NON_MODAL): an unexpected one cannot block the
+    test, and a test can find one among the top-level widgets, read it and close it."""
+    monkeypatch.setattr(errors, "NON_MODAL", True)
+
+
+@pytest.fixture
+def no_task_or_dialog_left(qapp: QApplication, nonmodal_dialogs: None) -> Iterator[None]:
+    """For a module's `pytestmark`: error boxes do not block, and after each test no task is running and no
+    message box is open."""
+    yield
+    texts = finish_ui_test()
+    assert texts == [], f"unexpected message boxes: {texts}"
+
+
 # --- the Connect dialog -----------------------------------------------------------------------------
 
 
@@ -45,11 +82,6 @@ def profiles(tmp_path: Path, credentials: CredentialStore) -> ProfileStore:
     return ProfileStore(tmp_path / "profiles.toml", credentials=credentials)
 
 
-@pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner(show_errors=False)
-    yield r
-    assert r.shutdown(OP_TIMEOUT_MS)
 
 
 @pytest.fixture

@@ -22,31 +22,25 @@ from PySide6.QtWidgets import QApplication, QStyle, QToolButton, QWidget
 
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import Profile, ProfileStore
-from classhub_desktop.core.connection import Problem
+from classhub_desktop.core.connection import ConnectionFailed, Problem
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store.session import ConnectionFailed, DatabaseSession, open_saved_profile, open_session
 from classhub_desktop.ui import app as app_module
 from classhub_desktop.ui.audit.audit_view import AuditView
-from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState
 from classhub_desktop.ui.main_window import PAGES, MainWindow, PageSpec
 from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.status_bar import ConnectionState
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks
-from tests.conftest import PgServer
+from classhub_desktop.workspace import Workspace
+from classhub_desktop.workspace.connect import open_profile_at_start
+from tests.conftest import PgServer, open_test_workspace
 from tests.store.test_audit import insert_audit_rows, make_audit_rows
-from tests.ui.conftest import finish_ui_test
 
 N_ROWS = 300
 
 
-@pytest.fixture(autouse=True)
-def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(errors, "NON_MODAL", True)  # an unexpected error dialog must not block the test
-    yield
-    texts = finish_ui_test()
-    assert texts == [], f"unexpected error dialogs: {texts}"
+pytestmark = pytest.mark.usefixtures("no_task_or_dialog_left")  # tests/ui/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +86,7 @@ def audit_page(window: MainWindow) -> AuditView:
     return page
 
 
-def connect(qtbot: Any, window: MainWindow, session: DatabaseSession) -> AuditView:
+def connect(qtbot: Any, window: MainWindow, session: Workspace) -> AuditView:
     view = audit_page(window)
     with qtbot.waitSignal(view.model.sig_loaded, timeout=10_000):
         window.set_session(session)
@@ -111,9 +105,9 @@ class MergePage(QWidget):
 
     def __init__(self, runner: TaskRunner) -> None:
         super().__init__()
-        self.session: DatabaseSession | None = None
+        self.session: Workspace | None = None
 
-    def set_session(self, session: DatabaseSession | None) -> None:
+    def set_session(self, session: Workspace | None) -> None:
         self.session = session
 
     def refresh(self) -> None:
@@ -132,7 +126,7 @@ WITH_MERGE = (AUDIT_PAGE, PageSpec("merge", "Merge", QStyle.StandardPixmap.SP_Di
 def test_main_window_shows_the_audit_log_of_a_seeded_database(
     qtbot: Any, make_window: Callable[..., MainWindow], seeded_db: str
 ) -> None:
-    session = open_session("Local test", seeded_db)
+    session = open_test_workspace("Local test", seeded_db)
     window = make_window()
     view = connect(qtbot, window, session)
     assert window.current_page_key() == "roster"  # the first page; the others are loaded alongside
@@ -166,7 +160,7 @@ def test_role_is_mirrored_read_only_versus_administrator(
     qtbot: Any, make_window: Callable[..., MainWindow], seeded_db: str, readonly_login: str
 ) -> None:
     window = make_window(WITH_MERGE)
-    readonly = open_session("Read-only", make_conninfo(seeded_db, user=readonly_login))
+    readonly = open_test_workspace("Read-only", make_conninfo(seeded_db, user=readonly_login))
     view = connect(qtbot, window, readonly)
     assert backends_of(seeded_db, readonly_login) > 0
     assert window.status.login_label.text() == f"{readonly_login} · Read-only"
@@ -183,7 +177,7 @@ def test_role_is_mirrored_read_only_versus_administrator(
     window.show_page("merge")
     assert window.current_page_key() == "audit"  # a disabled page cannot be opened
 
-    admin = open_session("Admin", seeded_db)
+    admin = open_test_workspace("Admin", seeded_db)
     connect(qtbot, window, admin)
     assert window.status.login_label.text().endswith("· Administrator")
     assert view.note_action.isEnabled() and view.export_action.isEnabled() and note_button.isEnabled()
@@ -210,7 +204,7 @@ def test_not_connected_shows_the_empty_state_with_a_connect_button(
     assert window.status.state_label.text() == "Disconnected"
     assert window.status.login_label.text() == "" and not window.status.latency_timer.isActive()
 
-    view = connect(qtbot, window, open_session("Local test", seeded_db))
+    view = connect(qtbot, window, open_test_workspace("Local test", seeded_db))
     window.disconnect_action.trigger()
     assert window.session is None and window.content.currentWidget() is window.not_connected
     assert view.model.state is LoadState.IDLE and view.model.rowCount() == 0
@@ -227,7 +221,7 @@ def test_menus_and_shortcuts(qtbot: Any, make_window: Callable[..., MainWindow],
     assert [window.page_actions[key].shortcut() for key in ("roster", "duplicates", "health", "audit")] == [
         QKeySequence(f"Ctrl+{n}") for n in range(1, 5)
     ]
-    view = connect(qtbot, window, open_session("Local test", seeded_db))
+    view = connect(qtbot, window, open_test_workspace("Local test", seeded_db))
     window.page_actions["audit"].trigger()
     generation = view.model.generation
     with qtbot.waitSignal(view.model.sig_loaded, timeout=10_000):
@@ -244,7 +238,7 @@ def test_f5_on_the_roster_reloads_it_even_with_the_focus_inside_the_page(
     qtbot: Any, make_window: Callable[..., MainWindow], seeded_db: str
 ) -> None:
     window = make_window()
-    connect(qtbot, window, open_session("Local test", seeded_db))
+    connect(qtbot, window, open_test_workspace("Local test", seeded_db))
     roster = window.pages["roster"]
     assert isinstance(roster, RosterView) and window.current_page() is roster
     qtbot.waitUntil(lambda: not roster.students.model.is_loading(), timeout=10_000)
@@ -259,7 +253,7 @@ def test_latency_probe_pauses_while_the_window_is_hidden(
     qtbot: Any, make_window: Callable[..., MainWindow], seeded_db: str
 ) -> None:
     window = make_window()
-    connect(qtbot, window, open_session("Local test", seeded_db))
+    connect(qtbot, window, open_test_workspace("Local test", seeded_db))
     timer = window.status.latency_timer
     assert timer.isActive()
     window.hide()
@@ -277,7 +271,7 @@ def test_failing_probe_shows_connection_lost(
 ) -> None:
     conninfo = fresh_db()
     window = make_window()
-    connect(qtbot, window, open_session("Doomed", conninfo))
+    connect(qtbot, window, open_test_workspace("Doomed", conninfo))
     pg_server.drop_database(str(conninfo_to_dict(conninfo)["dbname"]))
     probe = window.status.probe_now()
     assert probe is not None
@@ -357,8 +351,8 @@ def test_a_tcp_profile_without_saved_password_is_not_tried(
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-such-pgpass"))
     profiles.save(Profile(name="Remote", kind="administrator", db_host="db.invalid", db_name="classhub",
                           db_user="admin"))
-    result = open_saved_profile(profiles, profiles.credentials, "Remote", progress=Progress(),
-                                         cancel=CancelToken())
+    result = open_profile_at_start(profiles, profiles.credentials, "Remote", progress=Progress(),
+                                   cancel=CancelToken())
     assert result is None  # the Connect dialog asks for the password instead
 
 
@@ -374,7 +368,7 @@ def test_a_tcp_profile_with_a_saved_password_is_tried(
                           db_name="classhub", db_user="admin", db_sslmode="disable", remember_password="session"))
     profiles.credentials.set("Remembered", "db_password", "s3cret-for-test", "session")
     with pytest.raises(ConnectionFailed) as failed:
-        open_saved_profile(profiles, profiles.credentials, "Remembered", progress=Progress(),
-                                    cancel=CancelToken())
+        open_profile_at_start(profiles, profiles.credentials, "Remembered", progress=Progress(),
+                              cancel=CancelToken())
     assert failed.value.report.problem is Problem.CONNECTION_REFUSED  # it did try, with the saved password
     assert "s3cret-for-test" not in str(failed.value)

@@ -66,24 +66,12 @@ def no_task_left_running(qapp: QApplication) -> Iterator[None]:
 
 
 @pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner(show_errors=False)
-    yield r
-    assert r.shutdown(10_000)
-
-
-@pytest.fixture
 def window(qtbot: Any) -> QWidget:
     w = QWidget()
     w.resize(400, 300)
     qtbot.addWidget(w)
     w.show()
     return w
-
-
-@pytest.fixture
-def nonmodal_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(errors, "NON_MODAL", True)
 
 
 def message_boxes() -> list[QMessageBox]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.progress import CancelToken, Progress
 
 ACTION = "classes.remove_duplicates"
@@ -36,6 +37,14 @@ class DuplicateClassGroup:
     start_time: time
     keep_id: int
     remove_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ClassesWritten:
+    """What a removal (or a restore) did: how many classes, and the Changes (the classes and the audit row)."""
+
+    count: int
+    changes: Changes
 
 
 class DuplicateClassesError(Exception):
@@ -78,7 +87,7 @@ def remove_duplicate_classes(
     expected: Sequence[DuplicateClassGroup] | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
-) -> int:
+) -> ClassesWritten:
     """Delete every class but the oldest of each group, in one transaction; returns how many.
 
     With `expected` (the groups the user saw in the preview) nothing is deleted when the groups
@@ -102,7 +111,7 @@ def remove_duplicate_classes(
             )
         doomed = [i for g in groups for i in g.remove_ids]
         if not doomed:
-            return 0
+            return ClassesWritten(0, Changes.none())
         cancel.raise_if_cancelled()
         progress.report(1, 3, f"Removing {len(doomed):,} duplicate classes…")
         removed = conn.execute(
@@ -125,17 +134,17 @@ def remove_duplicate_classes(
             ],
             "restore": RESTORE_SQL,
         }
-        conn.execute(
+        audit_id = conn.execute(
             text("INSERT INTO audit_log (actor_kind, action, target_table, details) VALUES "
                  "('database', :action, 'classes', CAST(:details AS jsonb) || jsonb_build_object('removed', "
-                 "CAST(:removed AS jsonb)))"),
+                 "CAST(:removed AS jsonb))) RETURNING id"),
             {"action": ACTION, "details": json.dumps(details), "removed": rows_json},
-        )
+        ).scalar_one()
         progress.report(3, 3, f"Removed {count:,} duplicate classes")
-        return count
+        return ClassesWritten(count, Changes.of(Entity.CLASSES, doomed).with_(Entity.AUDIT_LOG, (audit_id,)))
 
 
-def restore_removed_classes(engine: Engine, audit_id: int) -> int:
+def restore_removed_classes(engine: Engine, audit_id: int) -> ClassesWritten:
     """Put back the classes a "classes.remove_duplicates" audit row removed (ids and all); returns how many.
     Refuses when one of those ids exists again."""
     with engine.connect() as conn, conn.begin():
@@ -159,9 +168,9 @@ def restore_removed_classes(engine: Engine, audit_id: int) -> int:
                  "(SELECT details -> 'removed' FROM audit_log WHERE id = :id))"),
             {"id": audit_id},
         ).rowcount
-        conn.execute(
+        restore_audit_id = conn.execute(
             text("INSERT INTO audit_log (actor_kind, action, target_table, details) VALUES "
-                 "('database', :action, 'classes', CAST(:details AS jsonb))"),
+                 "('database', :action, 'classes', CAST(:details AS jsonb)) RETURNING id"),
             {"action": RESTORE_ACTION, "details": json.dumps({"audit_id": audit_id, "restored": ids})},
-        )
-        return count
+        ).scalar_one()
+        return ClassesWritten(count, Changes.of(Entity.CLASSES, ids).with_(Entity.AUDIT_LOG, (restore_audit_id,)))

@@ -8,7 +8,7 @@
 2. pairs with a "not a duplicate" verdict are dropped; every candidate is weighed without its
    explanation (core/duplicates/scoring.py `pair_weight`, stopping early when a pair cannot reach the
    threshold even under the loosest prior);
-3. the prior odds of a duplicate are estimated from the sure duplicates among them (`calibrate`):
+3. the prior odds of a duplicate are estimated from the sure duplicates among them (`calibrated`):
    a roster with few duplicates asks for more evidence than one full of them;
 4. for the pairs at or above the threshold, the class blocks both students were active in at the
    same time are read (that evidence only lowers a score), and they are scored again with their
@@ -27,13 +27,14 @@ from dataclasses import dataclass, field, fields
 
 from sqlalchemy import Connection, Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.duplicates.fields import PRIOR_BITS_RANGE
 from classhub_desktop.core.duplicates.scoring import (
     DEFAULT_MIN_SCORE,
     ScoredPair,
     ScoringContext,
     StudentRecord,
-    calibrate,
+    calibrated,
     clusters,
     pair_weight,
     score_of,
@@ -158,9 +159,9 @@ def concurrent_blocks(conn: Connection, pairs: list[tuple[int, int]]) -> dict[tu
     return {(int(a), int(b)): str(block) for a, b, block in rows}
 
 
-def _prior_note(context: ScoringContext, prior_bits: float) -> str:
+def _prior_note(context: ScoringContext) -> str:
     return (
-        f"Duplicates estimated from the clearest pairs: about {100 * 2**-prior_bits:.1f}% of "
+        f"Duplicates estimated from the clearest pairs: about {100 * 2**-context.prior_bits:.1f}% of "
         f"{context.total:,} students; a pair scores 0.5 at a summed weight of {context.match_weight:.1f}."
     )
 
@@ -244,11 +245,11 @@ def scan(
                     found = pair_weight(ra, rb, context, floor)
                     if found is not None:
                         weighed.append(((a, b), found[0], found[1]))
-            prior_bits = calibrate(context, (weight for _pair, weight, _twins in weighed))
+            context = calibrated(context, (weight for _pair, weight, _twins in weighed))
             kept = [pair for pair, weight, twins in weighed if score_of(weight, twins, context) >= min_score]
             progress.report(count, count, f"Checking class enrollments of {len(kept):,} pairs…")
-            context.concurrent = concurrent_blocks(main, kept)
-    context.blocked_by = {pair: pass_labels(masks[pair]) for pair in kept}
+            concurrent = concurrent_blocks(main, kept)
+    context = context.with_pair_evidence(concurrent, {pair: pass_labels(masks[pair]) for pair in kept})
     scored = [score_pair(records[a], records[b], context) for a, b in kept]
     pairs = sorted((p for p in scored if p.score >= min_score), key=lambda p: (-p.score, p.a, p.b))
     shown = {i for p in pairs for i in (p.a, p.b)}
@@ -261,7 +262,7 @@ def scan(
         candidates=count,
         seconds=time.perf_counter() - started,
         passes=passes,
-        notes=(*_notes(features), _prior_note(context, prior_bits)),
+        notes=(*_notes(features), _prior_note(context)),
     )
 
 
@@ -277,8 +278,9 @@ def _ordered(a: int, b: int) -> tuple[int, int]:
 
 
 
-def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> None:
-    """Record that students a and b are two children (never proposed again); audited; idempotent."""
+def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> Changes:
+    """Record that students a and b are two children (never proposed again); audited; idempotent (recording
+    it again changes nothing: `Changes.none()`)."""
     low, high = _ordered(a, b)
     with engine.begin() as conn:
         found = conn.execute(
@@ -295,18 +297,20 @@ def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> None:
             {"a": low, "b": high, "note": note.strip() or None},
         ).first()
         if row is None:
-            return  # already recorded
-        audit.record(
+            return Changes.none()  # already recorded
+        audit_id = audit.record(
             conn,
             "duplicate.not_duplicate",
             "duplicate_decisions",
             str(row[0]),
             {"student_a_id": low, "student_b_id": high, "note": note.strip() or None},
         )
+    return Changes.of(Entity.VERDICTS, (int(row[0]),)).with_(Entity.AUDIT_LOG, (audit_id,))
 
 
-def forget_verdict(engine: Engine, a: int, b: int) -> None:
-    """Undo `mark_not_duplicate`: the pair may be proposed again; audited (with the verdict removed)."""
+def forget_verdict(engine: Engine, a: int, b: int) -> Changes:
+    """Undo `mark_not_duplicate`: the pair may be proposed again; audited (with the verdict removed). Without
+    a verdict to forget nothing changes (`Changes.none()`)."""
     low, high = _ordered(a, b)
     with engine.begin() as conn:
         row = conn.execute(
@@ -317,8 +321,8 @@ def forget_verdict(engine: Engine, a: int, b: int) -> None:
             {"a": low, "b": high},
         ).first()
         if row is None:
-            return
-        audit.record(
+            return Changes.none()
+        audit_id = audit.record(
             conn,
             "duplicate.verdict_forgotten",
             "duplicate_decisions",
@@ -329,3 +333,4 @@ def forget_verdict(engine: Engine, a: int, b: int) -> None:
                 "removed": {"verdict": row[1], "decided_by": row[2], "decided_at": row[3], "note": row[4]},
             },
         )
+    return Changes.of(Entity.VERDICTS, (int(row[0]),)).with_(Entity.AUDIT_LOG, (audit_id,))

@@ -73,10 +73,6 @@ class TableInfo:
                 return col
         raise KeyError(name)
 
-    @property
-    def writable_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if not c.generated)
-
 
 @dataclass(frozen=True)
 class Catalog:

@@ -135,6 +135,27 @@ def segments(conn: Connection, merge_id: int) -> list[Segment]:
     return [Segment(*row) for row in conn.execute(_SEGMENTS, {"m": merge_id})]
 
 
+# Per table: the ids of the journaled rows, when every one of them is keyed by a numeric `id` alone.
+_JOURNALED_IDS = text(
+    """
+    SELECT table_name,
+           bool_and(jsonb_typeof(row_pk -> 'id') = 'number' AND row_pk - 'id' = '{}'::jsonb),
+           array_agg(DISTINCT (row_pk ->> 'id')::bigint) FILTER (WHERE jsonb_typeof(row_pk -> 'id') = 'number')
+    FROM merge_journal WHERE merge_id = :m
+    GROUP BY table_name
+    """
+)
+
+
+def journaled_ids(conn: Connection, merge_id: int) -> dict[str, frozenset[int]]:
+    """Table -> ids of the rows merge `merge_id` changed; an empty set where rows are not keyed by an `id`
+    (`core.changes.ALL_IDS`: "some rows")."""
+    return {
+        str(table): frozenset(int(i) for i in ids or ()) if simple else frozenset()
+        for table, simple, ids in conn.execute(_JOURNALED_IDS, {"m": merge_id})
+    }
+
+
 def _journal_keys(info: TableInfo, image: str, *, last_only: bool) -> str:
     """FROM-clause items: journal rows of this merge and table (alias j) and the key they name (k)."""
     journal = "merge_journal"

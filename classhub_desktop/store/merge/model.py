@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from classhub_desktop.core.changes import Changes
+
 
 @dataclass(frozen=True)
 class TableChange:
@@ -33,20 +35,23 @@ class MergeConflict:
 
 @dataclass(frozen=True)
 class MergePreview:
+    """What a merge does (or, from `preview_merge`, would do: a preview changes nothing, so it carries no
+    `Changes`)."""
+
     survivor_id: int
     absorbed_id: int
-    changes: list[TableChange]
+    table_changes: list[TableChange]
     conflicts: list[MergeConflict]
     field_values: dict[str, tuple[Any, Any, Any]]  # field -> (survivor value, absorbed value, result)
     journal_rows: int
 
     @property
     def moved(self) -> int:
-        return sum(c.moved for c in self.changes)
+        return sum(c.moved for c in self.table_changes)
 
     @property
     def deleted(self) -> int:
-        return sum(c.deleted for c in self.changes)
+        return sum(c.deleted for c in self.table_changes)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class MergeResult:
     merge_id: int
     preview: MergePreview
     seconds: float
+    changes: Changes  # both students (and any row the merge re-pointed), the merge, the audit row; none if rolled back
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class UndoResult:
     restored: dict[str, int]  # table -> rows restored (updated back, re-inserted or removed)
     journal_rows: int
     seconds: float
+    changes: Changes  # the rows put back, the merge (now undone) and the audit row
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.merge import (
     FieldSide,
     changed_fields,
@@ -39,10 +40,11 @@ from classhub_desktop.core.merge import (
     resolve_fields,
 )
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.sqlstate import SqlCategory, classify_sqlstate
 from classhub_desktop.store import audit
 from classhub_desktop.store.merge import catalog as merge_catalog
 from classhub_desktop.store.merge.catalog import Catalog, TableInfo, ident, read_catalog, table_info
-from classhub_desktop.store.merge.journal import Journal, changed_rows, lock_rows, restore, segments
+from classhub_desktop.store.merge.journal import Journal, changed_rows, journaled_ids, lock_rows, restore, segments
 from classhub_desktop.store.merge.model import (
     MergeBlocked,
     MergeConflict,
@@ -82,6 +84,15 @@ MERGE_LOCK_TIMEOUT = "5s"  # how long a merge waits for a row lock before Studen
 _LOCK_NAMESPACE = 0x5354_5544  # "STUD": first key of the two-key advisory locks on students
 _INT4 = 2**31
 ALIAS_SOURCE = "sis"
+# The tables whose rows a page shows, with the entity that names them in the Changes of a merge or an undo.
+_TABLE_ENTITIES: Mapping[str, Entity] = {
+    "students": Entity.STUDENTS,
+    "enrollments": Entity.ENROLLMENTS,
+    "token_transactions": Entity.TOKENS,
+    "student_uploads": Entity.UPLOADS,
+    "classes": Entity.CLASSES,
+    "duplicate_decisions": Entity.VERDICTS,
+}
 
 
 # --- public API -------------------------------------------------------------------------------------
@@ -169,12 +180,14 @@ def undo_merge(
         conn.execute(text("UPDATE merges SET undone_at = now(), undone_by = session_user WHERE id = :m"),
                      {"m": merge_id})
         journal_rows = sum(r.rows for r in runs)
-        audit.record(conn, "student.merge_undo", "students", survivor_id, {
+        audit_id = audit.record(conn, "student.merge_undo", "students", survivor_id, {
             "merge_id": merge_id, "survivor_id": survivor_id, "absorbed_id": absorbed_id,
             "restored": restored, "journal_rows": journal_rows,
         })
+        changes = _changes(conn, merge_id, survivor_id, absorbed_id, audit_id)
         progress.report(len(runs) + 2, len(runs) + 2, "Undone")
-    return UndoResult(merge_id, survivor_id, absorbed_id, restored, journal_rows, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return UndoResult(merge_id, survivor_id, absorbed_id, restored, journal_rows, seconds, changes)
 
 
 def merge_history(engine: Engine, limit: int = 200) -> list[MergeRecord]:
@@ -217,15 +230,17 @@ def _run(
     with _database_errors("merge"), engine.connect() as conn:
         transaction = conn.begin()
         try:
-            merge_id, preview = _merge(conn, survivor_id, absorbed_id, field_choices, progress, cancel)
+            merge_id, preview, audit_id = _merge(conn, survivor_id, absorbed_id, field_choices, progress, cancel)
             if commit:
+                changes = _changes(conn, merge_id, survivor_id, absorbed_id, audit_id)
                 transaction.commit()
             else:
+                changes = Changes.none()  # rolled back: nothing changed
                 transaction.rollback()
         finally:
             if transaction.is_active:
                 transaction.rollback()
-    return MergeResult(merge_id, preview, time.perf_counter() - started)
+    return MergeResult(merge_id, preview, time.perf_counter() - started, changes)
 
 
 def _merge(
@@ -235,7 +250,8 @@ def _merge(
     field_choices: Mapping[str, FieldSide] | None,
     progress: Progress,
     cancel: CancelToken,
-) -> tuple[int, MergePreview]:
+) -> tuple[int, MergePreview, int]:
+    """The merge inside the caller's transaction: (merge id, what it did, id of its audit row)."""
     _begin(conn)
     catalog = read_catalog(conn)
     if catalog.blocked:
@@ -272,9 +288,24 @@ def _merge(
     summary = _summary(preview, choices)
     conn.execute(text("UPDATE merges SET summary = CAST(:summary AS jsonb) WHERE id = :m"),
                  {"summary": json.dumps(summary, default=str), "m": merge_id})
-    audit.record(conn, "student.merge", "students", survivor_id, {"merge_id": merge_id, **summary})
+    audit_id = audit.record(conn, "student.merge", "students", survivor_id, {"merge_id": merge_id, **summary})
     progress.report(steps, steps, "Merged")
-    return merge_id, preview
+    return merge_id, preview, audit_id
+
+
+def _changes(conn: Connection, merge_id: int, survivor_id: int, absorbed_id: int, audit_id: int) -> Changes:
+    """What merge `merge_id` (or its undo) changed, from its journal: both students, every journaled row of a
+    table a page shows (other students re-pointed to the survivor included), the merge and the audit row."""
+    changes = (
+        Changes.of(Entity.STUDENTS, (survivor_id, absorbed_id))
+        .with_(Entity.MERGES, (merge_id,))
+        .with_(Entity.AUDIT_LOG, (audit_id,))
+    )
+    for table, ids in journaled_ids(conn, merge_id).items():
+        entity = _TABLE_ENTITIES.get(table)
+        if entity is not None:
+            changes = changes.with_(entity, ids)
+    return changes
 
 
 def _begin(conn: Connection) -> None:
@@ -362,7 +393,7 @@ def _summary(preview: MergePreview, choices: Mapping[str, FieldSide]) -> dict[st
         "absorbed_id": preview.absorbed_id,
         "changes": [
             {"table": c.table, "column": c.column, "moved": c.moved, "deleted": c.deleted, "kept": c.kept}
-            for c in preview.changes
+            for c in preview.table_changes
             if c.moved or c.deleted or c.kept
         ],
         "conflicts": [{"table": c.table, "key": c.key, "resolution": c.resolution} for c in preview.conflicts],
@@ -383,40 +414,42 @@ def _journaled_table(conn: Connection, display: str) -> TableInfo:
 
 @contextmanager
 def _database_errors(action: str) -> Iterator[None]:
-    """Database errors as MergeError subclasses whose message says what happened and what to do."""
+    """Database errors as MergeError subclasses whose message says what happened and what to do (the
+    category from core.sqlstate, the words about this merge from here)."""
     try:
         yield
     except DBAPIError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
+        problem = classify_sqlstate(getattr(exc.orig, "sqlstate", None), type(exc.orig).__name__)
+        category = SqlCategory.CONNECTION if exc.connection_invalidated else problem.category
         diag = getattr(exc.orig, "diag", None)
         where = getattr(diag, "table_name", None) or "a related table"
         detail = getattr(diag, "message_primary", None) or type(exc.orig).__name__
-        if sqlstate == "55P03":
+        if category is SqlCategory.LOCKED:
             raise StudentBusy(
                 f"The {action} waited {MERGE_LOCK_TIMEOUT} for rows another session holds ({where}): somebody is "
-                "editing one of these students. Nothing was changed; try again in a moment."
+                f"editing one of these students. Nothing was changed. {problem.advice}"
             ) from exc
-        if sqlstate in ("40P01", "40001"):
+        if category is SqlCategory.CONFLICT:
             raise StudentBusy(
                 f"Another session changed rows of these students at the same moment, so the {action} was stopped; "
-                "nothing was changed. Try again."
+                f"nothing was changed. {problem.advice}"
             ) from exc
-        if sqlstate == "42501":
+        if category is SqlCategory.PERMISSION:
             raise MergeError(
-                f"Your database login may not do this {action} ({detail}). Merging students is for "
-                "administrators: connect with an administrator profile."
+                f"Your database login may not do this {action} ({detail}): merging students is for "
+                f"administrators. {problem.advice}"
             ) from exc
-        if sqlstate == "57014":
+        if category is SqlCategory.TIMEOUT:
             raise MergeError(
                 f"The {action} took longer than the statement timeout and was cancelled; nothing was changed. "
                 "Try again when the database is less busy."
             ) from exc
-        if sqlstate in ("23505", "23514", "23503"):
+        if category in (SqlCategory.DUPLICATE, SqlCategory.CONSTRAINT):
             raise MergeBlocked(
                 f"The {action} would break a rule of {where} ({detail}); nothing was changed. "
                 "Resolve the conflicting rows by hand, then try again."
             ) from exc
-        if exc.connection_invalidated or sqlstate is None or sqlstate.startswith(("08", "57")):
+        if category in (SqlCategory.CONNECTION, SqlCategory.SHUTDOWN):
             raise MergeError(
                 f"The connection to the database was lost during the {action}. PostgreSQL rolls back an "
                 "unfinished transaction, so nothing was changed. Check the connection and try again."

@@ -2,7 +2,8 @@
 
 Edits check the `version` column (core.editing.VersionConflict) and write `audit_log` with the
 before and after values ('student.update', 'enrollment.update'), in one transaction. Values are
-checked first; a value that cannot be saved raises RosterEditError saying what to change.
+checked first; a value that cannot be saved raises RosterEditError saying what to change. Each save
+returns the saved row with the `Changes` it made (none when nothing differed), which the GUI broadcasts.
 `load_student` gives the editor its starting point.
 """
 
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.roster.editing import REQUIRED_STUDENT_FIELDS, STUDENT_FIELDS
 from classhub_desktop.store import audit
 from classhub_desktop.store.roster.detail import EnrollmentRow, StudentRecord, enrollment_row, student_record
@@ -26,7 +29,9 @@ __all__ = [
     "EDITABLE_STATUSES",
     "EDITABLE_STUDENT_FIELDS",
     "ENROLLMENT_STATUSES",
+    "EnrollmentSaved",
     "RosterEditError",
+    "StudentSaved",
     "load_student",
     "update_enrollment",
     "update_student",
@@ -43,6 +48,22 @@ _s = students
 
 class RosterEditError(ValueError):
     """An edit that cannot be saved as given (the message says what to change)."""
+
+
+@dataclass(frozen=True)
+class StudentSaved:
+    """A saved student as the Students tab lists it, and what the save changed (none: nothing differed)."""
+
+    row: StudentRow
+    changes: Changes
+
+
+@dataclass(frozen=True)
+class EnrollmentSaved:
+    """A saved enrollment as the detail panel lists it, and what the save changed (none: nothing differed)."""
+
+    row: EnrollmentRow
+    changes: Changes
 
 
 def _clean_student_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,7 +89,9 @@ def _clean_student_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def update_student(engine: Engine, student_id: int, expected_version: int, changes: Mapping[str, Any]) -> StudentRow:
+def update_student(
+    engine: Engine, student_id: int, expected_version: int, changes: Mapping[str, Any]
+) -> StudentSaved:
     """Save `changes` if the student is still at `expected_version`; audit 'student.update' (before/after).
 
     Raises VersionConflict (someone saved in between, or deleted it) and RosterEditError (bad values,
@@ -86,9 +109,10 @@ def update_student(engine: Engine, student_id: int, expected_version: int, chang
                 f"This student was merged into student {current['merged_into_id']}: edit that student instead."
             )
         diff = {k: v for k, v in clean.items() if current[k] != v}
+        written = Changes.none()
         if diff:
             conn.execute(_s.update().where(_s.c.id == student_id, _s.c.version == expected_version).values(**diff))
-            audit.record(
+            audit_id = audit.record(
                 conn,
                 "student.update",
                 "students",
@@ -99,12 +123,13 @@ def update_student(engine: Engine, student_id: int, expected_version: int, chang
                     "version": expected_version,
                 },
             )
-        return student_row(conn, student_id)
+            written = Changes.of(Entity.STUDENTS, [student_id]).with_(Entity.AUDIT_LOG, [audit_id])
+        return StudentSaved(student_row(conn, student_id), written)
 
 
 def update_enrollment(
     engine: Engine, enrollment_id: int, expected_version: int, changes: Mapping[str, Any]
-) -> EnrollmentRow:
+) -> EnrollmentSaved:
     """Save an enrollment's status / begin / end date if still at `expected_version`; audit
     'enrollment.update' with before/after. Raises VersionConflict or RosterEditError."""
     unknown = sorted(set(changes) - set(EDITABLE_ENROLLMENT_FIELDS))
@@ -123,9 +148,10 @@ def update_enrollment(
         if merged["begin_date"] and merged["end_date"] and merged["end_date"] < merged["begin_date"]:
             raise RosterEditError("The end date is before the begin date.")
         diff = {k: v for k, v in changes.items() if current[k] != v}
+        written = Changes.none()
         if diff:
             conn.execute(e.update().where(e.c.id == enrollment_id, e.c.version == expected_version).values(**diff))
-            audit.record(
+            audit_id = audit.record(
                 conn,
                 "enrollment.update",
                 "enrollments",
@@ -138,7 +164,8 @@ def update_enrollment(
                     "version": expected_version,
                 },
             )
-        return enrollment_row(conn, enrollment_id)
+            written = Changes.of(Entity.ENROLLMENTS, [enrollment_id]).with_(Entity.AUDIT_LOG, [audit_id])
+        return EnrollmentSaved(enrollment_row(conn, enrollment_id), written)
 
 
 def load_student(engine: Engine, student_id: int) -> StudentRecord:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, text
 
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.roster.export import write_oneroster, write_students_csv
 from classhub_desktop.core.roster_import.model import (
     AcademicSessionRecord,
     ClassRecord,
@@ -156,8 +157,6 @@ def export_roster(
     engine: Engine, target: Path, fmt: Literal["csv", "oneroster"], *, progress: Progress, cancel: CancelToken
 ) -> dict[str, int]:
     """Write the roster to `target` (CSV file, or OneRoster 1.1 folder / .zip); rows per file written."""
-    from classhub_desktop.core.roster.export import write_oneroster, write_students_csv
-
     target = Path(target)
     if fmt == "csv":
         progress.report(0, 2, "Reading students…")

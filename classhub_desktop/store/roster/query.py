@@ -104,7 +104,9 @@ ROW_FROM = _s.outerjoin(schools, schools.c.id == _s.c.school_id)
 
 @dataclass(frozen=True)
 class StudentFilter:
-    """What the Students tab shows. Empty search and None mean "any"."""
+    """What the Students tab shows. Empty search and None mean "any", except that a status of None leaves out
+    merged students: they are the tombstones of merges (their rows live on in the survivor), listed only
+    when asked for with status "merged"."""
 
     search: str = ""
     school_id: int | None = None
@@ -163,6 +165,8 @@ def conditions(flt: StudentFilter, *, search: bool = True) -> list[ColumnElement
         where.append(_s.c.grade == flt.grade if flt.grade else _s.c.grade.is_(None))
     if flt.status is not None:
         where.append(_s.c.status == flt.status)
+    else:
+        where.append(_s.c.status != "merged")
     if flt.block_id is not None:
         where.append(exists().where(enrollments.c.student_id == _s.c.id, enrollments.c.block_id == flt.block_id))
     return where

@@ -10,8 +10,9 @@ with the same code (`make_plan`: store/roster_import/plan.py, _plan_orgs.py, _pl
 with ImportStale when that plan differs from the preview's, applies the user's rejections of likely
 matches, writes set-based (store/roster_import/write.py) and adds one audit_log row 'roster.import' with
 the counts (and `accounts_disabled`: the API accounts of teachers the import disabled, each with its own
-'api_account.disable' row; ImportResult.accounts_disabled carries the same number). A cancel or any error
-rolls everything back. Cancel is checked between chunks of the long steps (students written 2,500 rows at a
+'api_account.disable' row; ImportResult.accounts_disabled carries the same number). ImportResult.changes
+says what the import wrote (core.changes; a preview writes nothing: ImportPreview.changes is empty). A cancel
+or any error rolls everything back. Cancel is checked between chunks of the long steps (students written 2,500 rows at a
 time, enrollments 50,000, planning loops every few thousand rows), so it takes effect within about a second,
 except inside the single candidate-search statement of the planning (up to ~2.5 s at 50,000 users).
 The plan's digest leaves out the likely matches' scores (they move with the roster statistics, so an
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.duplicates.fields import ScoringContext
 from classhub_desktop.core.duplicates.model import FieldEvidence
 from classhub_desktop.core.progress import CancelToken, Progress
@@ -38,6 +40,8 @@ from classhub_desktop.core.roster_import.model import (
     RosterFileError,
     RosterProblem,
 )
+from classhub_desktop.core.roster_import.oneroster import is_oneroster, parse_oneroster
+from classhub_desktop.core.roster_import.student_csv import guess_mapping, parse_student_csv, preview_student_csv
 from classhub_desktop.store import audit
 from classhub_desktop.store.duplicates.scan import roster_context
 from classhub_desktop.store.roster_import.plan import ENTITIES, Plan, iso
@@ -113,6 +117,11 @@ class ImportPreview:
     def has_errors(self) -> bool:
         return self.bundle is None or any(p.severity == "error" for p in self.problems)
 
+    @property
+    def changes(self) -> Changes:
+        """A preview writes nothing (it plans in a transaction that is rolled back)."""
+        return Changes.none()
+
     def likely(self) -> list[StudentMatch]:
         return [m for m in self.matches if m.kind == "likely"]
 
@@ -148,13 +157,12 @@ class ImportResult:
     audit_id: int
     seconds: float
     accounts_disabled: int = 0  # API accounts of teachers the import disabled (audit details accounts_disabled)
+    changes: Changes = field(default_factory=Changes.none)  # what the import wrote, its audit rows included
 
 
 def load_file(path: Path, mapping: dict[str, str] | None = None) -> ParseResult:
     """OneRoster when `path` is a bundle (folder or zip with manifest.csv), else a plain students CSV
     read with `mapping` (guessed from the header when None)."""
-    from classhub_desktop.core.roster_import.oneroster import is_oneroster, parse_oneroster
-
     path = Path(path)
     try:
         if is_oneroster(path):
@@ -163,12 +171,6 @@ def load_file(path: Path, mapping: dict[str, str] | None = None) -> ParseResult:
             problem = RosterProblem(path.name, None, None, "This folder has no manifest.csv, so it is not a "
                                     "OneRoster bundle: choose the bundle's folder or zip, or a students CSV file.")
             return ParseResult(None, (problem,))
-        from classhub_desktop.core.roster_import.student_csv import (
-            guess_mapping,
-            parse_student_csv,
-            preview_student_csv,
-        )
-
         if mapping is None:
             mapping = guess_mapping(preview_student_csv(path).headers)
         parsed: ParseResult = parse_student_csv(path, mapping)
@@ -305,7 +307,7 @@ def apply_import(
         if rejected:
             reject(conn, bundle, plan, rejected, cancel)
         try:
-            write_plan(conn, plan, _source_kind(bundle), progress=progress, cancel=cancel)
+            written = write_plan(conn, plan, _source_kind(bundle), progress=progress, cancel=cancel)
         except StaleRows as exc:
             raise ImportStale(f"The roster changed while importing ({exc}): nothing was written. "
                               "Preview the import again, then apply.") from exc
@@ -320,5 +322,8 @@ def apply_import(
         }
         audit_id = audit.record(conn, "roster.import", "students", None, details)
         cancel.raise_if_cancelled()
-    return ImportResult(counts, int(audit_id), time.perf_counter() - started, len(plan.accounts_off))
+    # The disabled accounts' own audit rows are not listed: "some rows" of the audit log.
+    audit_rows = Changes.of(Entity.AUDIT_LOG, [] if plan.accounts_off else [audit_id])
+    return ImportResult(counts, int(audit_id), time.perf_counter() - started, len(plan.accounts_off),
+                        written | audit_rows)
 

@@ -9,6 +9,8 @@ so rows created a statement earlier are found; new students' ids come back from 
 (RETURNING) for their enrollments. Students and enrollments, the big ones, go in chunks
 (STUDENT_CHUNK_ROWS, ENROLLMENT_CHUNK_ROWS rows) in the same transaction: Cancel is noticed between
 chunks and each chunk reports done/total rows, so the progress bar moves during the long step.
+`write_plan` returns the `Changes` it wrote: the students' ids (new ones from RETURNING), the enrollments,
+teachers and API accounts turned off by id, and the upserted rows as "some rows" (their ids are not read back).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
+from classhub_desktop.core.changes import ALL_IDS, Changes, Entity
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.roster_import.plan import ENTITIES, Plan, StudentPlan
 from classhub_desktop.store.roster_import.students import STUDENT_FIELDS
@@ -226,7 +229,8 @@ def _changed_students(conn: Connection, changed: Sequence[StudentPlan]) -> None:
 
 
 def _students(conn: Connection, plan: Plan, source: str, progress: Progress, cancel: CancelToken,
-              created: dict[str, int]) -> None:  # fmt: skip
+              created: dict[str, int]) -> set[int]:  # fmt: skip
+    """Write the students; returns the ids of those written (new, changed, given an alias, deactivated)."""
     new = [s for s in plan.students if s.existing is None and s.found.kind == "new" and s.incoming.active]
     changed = [s for s in plan.students if s.existing is not None and s.changes]
     aliases = [
@@ -258,6 +262,8 @@ def _students(conn: Connection, plan: Plan, source: str, progress: Progress, can
         )  # fmt: skip
         if result.rowcount != len(off_chunk):
             raise StaleRows("students to deactivate changed since the preview")
+    return {*created.values(), *(s.existing.record.id for s in changed if s.existing), *(a[0] for a in aliases),
+            *plan.students_off}
 
 
 def _enrollments(conn: Connection, plan: Plan, progress: Progress, cancel: CancelToken,
@@ -293,18 +299,23 @@ def _enrollments(conn: Connection, plan: Plan, progress: Progress, cancel: Cance
         )  # fmt: skip
 
 
-def write_plan(conn: Connection, plan: Plan, source: str, *, progress: Progress, cancel: CancelToken) -> None:
+def write_plan(conn: Connection, plan: Plan, source: str, *, progress: Progress, cancel: CancelToken) -> Changes:
     """Write `plan` in `conn`'s transaction, one entity after another; students and enrollments in
     chunks, each reported as done/total rows (cancel is checked between
-    entities and chunks; the caller's transaction rolls everything back)."""
+    entities and chunks; the caller's transaction rolls everything back). Returns what it wrote."""
     created: dict[str, int] = {}  # new students' ids by sourced id
+    students_written: set[int] = set()
+
+    def students() -> None:
+        students_written.update(_students(conn, plan, source, progress, cancel, created))
+
     steps: dict[str, Callable[[], None]] = {
         "schools": lambda: _schools(conn, plan),
         "terms": lambda: _terms(conn, plan),
         "courses": lambda: _courses(conn, plan),
         "teachers": lambda: _teachers(conn, plan),
         "blocks": lambda: _blocks(conn, plan),
-        "students": lambda: _students(conn, plan, source, progress, cancel, created),
+        "students": students,
         "enrollments": lambda: _enrollments(conn, plan, progress, cancel, created),
     }
     for index, entity in enumerate(ENTITIES):
@@ -313,3 +324,22 @@ def write_plan(conn: Connection, plan: Plan, source: str, *, progress: Progress,
         steps[entity]()
     cancel.raise_if_cancelled()
     progress.report(len(ENTITIES), len(ENTITIES), "Written")
+    return _written(plan, students_written)
+
+
+def _written(plan: Plan, student_ids: set[int]) -> Changes:
+    """The Changes of writing `plan`: ids where the statements know them, else "some rows" (ALL_IDS)."""
+    changes = Changes.none()
+    if plan.schools:
+        changes = changes.with_(Entity.SCHOOLS, ALL_IDS)
+    if plan.terms or plan.courses or plan.blocks:  # a block is shown with its course and term
+        changes = changes.with_(Entity.BLOCKS, ALL_IDS)
+    if plan.teachers or plan.teachers_off:
+        changes = changes.with_(Entity.TEACHERS, ALL_IDS if plan.teachers else plan.teachers_off)
+    if plan.accounts_off:
+        changes = changes.with_(Entity.API_ACCOUNTS, [a[0] for a in plan.accounts_off])
+    if student_ids:
+        changes = changes.with_(Entity.STUDENTS, student_ids)
+    if plan.enrollments or plan.enrollments_off:
+        changes = changes.with_(Entity.ENROLLMENTS, ALL_IDS if plan.enrollments else plan.enrollments_off)
+    return changes

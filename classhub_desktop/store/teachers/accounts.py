@@ -3,7 +3,8 @@
 An API account is created with a random argon2 password hash nobody ever sees (the same hasher as the
 API's sign-in, so the account can sign in once a real password is set through a reset). Each write is
 one transaction of store.teachers' `teacher_transaction` and leaves an `audit_log` row:
-`api_account.create`, `api_account.disable`, `api_account.enable`, `api_account.password_reset`.
+`api_account.create`, `api_account.disable`, `api_account.enable`, `api_account.password_reset`, and
+reports what it changed (`core.changes.Changes`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.store import audit
 from classhub_desktop.store.teachers.records import (
     TeacherError,
-    TeacherRow,
-    switch_api_accounts,
+    TeacherSaved,
     teacher_row,
     teacher_transaction,
 )
@@ -36,6 +37,7 @@ class ResetOutcome:
     notification_id: int | None
     recipient: str | None
     explanation: str  # what happened, in plain words
+    changes: Changes  # the audit row of the request (the e-mail itself is queued by the server)
 
 
 def _ascii(value: str) -> str:
@@ -66,7 +68,7 @@ def unusable_password_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(32))
 
 
-def create_api_account(engine: Engine, teacher_id: int, username: str, email: str | None = None) -> TeacherRow:
+def create_api_account(engine: Engine, teacher_id: int, username: str, email: str | None = None) -> TeacherSaved:
     """Create the teacher's API account (role teacher, a random unusable password)."""
     username = username.strip()
     if not username or len(username) > 320 or any(ch.isspace() for ch in username):
@@ -98,19 +100,15 @@ def create_api_account(engine: Engine, teacher_id: int, username: str, email: st
             ),
             {"u": username, "h": password_hash, "t": teacher_id, "e": address},
         ).scalar_one()
-        audit.record(
+        audit_id = audit.record(
             conn,
             "api_account.create",
             "app_users",
             account_id,
             {"username": username, "role": "teacher", "teacher_id": teacher_id, "email": address},
         )
-        return teacher_row(conn, teacher_id)
-
-
-def set_account_active(engine: Engine, account_id: int, active: bool) -> None:
-    with teacher_transaction(engine, "change the API account") as conn:
-        switch_api_accounts(conn, active, account_ids=[account_id])
+        changes = Changes.of(Entity.API_ACCOUNTS, [int(account_id)]).with_(Entity.AUDIT_LOG, [audit_id])
+        return TeacherSaved(teacher_row(conn, teacher_id), changes)
 
 
 def request_password_reset(
@@ -136,7 +134,7 @@ def request_password_reset(
             explanation = f"A reset e-mail for {username} is queued to {note.recipient}."
         else:
             explanation = _why_no_reset(conn, account_id, username)
-        audit.record(
+        audit_id = audit.record(
             conn,
             "api_account.password_reset",
             "app_users",
@@ -144,7 +142,12 @@ def request_password_reset(
             {"username": username, "queued": note is not None, "notification_id": note.id if note else None},
         )
     return ResetOutcome(
-        message, note is not None, note.id if note else None, note.recipient if note else None, explanation
+        message,
+        note is not None,
+        note.id if note else None,
+        note.recipient if note else None,
+        explanation,
+        Changes.of(Entity.AUDIT_LOG, [audit_id]),
     )
 
 

@@ -4,6 +4,7 @@
 in one transaction of store.teachers' `teacher_transaction`, auditing `block.assign_teacher` and
 `block.unassign_teacher` per block. Blocks carry no version: each block is checked against the
 teacher the user saw on it, and a block changed since raises BlockAssignmentConflict (nothing saved).
+The result lists the `Changes`: the blocks, the teachers whose block counts moved, the audit rows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.store import audit
 from classhub_desktop.store.teachers.records import TeacherError, teacher_transaction
 
@@ -41,6 +43,7 @@ class AssignmentResult:
     assigned: list[int] = field(default_factory=list)
     unassigned: list[int] = field(default_factory=list)
     taken_over: dict[int, str] = field(default_factory=dict)  # block id -> the teacher it was taken from
+    changes: Changes = field(default_factory=Changes.none)
 
 
 def list_block_choices(engine: Engine) -> list[BlockChoice]:
@@ -76,6 +79,8 @@ def assign_blocks(
     result = AssignmentResult()
     if not ids:
         return result
+    audit_ids: list[int] = []
+    teachers_touched = {teacher_id}  # every teacher whose block count moves
     with teacher_transaction(engine, "change the block assignments") as conn:
         teacher = conn.execute(
             text("SELECT id, given_name, family_name, status FROM teachers WHERE id = :id FOR SHARE"),
@@ -110,8 +115,9 @@ def assign_blocks(
             conn.execute(text("UPDATE blocks SET teacher_id = :t WHERE id = :b"), {"t": teacher_id, "b": block_id})
             if row.teacher_id is not None:
                 result.taken_over[block_id] = row.teacher_name
+                teachers_touched.add(row.teacher_id)
             result.assigned.append(block_id)
-            audit.record(
+            audit_ids.append(audit.record(
                 conn,
                 "block.assign_teacher",
                 "blocks",
@@ -122,14 +128,21 @@ def assign_blocks(
                     "previous_teacher_id": row.teacher_id,
                     "previous_teacher": row.teacher_name,
                 },
-            )
+            ))
         for block_id in unassign:
             row = found[block_id]
             if row.teacher_id != teacher_id:
                 continue
             conn.execute(text("UPDATE blocks SET teacher_id = NULL WHERE id = :b"), {"b": block_id})
             result.unassigned.append(block_id)
-            audit.record(
+            audit_ids.append(audit.record(
                 conn, "block.unassign_teacher", "blocks", block_id, {"block": row.name, "teacher_id": teacher_id}
-            )
-    return result
+            ))
+    if not audit_ids:  # every block was already as asked: nothing written
+        return result
+    changes = (
+        Changes.of(Entity.BLOCKS, result.assigned + result.unassigned)
+        .with_(Entity.TEACHERS, teachers_touched)
+        .with_(Entity.AUDIT_LOG, audit_ids)
+    )
+    return AssignmentResult(result.assigned, result.unassigned, result.taken_over, changes)

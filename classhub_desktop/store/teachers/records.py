@@ -3,7 +3,8 @@
 Every write is one transaction under a short lock timeout (`teacher_transaction`, which turns database
 refusals into TeacherError in plain words) and leaves an `audit_log` row: `teacher.create`,
 `teacher.update`, `teacher.disable`, `teacher.enable` (disabling a teacher disables their API accounts
-too: `api_account.disable`). Teacher edits are version-checked (core.editing.VersionConflict).
+too: `api_account.disable`). Teacher edits are version-checked (core.editing.VersionConflict). Each write
+returns a `TeacherSaved`: the teacher as listed now and the `Changes` it made, which the GUI broadcasts.
 
 Only the public columns of `app_users` are read, so read-only logins can list teachers too. Block
 assignment is in store.teacher_blocks; API accounts and password resets in store.teacher_accounts.
@@ -22,6 +23,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, text
 from sqlalchemy.exc import DBAPIError
 
+from classhub_desktop.core.changes import Changes, Entity
+from classhub_desktop.core.sqlstate import SqlCategory, classify_sqlstate
 from classhub_desktop.store import audit
 
 LOCK_TIMEOUT = "5s"
@@ -68,6 +71,14 @@ class TeacherRow:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+
+@dataclass(frozen=True)
+class TeacherSaved:
+    """A teacher after a write (as `list_teachers` lists them) and what the write changed."""
+
+    row: TeacherRow
+    changes: Changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +142,7 @@ def validate_draft(draft: TeacherDraft) -> list[str]:
     return problems
 
 
-def create_teacher(engine: Engine, draft: TeacherDraft) -> TeacherRow:
+def create_teacher(engine: Engine, draft: TeacherDraft) -> TeacherSaved:
     problems = validate_draft(draft)
     if problems:
         raise TeacherError(" ".join(problems))
@@ -149,11 +160,13 @@ def create_teacher(engine: Engine, draft: TeacherDraft) -> TeacherRow:
             ),
             {"sourced_id": sourced_id, **values},
         ).scalar_one()
-        audit.record(conn, "teacher.create", "teachers", teacher_id, {"sourced_id": sourced_id, **values})
-        return teacher_row(conn, teacher_id)
+        audit_id = audit.record(conn, "teacher.create", "teachers", teacher_id, {"sourced_id": sourced_id, **values})
+        return TeacherSaved(teacher_row(conn, teacher_id), _teacher_changes(teacher_id, audit_id))
 
 
-def update_teacher(engine: Engine, teacher_id: int, expected_version: int, changes: Mapping[str, Any]) -> TeacherRow:
+def update_teacher(
+    engine: Engine, teacher_id: int, expected_version: int, changes: Mapping[str, Any]
+) -> TeacherSaved:
     """Save `changes` (a subset of EDITABLE_FIELDS) if the row is still at `expected_version`."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -167,7 +180,7 @@ def update_teacher(engine: Engine, teacher_id: int, expected_version: int, chang
         values = _clean(merged)
         diff = {k: (before[k], v) for k, v in values.items() if k in changes and before[k] != v}
         if not diff:
-            return teacher_row(conn, teacher_id)
+            return TeacherSaved(teacher_row(conn, teacher_id), Changes.none())
         if "email" in diff:
             _check_email_free(conn, values["email"], teacher_id)
         if "school_id" in diff:
@@ -177,7 +190,7 @@ def update_teacher(engine: Engine, teacher_id: int, expected_version: int, chang
             text(f"UPDATE teachers SET {assignments} WHERE id = :id"),
             {"id": teacher_id, **{k: values[k] for k in diff}},
         )
-        audit.record(
+        audit_id = audit.record(
             conn,
             "teacher.update",
             "teachers",
@@ -188,25 +201,25 @@ def update_teacher(engine: Engine, teacher_id: int, expected_version: int, chang
                 "after": {k: new for k, (_old, new) in diff.items()},
             },
         )
-        return teacher_row(conn, teacher_id)
+        return TeacherSaved(teacher_row(conn, teacher_id), _teacher_changes(teacher_id, audit_id))
 
 
 def set_teacher_active(
     engine: Engine, teacher_id: int, expected_version: int, active: bool, *, reactivate_account: bool = False
-) -> TeacherRow:
+) -> TeacherSaved:
     """Disable a teacher (and every API account of theirs), or enable them again (and, when asked, their
     account). Blocks stay assigned: reassign them with `assign_blocks`."""
     with teacher_transaction(engine, "enable the teacher" if active else "disable the teacher") as conn:
         before = _locked(conn, teacher_id, expected_version)
         status = "active" if active else "inactive"
         if before["status"] == status:
-            return teacher_row(conn, teacher_id)
+            return TeacherSaved(teacher_row(conn, teacher_id), Changes.none())
         conn.execute(text("UPDATE teachers SET status = :status WHERE id = :id"), {"status": status, "id": teacher_id})
         accounts: list[Any] = []
         if not active or reactivate_account:
             accounts = switch_api_accounts(conn, active, teacher_ids=[teacher_id], details={"with_teacher": True})
         blocks = conn.execute(text("SELECT count(*) FROM blocks WHERE teacher_id = :id"), {"id": teacher_id}).scalar()
-        audit.record(
+        audit_id = audit.record(
             conn,
             "teacher.enable" if active else "teacher.disable",
             "teachers",
@@ -217,10 +230,19 @@ def set_teacher_active(
                 "blocks_still_assigned": blocks,
             },
         )
-        return teacher_row(conn, teacher_id)
+        return TeacherSaved(teacher_row(conn, teacher_id), _teacher_changes(teacher_id, audit_id, accounts))
 
 
 # --- helpers (teacher_row and teacher_transaction serve store.teacher_blocks and teacher_accounts too) --
+
+
+def _teacher_changes(teacher_id: int, audit_id: int, accounts: Sequence[Any] = ()) -> Changes:
+    """What a write to one teacher changed; switched API `accounts` (rows with an id) each wrote an audit row
+    of their own, whose ids are not listed."""
+    changes = Changes.of(Entity.TEACHERS, [teacher_id]).with_(Entity.AUDIT_LOG, [audit_id])
+    if accounts:
+        changes = changes.with_(Entity.API_ACCOUNTS, [int(a.id) for a in accounts]).with_(Entity.AUDIT_LOG)
+    return changes
 
 
 def _clean(draft: TeacherDraft) -> dict[str, Any]:
@@ -304,22 +326,20 @@ def teacher_transaction(engine: Engine, action: str) -> Iterator[Connection]:
             conn.execute(text("SELECT set_config('lock_timeout', :lt, true)"), {"lt": LOCK_TIMEOUT})
             yield conn
     except DBAPIError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if sqlstate == "42501":
+        problem = classify_sqlstate(getattr(exc.orig, "sqlstate", None), type(exc.orig).__name__)
+        if problem.category is SqlCategory.PERMISSION:
             raise TeacherError(
-                f"Your database login may not {action}: that is for administrators. "
-                "Connect with an administrator profile."
+                f"Your database login may not {action}: that is for administrators. {problem.advice}"
             ) from exc
-        if sqlstate == "55P03":
+        if problem.category is SqlCategory.LOCKED:
             raise TeacherError(
-                f"Could not {action}: another session is changing the same rows. "
-                "Nothing was saved; try again in a moment."
+                f"Could not {action}: another session is changing the same rows. Nothing was saved. {problem.advice}"
             ) from exc
-        if sqlstate in ("40P01", "40001"):
+        if problem.category is SqlCategory.CONFLICT:
             raise TeacherError(
-                f"Could not {action} because of a simultaneous change. Nothing was saved; try again."
+                f"Could not {action} because of a simultaneous change. Nothing was saved. {problem.advice}"
             ) from exc
-        if sqlstate == "23505":
+        if problem.category is SqlCategory.DUPLICATE:
             raise TeacherError(
                 f"Could not {action}: someone else just saved the same e-mail, SIS id or "
                 "user name. Nothing was saved; refresh and try again."

@@ -1,4 +1,9 @@
-"""The Audit log page: who did what, when. Filter by actor, action and date; newest first; paged."""
+"""The Audit log page: who did what, when. Filter by actor, action and date; newest first; paged.
+
+Its work runs through PageOps (slots "count", "actions", "export", "note"; the entries load through the paged
+model). Every write of any page appends to the audit log, so `apply_changes` reloads on AUDIT_LOG: at once while
+the page is visible, else when it is next shown.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.audit import (
     AuditCount,
     AuditEntry,
     AuditFilter,
     AuditPage,
+    NoteAdded,
     add_note,
     count_audit,
     distinct_actions,
@@ -40,8 +47,9 @@ from classhub_desktop.ui.audit.filter_bar import AuditFilterBar
 from classhub_desktop.ui.audit.note_dialog import NoteDialog
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
-from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.common.progress import ProgressDialog
+from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
@@ -119,11 +127,11 @@ class AuditView(QWidget):
         super().__init__(parent)
         self.setObjectName("auditView")
         self.runner = runner
+        self.ops = PageOps(self, runner)
         self.session: Workspace | None = None
         self.filter = AuditFilter()
         self._count: AuditCount | None = None
-        self._count_generation = 0
-        self._actions_generation = 0
+        self.reload_when_shown = ReloadWhenShown(self, self.refresh)
         self.model: PagedTableModel[AuditEntry] = PagedTableModel(
             runner, COLUMNS, page_size=200, title="Loading the audit log", parent=self
         )
@@ -210,12 +218,13 @@ class AuditView(QWidget):
         self.refresh_action.setEnabled(session is not None)
         self.filters.set_actions([])
         self.filter = self.filters.current_filter()
+        self.ops.cancel("count")  # the previous session's count and actions never show
+        self.ops.cancel("actions")
+        self.reload_when_shown.forget()
         if session is None:
             self.model.set_fetcher(None)
             self._count = None
             self.count_label.setText("")
-            self._count_generation += 1
-            self._actions_generation += 1
             return
         self._load_actions()
         self._reload()
@@ -223,8 +232,15 @@ class AuditView(QWidget):
     def refresh(self) -> None:
         if self.session is None:
             return
+        self.reload_when_shown.forget()
         self._load_actions()
         self._reload()
+
+    def apply_changes(self, changes: Changes) -> None:
+        """A write was committed somewhere (the main window broadcasts it): every write appends to the audit
+        log, so the newest entries are loaded again, at once while the page is visible, else when next shown."""
+        if self.session is not None and changes.touches(Entity.AUDIT_LOG):
+            self.reload_when_shown.mark_stale()
 
     # - filters -
 
@@ -254,22 +270,25 @@ class AuditView(QWidget):
 
         self.model.set_fetcher(fetch)
         self._count = None
-        self._count_generation += 1
-        generation = self._count_generation
         self.count_label.setText("Counting…")
-        task = self.runner.start_call("Counting audit entries", count_audit, engine, flt)
-        task.sig_finished.connect(while_alive(self, lambda count: self._on_count(generation, count)))
-        task.sig_failed.connect(while_alive(self, lambda error: self._on_count_failed(generation, error)))
+        self.ops.run(
+            "count",
+            "Counting audit entries",
+            count_audit,
+            engine,
+            flt,
+            quick=True,
+            on_done=self._on_count,
+            on_error=self._on_count_failed,
+        )
 
-    def _on_count(self, generation: int, count: AuditCount) -> None:
-        if generation == self._count_generation:
-            self._count = count
-            self._update_count_label()
+    def _on_count(self, count: AuditCount) -> None:
+        self._count = count
+        self._update_count_label()
 
-    def _on_count_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._count_generation:
-            self.count_label.setText("")
-            self.count_label.setToolTip(user_message(error))
+    def _on_count_failed(self, error: BaseException) -> None:
+        self.count_label.setText("")
+        self.count_label.setToolTip(user_message(error))
 
     @Slot()
     def _update_count_label(self) -> None:
@@ -289,15 +308,18 @@ class AuditView(QWidget):
 
     def _load_actions(self) -> None:
         assert self.session is not None
-        self._actions_generation += 1
-        generation = self._actions_generation
-        task = self.runner.start_call("Loading audit actions", distinct_actions, self.session.engine)
-        task.sig_finished.connect(while_alive(self, lambda actions: self._on_actions(generation, actions)))
-        task.sig_failed.connect(while_alive(self, lambda e: self.filters.action_combo.setToolTip(user_message(e))))
+        self.ops.run(
+            "actions",
+            "Loading audit actions",
+            distinct_actions,
+            self.session.engine,
+            quick=True,
+            on_done=self.filters.set_actions,
+            on_error=self._on_actions_failed,
+        )
 
-    def _on_actions(self, generation: int, actions: list[str]) -> None:
-        if generation == self._actions_generation:
-            self.filters.set_actions(actions)
+    def _on_actions_failed(self, error: BaseException) -> None:
+        self.filters.action_combo.setToolTip(user_message(error))
 
     # - details -
 
@@ -319,21 +341,21 @@ class AuditView(QWidget):
 
     def export_to(self, path: Path) -> Task | None:
         """Export the entries of the current filter to `path` in a task with a progress dialog."""
-        from classhub_desktop.ui.common.progress import run_with_progress
-
         if self.session is None or not self.export_action.isEnabled():
             return None
-        return run_with_progress(
-            self,
-            self.runner,
-            "Exporting the audit log",
+        title = "Exporting the audit log"
+        task = self.ops.run(
+            "export",
+            title,
             export_audit_csv,
             self.session.engine,
             self.filter,
             path,
-            on_result=while_alive(self, lambda n: self.sig_status.emit(f"Exported {n:,} audit entries to {path}")),
-            on_error=while_alive(self, self._export_failed),
+            on_done=lambda n: self.sig_status.emit(f"Exported {n:,} audit entries to {path}"),
+            on_error=self._export_failed,
         )
+        ProgressDialog(task, self, title=title)  # Cancel in it cancels the export
+        return task
 
     def _export_failed(self, error: BaseException) -> None:
         show_error(self, "The export failed", error)
@@ -350,13 +372,24 @@ class AuditView(QWidget):
     def add_note(self, note: str, target_table: str = "", target_id: str = "") -> Task | None:
         if self.session is None or not self.note_action.isEnabled():
             return None
-        task = self.runner.start_call("Adding a note", add_note, self.session.engine, note, target_table, target_id)
-        task.sig_finished.connect(self._note_added)
-        task.sig_failed.connect(while_alive(self, lambda error: show_error(self, "The note was not added", error)))
-        return task
+        return self.ops.run(
+            "note",
+            "Adding a note",
+            add_note,
+            self.session.engine,
+            note,
+            target_table,
+            target_id,
+            quick=True,
+            on_done=self._note_added,
+            on_error=self._note_failed,
+        )
 
-    @Slot(object)
-    def _note_added(self, _entry: AuditEntry) -> None:
+    def _note_added(self, _added: NoteAdded) -> None:
         self.sig_status.emit("Note added to the audit log.")
-        self.refresh()
+        # The runner broadcasts the note's Changes right after this; both marks make one reload.
+        self.reload_when_shown.mark_stale()
+
+    def _note_failed(self, error: BaseException) -> None:
+        show_error(self, "The note was not added", error)
 

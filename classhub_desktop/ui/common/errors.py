@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from classhub_desktop.core.progress import CancelledError
+from classhub_desktop.core.sqlstate import classify_sqlstate
 from classhub_desktop.ui.common.message_box import keep_open
 
 NON_MODAL = False
@@ -26,43 +27,6 @@ NON_MODAL_ENV = "CLASSHUB_NONMODAL_DIALOGS"
 
 _log = logging.getLogger(__name__)
 
-# SQLSTATE -> (what happened, what to do). The driver's own message is put after "what happened".
-_SQLSTATE_MESSAGES: dict[str, tuple[str, str]] = {
-    "57014": (
-        "The database stopped the query because it took too long",
-        "Narrow the selection, or try again when the server is less busy.",
-    ),
-    "55P03": (
-        "The rows are locked by another session",
-        "Wait until the other work has finished, then try again.",
-    ),
-    "40P01": (
-        "The database aborted the transaction because of a conflict with another session",
-        "Try again.",
-    ),
-    "40001": (
-        "The database aborted the transaction because of a conflict with another session",
-        "Try again.",
-    ),
-    "42501": (
-        "Your database role is not allowed to do this",
-        "Ask an administrator for a role with the required rights.",
-    ),
-    "28P01": (
-        "The database refused the login",
-        "Check the user name and password of the connection profile.",
-    ),
-    "28000": ("The database refused the login", "Check the user name and the connection profile."),
-    "3D000": ("The database does not exist", "Check the database name in the connection profile."),
-    "53300": (
-        "The database server has too many open connections",
-        "Try again in a moment, or ask an administrator.",
-    ),
-    "57P01": ("The database server is shutting down", "Try again when it is back."),
-}
-_CONNECT_ADVICE = (
-    "Check that the server is running and that the connection profile (host, port, database) is right."
-)
 _NETWORK_ADVICE = "Check the network connection and the server address, then try again."
 
 
@@ -90,13 +54,8 @@ def user_message(exc: BaseException) -> str:
         return "The operation was cancelled."
     psycopg = sys.modules.get("psycopg")  # not loaded: the error cannot come from it
     if psycopg is not None and isinstance(exc, psycopg.Error):
-        sqlstate = getattr(exc, "sqlstate", None) or ""
-        if sqlstate in _SQLSTATE_MESSAGES:
-            what, advice = _SQLSTATE_MESSAGES[sqlstate]
-            return _join(what, _text(exc), advice)
-        if sqlstate.startswith("08") or (not sqlstate and isinstance(exc, psycopg.OperationalError)):
-            return _join("Could not connect to the database", _text(exc), _CONNECT_ADVICE)
-        return _join("The database reported an error", _text(exc), "")
+        problem = classify_sqlstate(getattr(exc, "sqlstate", None), type(exc).__name__)
+        return _join(problem.what, _text(exc), problem.advice)
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.TimeoutException):
         return _join("The server did not answer in time", "", _NETWORK_ADVICE)

@@ -6,8 +6,10 @@ more pages") for one page at a time, through the TaskRunner, so the GUI never wa
 database. Qt's lazy-population protocol drives it: the view calls canFetchMore/fetchMore when the
 user scrolls near the end. Rows are appended on the GUI thread.
 
-`set_fetcher` (new filters) and `reload` start again from the first page: the task in flight is
-cancelled and a generation counter makes any late result of an older generation be ignored.
+`set_fetcher` (new filters) and `reload` start again from the first page; `refresh` fetches the rows
+shown again (after a change elsewhere, see `core.changes`) and swaps them in when they arrive, so the
+view never goes blank. Fetches run through the model's `PageOps` in one slot: a new fetch cancels the one
+in flight, whose late result is never delivered.
 
 Memory: the model keeps exactly one Python object per row (whatever the fetch function returns, so
 use slotted dataclasses or tuples) and computes display text on demand; nothing else per row.
@@ -38,12 +40,13 @@ from shiboken6 import isValid
 
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.ui.page_ops import PageOps
+from classhub_desktop.ui.tasks import TaskRunner
 
 R = TypeVar("R")
 AnyIndex = QModelIndex | QPersistentModelIndex
 DEFAULT_PAGE_SIZE = 200
+REFRESH_MAX_ROWS = 10_000  # a refresh fetches the rows shown again in one query, at most this many
 TOOLTIP_MIN_CHARS = 24  # shorter values fit their column: no tooltip
 TOOLTIP_MAX_CHARS = 2_000
 
@@ -105,8 +108,9 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
         self._fetch: FetchPage | None = None
         self._cursor: Any = None
         self._state = LoadState.IDLE
-        self._generation = 0
-        self._task: Task | None = None
+        self._starts = 0  # how often the rows started again from the first page (tests wait on it)
+        self._refreshing = False
+        self.ops = PageOps(self, runner)
         self.error: BaseException | None = None
         self.error_message = ""
 
@@ -118,10 +122,16 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
 
     @property
     def generation(self) -> int:
-        return self._generation
+        """How many times the rows started again from the first page (reload, set_fetcher, refresh)."""
+        return self._starts
 
     def is_loading(self) -> bool:
         return self._state is LoadState.LOADING
+
+    @property
+    def refreshing(self) -> bool:
+        """A refresh is under way: the rows shown are replaced when the new ones arrive."""
+        return self._refreshing
 
     def loaded_count(self) -> int:
         return len(self._rows)
@@ -147,7 +157,7 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
     def reload(self) -> None:
         """Drop the rows and fetch the first page again; late results of earlier fetches are ignored."""
         self.cancel()
-        self._generation += 1
+        self._starts += 1
         self.beginResetModel()
         self._rows = []
         self._cursor = None
@@ -159,6 +169,23 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
             self._set_state(LoadState.READY)
             self.fetchMore(QModelIndex())
 
+    def refresh(self, fetch: FetchPage | None = None) -> None:
+        """Fetch the rows shown again (from `fetch`, default the current fetch function), as many as are loaded
+        (at least a page) in one query, and replace them when they arrive; until then the old rows stay."""
+        if fetch is not None:
+            self._fetch = fetch
+        if self._fetch is None:
+            self.reload()
+            return
+        self.cancel()
+        self._starts += 1
+        self._refreshing = True
+        self.error, self.error_message = None, ""
+        limit = min(max(len(self._rows), self.page_size), REFRESH_MAX_ROWS)
+        self.ops.run("page", self.title, _fetch_page, self._fetch, None, limit,
+                     on_done=self._on_refreshed, on_error=self._on_error, on_cancelled=self._on_cancelled)
+        self._set_state(LoadState.LOADING)
+
     def retry(self) -> None:
         """After an error: fetch the page that failed again."""
         if self._state is LoadState.ERROR:
@@ -168,9 +195,9 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
 
     def cancel(self) -> None:
         """Stop waiting for the page in flight (its result, if it still comes, is ignored)."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        if self.ops.busy("page"):
+            self.ops.cancel("page")
+            self._refreshing = False
             if self._state is LoadState.LOADING:
                 self._set_state(LoadState.READY)
 
@@ -183,21 +210,11 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
         if not self.canFetchMore(parent):
             return
         assert self._fetch is not None
-        generation = self._generation
-        task = self.runner.start(self.title, _fetch_page, self._fetch, self._cursor, self.page_size)
-        self._task = task
-        task.sig_finished.connect(while_alive(self, lambda page: self._on_page(generation, page)))
-        task.sig_failed.connect(while_alive(self, lambda error: self._on_error(generation, error)))
-        task.sig_cancelled.connect(while_alive(self, lambda: self._on_cancelled(generation)))
+        self.ops.run("page", self.title, _fetch_page, self._fetch, self._cursor, self.page_size,
+                     on_done=self._on_page, on_error=self._on_error, on_cancelled=self._on_cancelled)
         self._set_state(LoadState.LOADING)
 
-    def _current(self, generation: int) -> bool:
-        return generation == self._generation
-
-    def _on_page(self, generation: int, page: PageLike) -> None:
-        if not self._current(generation):
-            return
-        self._task = None
+    def _on_page(self, page: PageLike) -> None:
         rows = list(page.rows)
         if rows:
             first = len(self._rows)
@@ -208,17 +225,28 @@ class PagedTableModel(QAbstractTableModel, Generic[R]):
         self._set_state(LoadState.COMPLETE if page.next_cursor is None else LoadState.READY)
         self.sig_loaded.emit(len(self._rows))
 
-    def _on_error(self, generation: int, error: BaseException) -> None:
-        if not self._current(generation):
-            return
-        self._task = None
+    def _on_refreshed(self, page: PageLike) -> None:
+        self._refreshing = False
+        self.beginResetModel()
+        self._rows = list(page.rows)
+        self.endResetModel()
+        self._cursor = page.next_cursor
+        self._set_state(LoadState.COMPLETE if page.next_cursor is None else LoadState.READY)
+        self.sig_loaded.emit(len(self._rows))
+
+    def _on_error(self, error: BaseException) -> None:
+        if self._refreshing:  # the rows shown are stale: start again from the first page on "Try again"
+            self._refreshing = False
+            self.beginResetModel()
+            self._rows, self._cursor = [], None
+            self.endResetModel()
         self.error, self.error_message = error, user_message(error)
         self._set_state(LoadState.ERROR)
         self.sig_failed.emit(self.error_message)
 
-    def _on_cancelled(self, generation: int) -> None:
-        if self._current(generation) and self._state is LoadState.LOADING:
-            self._task = None
+    def _on_cancelled(self) -> None:  # cancelled from outside the model (the runner shutting down)
+        self._refreshing = False
+        if self._state is LoadState.LOADING:
             self._set_state(LoadState.READY)
 
     # - table -
@@ -336,7 +364,7 @@ class PagedTableView(QTableView):
         state = model.state
         text = ""
         if state is LoadState.LOADING:
-            text = "Loading more…" if has_rows else "Loading…"
+            text = ("" if model.refreshing else "Loading more…") if has_rows else "Loading…"
         elif state is LoadState.ERROR:
             text = model.error_message
         elif state is LoadState.COMPLETE and not has_rows:

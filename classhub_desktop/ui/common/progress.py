@@ -1,4 +1,5 @@
-"""A progress dialog bound to a Task, and `run_with_progress` to start a task with one.
+"""A progress dialog bound to a Task; `run_op_with_progress` starts a page's operation (ui.page_ops) with one,
+`run_with_progress` a bare task.
 
 The dialog appears only when the task is still running after `show_after_ms` (400 ms by default, so
 quick operations never flash a window), follows the task's progress (a busy bar while the total is
@@ -15,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 SHOW_AFTER_MS = 400
@@ -100,6 +102,23 @@ class ProgressDialog(QDialog):
             event.ignore()
         else:
             super().closeEvent(event)
+
+
+def run_op_with_progress(
+    ops: PageOps,
+    slot: str,
+    parent: QWidget | None,
+    title: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    show_after_ms: int = SHOW_AFTER_MS,
+    **kwargs: Any,
+) -> Task:
+    """`ops.run(slot, title, fn, *args, **kwargs)` (callbacks as PageOps.run takes them: on_done, on_error,
+    on_cancelled, ...) with a progress dialog over `parent` whose Cancel cancels the operation."""
+    task = ops.run(slot, title, fn, *args, **kwargs)
+    ProgressDialog(task, parent, title=title, show_after_ms=show_after_ms)
+    return task
 
 
 def run_with_progress(

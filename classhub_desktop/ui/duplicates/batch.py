@@ -3,6 +3,9 @@
 M merges (default survivor and field values, after the preview dialog is confirmed), N records "not a
 duplicate", S or → skips, ← goes back, Esc leaves. Possible twins are never offered. A pair that names a
 student merged away earlier in the batch is skipped by itself.
+
+The dialog runs its steps through its own PageOps (the dialog owns it) and reports the Changes of every write
+(`sig_wrote`), so the page can tell its own writes from other pages' in the main window's broadcast.
 """
 
 from __future__ import annotations
@@ -21,25 +24,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.changes import Changes
 from classhub_desktop.core.duplicates.scoring import HIGH_CONFIDENCE_SCORE, ScoredPair, StudentRecord
 from classhub_desktop.store.duplicates.scan import mark_not_duplicate
 from classhub_desktop.store.merge.operations import MergeResult
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.labels import plain_label
-from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.duplicates.candidates import pair_key
 from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
 from classhub_desktop.ui.duplicates.widgets import StateStack, student_label
-from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.ui.page_ops import PageOps
+from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
 MERGED, NOT_DUPLICATE, SKIPPED = "merged", "not a duplicate", "skipped"
 
 
 class BatchReviewDialog(QDialog):
-    sig_merged = Signal(object)  # MergeResult
+    sig_merged = Signal(MergeResult)
     sig_not_duplicate = Signal(int, int)
+    sig_wrote = Signal(Changes)  # after each merge or verdict of the batch: what it changed
     sig_shown = Signal(int)  # index of the pair now shown (len(pairs): the summary)
     sig_busy = Signal(bool)
 
@@ -53,6 +58,7 @@ class BatchReviewDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.runner, self.session = runner, session
+        self.ops = PageOps(self, runner)
         self.pairs = list(pairs)
         self.records = records
         self.index = 0
@@ -68,7 +74,7 @@ class BatchReviewDialog(QDialog):
 
     # - layout -
 
-    def _button(self, text: str, keys: Sequence[str], tip: str, slot: Callable[[], None]) -> QPushButton:
+    def _button(self, text: str, keys: Sequence[str], tip: str, slot: Callable[[], object]) -> QPushButton:
         shown = " or ".join("→" if k == "Right" else "←" if k == "Left" else k for k in keys)
         button = QPushButton(f"{text} ({shown})")
         button.setToolTip(f"{tip} ({shown})")
@@ -226,19 +232,21 @@ class BatchReviewDialog(QDialog):
             panel.field_choices(),
             self.records,
         )
-        flow.sig_merged.connect(while_alive(self, lambda result: self._merged(pair, result)))
-        flow.sig_ended.connect(while_alive(self, lambda _merged: self._flow_ended()))
+        flow.sig_merged.connect(self._merged)  # bound methods: Qt drops them with the dialog
+        flow.sig_ended.connect(self._flow_ended)
         self.flow = flow
         flow.start()
 
-    def _merged(self, pair: ScoredPair, result: MergeResult) -> None:
-        self.outcome[pair_key(pair.a, pair.b)] = MERGED
+    def _merged(self, result: MergeResult) -> None:
+        preview = result.preview
+        self.outcome[pair_key(preview.survivor_id, preview.absorbed_id)] = MERGED
         self.merged_into[result.preview.absorbed_id] = result.preview.survivor_id
         self.sig_merged.emit(result)
+        self.sig_wrote.emit(result.changes)
         survivor = self.records.get(result.preview.survivor_id)
         self.state_label.setText(f"Merged into {student_label(survivor, result.preview.survivor_id)}.")
 
-    def _flow_ended(self) -> None:
+    def _flow_ended(self, _merged: bool) -> None:
         pair = self.current()
         merged = pair is not None and self.outcome.get(pair_key(pair.a, pair.b)) == MERGED
         self.flow = None
@@ -246,20 +254,28 @@ class BatchReviewDialog(QDialog):
         if merged:
             self._advance()
 
-    def not_duplicate(self) -> None:
+    def not_duplicate(self) -> Task | None:
         pair = self.current()
         if pair is None or self.busy or not self.not_dup_button.isEnabled():
-            return
+            return None
         self._set_busy(True)
-        task = self.runner.start_call(
-            "Recording “not a duplicate”", mark_not_duplicate, self.session.engine, pair.a, pair.b, "batch review"
+        return self.ops.run(
+            "verdict",
+            "Recording “not a duplicate”",
+            mark_not_duplicate,
+            self.session.engine,
+            pair.a,
+            pair.b,
+            "batch review",
+            quick=True,
+            on_done=lambda changes: self._not_duplicate_done(pair, changes),
+            on_error=self._not_duplicate_failed,
         )
-        task.sig_finished.connect(while_alive(self, lambda _none: self._not_duplicate_done(pair)))
-        task.sig_failed.connect(while_alive(self, self._not_duplicate_failed))
 
-    def _not_duplicate_done(self, pair: ScoredPair) -> None:
+    def _not_duplicate_done(self, pair: ScoredPair, changes: Changes) -> None:
         self.outcome[pair_key(pair.a, pair.b)] = NOT_DUPLICATE
         self.sig_not_duplicate.emit(pair.a, pair.b)
+        self.sig_wrote.emit(changes)
         self._set_busy(False)
         self._advance()
 

@@ -3,30 +3,22 @@ the extra ones (keeping the oldest) after a preview, with an audit row that hold
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (
-    QLabel,
-    QStyle,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QStyle, QTableWidgetItem, QWidget
 
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.duplicates.classes import (
+    ClassesWritten,
     DuplicateClassesChanged,
     DuplicateClassGroup,
     find_duplicate_classes,
     remove_duplicate_classes,
 )
 from classhub_desktop.ui.common.capabilities import gate
-from classhub_desktop.ui.common.errors import show_error, user_message
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.common.progress import run_with_progress
-from classhub_desktop.ui.duplicates.widgets import StateStack, action_row, ask, list_table, value_text
+from classhub_desktop.ui.common.errors import show_error
+from classhub_desktop.ui.duplicates.list_panel import ListPanel
+from classhub_desktop.ui.duplicates.widgets import value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
@@ -35,18 +27,13 @@ REMOVE_TIP = "Delete the extra classes of every group shown, keeping the oldest 
 FIND_TIP = "Look for students with two or more classes at the same date and time (nothing is changed)"
 
 
-class DuplicateClassesPanel(QWidget):
-    sig_status = Signal(str)
+class DuplicateClassesPanel(ListPanel):
     sig_found = Signal(int)  # number of groups
     sig_removed = Signal(int)  # classes deleted
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.session: Workspace | None = None
+        super().__init__(runner, HEADERS, (260, 110, 80, 100), "duplicateClassesTable", parent)
         self.groups: list[DuplicateClassGroup] | None = None  # None: not searched yet
-        self._generation = 0
-        self.confirm_box: Any = None
         style = self.style()
         self.find_action = QAction(
             style.standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView), "Find duplicate classes", self
@@ -54,23 +41,13 @@ class DuplicateClassesPanel(QWidget):
         self.find_action.triggered.connect(self.find_classes)
         self.remove_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon), "Remove duplicates…", self)
         self.remove_action.triggered.connect(self.ask_remove)
-        self.summary_label = QLabel("")
-        self.summary_label.setObjectName("countLabel")
-        top = action_row(self.summary_label, (self.find_action, self.remove_action))
-        self.table = list_table(HEADERS, (260, 110, 80, 100), "duplicateClassesTable")
-        self.stack = StateStack(self.table)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.stack, 1)
+        self.add_action(self.find_action)
+        self.add_action(self.remove_action)
         self.set_session(None)
 
     def set_session(self, session: Workspace | None) -> None:
-        self.session = session
-        self._generation += 1
+        super().set_session(session)
         self.groups = None
-        self.table.setRowCount(0)
-        self.summary_label.setText("")
         gate(self.find_action, session, Capability.READ, FIND_TIP)
         self._update_remove()
         self.stack.show_message(
@@ -84,6 +61,12 @@ class DuplicateClassesPanel(QWidget):
     def refresh(self) -> None:
         if self.groups is not None:
             self.find_classes()
+
+    def load(self) -> Task | None:
+        return self.find_classes()
+
+    def reload(self) -> None:
+        self.refresh()  # after a change elsewhere: only a list that was searched is searched again
 
     def removable(self) -> int:
         return sum(len(g.remove_ids) for g in self.groups or [])
@@ -102,22 +85,24 @@ class DuplicateClassesPanel(QWidget):
     def find_classes(self) -> Task | None:
         if self.session is None:
             return None
-        self._generation += 1
-        generation = self._generation
-        self.summary_label.setText("Looking for duplicate classes…")
         self.find_action.setEnabled(False)
-        task = self.runner.start_call("Finding duplicate classes", find_duplicate_classes, self.session.engine)
-        task.sig_finished.connect(while_alive(self, lambda groups: self._found(generation, groups)))
-        task.sig_failed.connect(while_alive(self, lambda error: self._find_failed(generation, error)))
-        return task
+        return self.run_load(
+            "Finding duplicate classes",
+            "Looking for duplicate classes…",
+            "The search failed",
+            find_duplicate_classes,
+            self.session.engine,
+            on_done=self._found,
+        )
 
-    def _found(self, generation: int, groups: list[DuplicateClassGroup]) -> None:
-        if generation != self._generation:
-            return
+    def load_failed(self, error: BaseException) -> None:
+        self.find_action.setEnabled(self.session is not None)
+
+    def _found(self, groups: list[DuplicateClassGroup]) -> None:
         self.find_action.setEnabled(self.session is not None)
         self.groups = list(groups)
-        self.table.setRowCount(len(groups))
-        for row, group in enumerate(groups):
+        rows = []
+        for group in groups:
             texts = [
                 f"{group.student_name} (#{group.student_id})",
                 value_text(group.class_date),
@@ -125,19 +110,20 @@ class DuplicateClassesPanel(QWidget):
                 f"#{group.keep_id}",
                 ", ".join(f"#{i}" for i in group.remove_ids),
             ]
-            for column, text in enumerate(texts):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text if column in (0, 4) else "")
-                self.table.setItem(row, column, item)
+            items = [QTableWidgetItem(text) for text in texts]
+            for column in (0, 4):
+                items[column].setToolTip(texts[column])
+            rows.append(items)
+        self.show_rows(rows)
         n, extra = len(groups), self.removable()
         if groups:
             self.stack.show_content()
-            self.summary_label.setText(
+            self.status_label.setText(
                 f"{n} group{'s' if n != 1 else ''}: {extra} extra class{'es' if extra != 1 else ''} to remove; "
                 "the oldest class of each group is kept."
             )
         else:
-            self.summary_label.setText("")
+            self.status_label.setText("")
             self.stack.show_message(
                 "No duplicate classes",
                 "No student has two classes at the same date and time.",
@@ -147,12 +133,6 @@ class DuplicateClassesPanel(QWidget):
         self._update_remove()
         self.sig_found.emit(n)
 
-    def _find_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._generation:
-            self.find_action.setEnabled(self.session is not None)
-            self.summary_label.setText("")
-            self.stack.show_message("The search failed", user_message(error), "Try again", self.find_classes)
-
     # - remove -
 
     def ask_remove(self) -> None:
@@ -160,8 +140,7 @@ class DuplicateClassesPanel(QWidget):
             return
         groups = list(self.groups)
         extra = self.removable()
-        self.confirm_box = ask(
-            self,
+        self.ask(
             "Remove duplicate classes?",
             f"Delete {extra} class{'es' if extra != 1 else ''} in {len(groups)} group{'s' if len(groups) != 1 else ''},"
             " keeping the oldest class of each group?",
@@ -175,18 +154,17 @@ class DuplicateClassesPanel(QWidget):
     def remove(self, groups: list[DuplicateClassGroup]) -> Task | None:
         if self.session is None:
             return None
-        return run_with_progress(
-            self,
-            self.runner,
+        return self.run_write(
             "Removing duplicate classes",
             remove_duplicate_classes,
             self.session.engine,
             expected=groups,
-            on_result=while_alive(self, self._removed),
-            on_error=while_alive(self, self._remove_failed),
+            on_done=self._removed,
+            on_error=self._remove_failed,
         )
 
-    def _removed(self, count: int) -> None:
+    def _removed(self, result: ClassesWritten) -> None:
+        count = result.count
         self.sig_status.emit(f"Removed {count} duplicate class{'es' if count != 1 else ''}; the audit log holds them.")
         self.sig_removed.emit(count)
         self.find_classes()

@@ -1,12 +1,20 @@
 """The Duplicates page: scan for likely duplicate students, compare a pair, merge it (after a preview) or
 record "not a duplicate"; merge history with Undo; batch review; duplicate classes.
 
-Every database step runs on a worker (ui/tasks.py). Reading needs Capability.READ; merging, undoing and
-verdicts need Capability.MERGE_STUDENTS, removing duplicate classes Capability.RUN_MAINTENANCE: actions a
-login's role may not use are disabled with the reason as their tooltip.
+Every database step runs on a worker through PageOps ("scan" and "verdict" slots here; the merge flow, the
+batch dialog and the two panels run theirs). Reading needs Capability.READ; merging, undoing and verdicts need
+Capability.MERGE_STUDENTS, removing duplicate classes Capability.RUN_MAINTENANCE: actions a login's role may not
+use are disabled with the reason as their tooltip.
+
+Changes (see `apply_changes`): this page's own writes are shown from their results at once (a merged student's
+pairs and a decided pair leave the list without a scan); a write of another page that touches students, merges or
+verdicts makes the shown scan stale, and the page scans again when it is visible and idle (at once, or when next
+shown or when the current step ends).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -21,7 +29,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy import Engine
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.duplicates.scoring import (
     DEFAULT_MIN_SCORE,
     HIGH_CONFIDENCE_SCORE,
@@ -30,10 +40,9 @@ from classhub_desktop.core.duplicates.scoring import (
 )
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.duplicates.scan import ScanResult, forget_verdict, mark_not_duplicate, scan
-from classhub_desktop.store.merge.operations import MergeResult
+from classhub_desktop.store.merge.operations import MergeResult, UndoResult
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
-from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.duplicates.batch import BatchReviewDialog
 from classhub_desktop.ui.duplicates.candidates import CandidateList
 from classhub_desktop.ui.duplicates.classes_panel import DuplicateClassesPanel
@@ -41,6 +50,7 @@ from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
 from classhub_desktop.ui.duplicates.history import HistoryPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
 from classhub_desktop.ui.duplicates.widgets import StateStack, student_label
+from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
@@ -60,6 +70,7 @@ NOT_SCANNED_HINT = (
 )
 NOTHING_FOUND_TITLE = "No likely duplicates"
 NO_MATCH_TITLE = "No pair matches the filter"
+OWN_WRITES_KEPT = 16  # own writes whose broadcast has not arrived yet (one at a time in practice)
 
 
 def _tool_button(action: QAction) -> QToolButton:
@@ -75,21 +86,21 @@ class DuplicatesView(QWidget):
     sig_status = Signal(str)
     sig_scan_done = Signal()  # after every scan, whatever its outcome
     sig_verdict_saved = Signal(int, int)
-    sig_merged = Signal(object)  # MergeResult
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("duplicatesView")
         self.runner = runner
+        self.ops = PageOps(self, runner)
         self.session: Workspace | None = None
         self.result: ScanResult | None = None
         self.scanned_min_score = DEFAULT_MIN_SCORE
-        self.scan_task: Task | None = None
         self.flow: MergeFlow | None = None
         self.batch_dialog: BatchReviewDialog | None = None
         self._last_verdict: ScoredPair | None = None
         self._undone_since_scan = False
-        self._busy = False
+        self._own_writes: list[Changes] = []  # see apply_changes
+        self.rescan_when_shown = ReloadWhenShown(self, self._rescan_after_changes)
         self._build()
         self.set_session(None)
 
@@ -178,6 +189,8 @@ class DuplicatesView(QWidget):
         self.history.sig_undone.connect(self._merge_undone)
         self.classes = DuplicateClassesPanel(self.runner)
         self.classes.sig_status.connect(self.sig_status)
+        for panel in (self.history, self.classes):
+            panel.sig_wrote.connect(self._own_write)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(tab, "Candidates")
@@ -194,8 +207,10 @@ class DuplicatesView(QWidget):
     # - session -
 
     def set_session(self, session: Workspace | None) -> None:
-        if self.scan_task is not None:
-            self.scan_task.cancel()
+        self.ops.cancel_all()  # a scan or verdict of the previous session is dropped
+        self.progress_bar.hide()
+        self.rescan_when_shown.forget()
+        self._own_writes.clear()
         self.session = session
         self.result = None
         self._last_verdict = None
@@ -211,16 +226,64 @@ class DuplicatesView(QWidget):
         """F5: scan again and reload the history (and the duplicate classes, once they were searched)."""
         if self.session is None:
             return
-        if self.scan_task is None and not self._busy:
+        if not self.ops.busy("scan") and not self._busy:
             self.scan()
         self.history.load()
         self.classes.refresh()
 
+    # - changes -
+
+    def apply_changes(self, changes: Changes) -> None:
+        """What a committed write changed (the main window broadcasts every one).
+
+        This page's own writes (merges, verdicts, undo, removed classes: `_own_write`) were already shown from
+        their results, so their broadcast is skipped. Another page's write reloads the merge history on MERGES
+        and the duplicate classes (once searched) on CLASSES, and on STUDENTS, MERGES or VERDICTS makes the shown
+        scan stale: pairs may have appeared, changed or gone, and only a scan can tell. Each reload happens
+        while visible (at once, else when next shown); the scan also waits for the current step to end.
+        """
+        for index, own in enumerate(self._own_writes):
+            if own is changes:  # the very value our own result carried (the runner broadcasts it as is)
+                del self._own_writes[index]
+                return
+        if self.session is None:
+            return
+        if changes.touches(Entity.MERGES):
+            self.history.reload_when_shown.mark_stale()
+        if changes.touches(Entity.CLASSES):
+            self.classes.reload_when_shown.mark_stale()
+        if self.result is not None and changes.touches(Entity.STUDENTS, Entity.MERGES, Entity.VERDICTS):
+            self.rescan_when_shown.mark_stale()
+            self._update_info()
+
+    def _own_write(self, changes: Changes) -> None:
+        if changes:
+            self._own_writes.append(changes)
+            del self._own_writes[:-OWN_WRITES_KEPT]
+
+    def _rescan_after_changes(self) -> None:
+        if self.session is None or self.result is None:
+            return
+        if self._busy:  # not under an open merge or batch: scan when that step ends (`_step_ended`)
+            self.rescan_when_shown.stale = True
+            return
+        self._start_scan()  # a scan already running may have missed the change: start over
+
+    def _step_ended(self) -> None:
+        self._update_actions()
+        if self.rescan_when_shown.stale:
+            self.rescan_when_shown.mark_stale()
+
     # - state -
+
+    @property
+    def _busy(self) -> bool:
+        """A decision is being made (a verdict recorded, a merge flow or the batch dialog open)."""
+        return self.ops.busy("verdict") or self.flow is not None or self.batch_dialog is not None
 
     def _update_actions(self) -> None:
         session, pair = self.session, self.candidates.current_pair()
-        scanning = self.scan_task is not None
+        scanning = self.ops.busy("scan")
         self.scan_action.setText("Cancel scan" if scanning else "Scan")
         self.scan_action.setIconText(self.scan_action.text())
         if scanning:
@@ -252,10 +315,6 @@ class DuplicatesView(QWidget):
                 else "Wait for the current step to end."
             )
         self.reset_action.setEnabled(pair is not None and not self._busy)
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self._update_actions()
 
     def _show_list_state(self) -> None:
         self._list_message()
@@ -313,6 +372,8 @@ class DuplicatesView(QWidget):
             text += " · scan again to include weaker pairs"
         if self._undone_since_scan:
             text += " · scan again after the undo to see its pair"
+        if self.rescan_when_shown.stale:
+            text += " · students changed elsewhere: scanning again"
         if result.notes:
             text += " · ⚠ see tooltip"
         self.info_label.setText(text)
@@ -330,24 +391,36 @@ class DuplicatesView(QWidget):
 
     def scan(self) -> Task | None:
         """Start a scan (or, while one runs, cancel it). The minimum score is the filter's."""
-        if self.scan_task is not None:
-            self.scan_task.cancel()
+        running = self.ops.task("scan")
+        if running is not None:
+            running.cancel()  # not ops.cancel: the scan's own callbacks say it was cancelled
             self.scan_action.setEnabled(False)
             self.scan_action.setToolTip("Cancelling…")
             return None
         if self.session is None or self._busy:
             return None
+        return self._start_scan()
+
+    def _start_scan(self) -> Task | None:
+        if self.session is None:
+            return None
+        self.rescan_when_shown.forget()
         min_score = round(self.candidates.score_spin.value(), 2)
-        task = self.runner.start("Scanning for duplicate students", scan, self.session.engine, min_score=min_score)
-        self.scan_task = task
+        task = self.ops.run(
+            "scan",
+            "Scanning for duplicate students",
+            scan,
+            self.session.engine,
+            min_score=min_score,
+            on_progress=self._scan_progress,
+            on_done=lambda result: self._scanned(result, min_score),
+            on_error=self._scan_failed,
+            on_cancelled=self._scan_cancelled,
+            on_ended=self._scan_ended,
+        )
         self.progress_bar.setRange(0, 0)
         self.progress_bar.show()
         self.info_label.setText("Scanning…")
-        task.sig_progress.connect(while_alive(self, self._scan_progress))
-        task.sig_finished.connect(while_alive(self, lambda result: self._scanned(result, min_score)))
-        task.sig_failed.connect(while_alive(self, self._scan_failed))
-        task.sig_cancelled.connect(while_alive(self, self._scan_cancelled))
-        task.sig_done.connect(while_alive(self, self._scan_ended))
         self._update_actions()
         return task
 
@@ -378,7 +451,6 @@ class DuplicatesView(QWidget):
         self.sig_status.emit("Scan cancelled; the list shows the previous scan.")
 
     def _scan_ended(self) -> None:
-        self.scan_task = None
         self.progress_bar.hide()
         self._update_actions()
         self.sig_scan_done.emit()
@@ -389,18 +461,44 @@ class DuplicatesView(QWidget):
         pair = self.candidates.current_pair()
         if pair is None or self.session is None or not self.not_dup_action.isEnabled():
             return None
-        self._set_busy(True)
-        task = self.runner.start_call(
-            "Recording “not a duplicate”", mark_not_duplicate, self.session.engine, pair.a, pair.b
+        return self._run_verdict(
+            "Recording “not a duplicate”",
+            mark_not_duplicate,
+            pair,
+            lambda changes: self._verdict_saved(pair, changes),
+            "The verdict was not recorded",
         )
-        task.sig_finished.connect(while_alive(self, lambda _none: self._verdict_saved(pair)))
-        task.sig_failed.connect(
-            while_alive(self, lambda error: self._step_failed("The verdict was not recorded", error))
+
+    def _run_verdict(
+        self,
+        title: str,
+        write: Callable[[Engine, int, int], Changes],
+        pair: ScoredPair,
+        on_done: Callable[[Changes], None],
+        failed_heading: str,
+    ) -> Task | None:
+        if self.session is None:
+            return None
+        task = self.ops.run(
+            "verdict",
+            title,
+            write,
+            self.session.engine,
+            pair.a,
+            pair.b,
+            quick=True,
+            on_done=on_done,
+            on_error=lambda error: self._verdict_failed(failed_heading, error),
+            on_ended=self._step_ended,
         )
+        self._update_actions()
         return task
 
-    def _verdict_saved(self, pair: ScoredPair) -> None:
-        self._busy = False
+    def _verdict_failed(self, heading: str, error: BaseException) -> None:
+        show_error(self, heading, error)
+
+    def _verdict_saved(self, pair: ScoredPair, changes: Changes) -> None:
+        self._own_write(changes)
         self._last_verdict = pair
         self._remove_pairs([(pair.a, pair.b)])
         model = self.candidates.model
@@ -415,16 +513,16 @@ class DuplicatesView(QWidget):
         pair = self._last_verdict
         if pair is None or self.session is None or not self.undo_verdict_action.isEnabled():
             return None
-        self._set_busy(True)
-        task = self.runner.start_call("Forgetting the verdict", forget_verdict, self.session.engine, pair.a, pair.b)
-        task.sig_finished.connect(while_alive(self, lambda _none: self._verdict_forgotten(pair)))
-        task.sig_failed.connect(
-            while_alive(self, lambda error: self._step_failed("The verdict was not taken back", error))
+        return self._run_verdict(
+            "Forgetting the verdict",
+            forget_verdict,
+            pair,
+            lambda changes: self._verdict_forgotten(pair, changes),
+            "The verdict was not taken back",
         )
-        return task
 
-    def _verdict_forgotten(self, pair: ScoredPair) -> None:
-        self._busy = False
+    def _verdict_forgotten(self, pair: ScoredPair, changes: Changes) -> None:
+        self._own_write(changes)
         self._last_verdict = None
         self.candidates.model.add_pair(pair)
         self.candidates.update_count()
@@ -434,17 +532,12 @@ class DuplicatesView(QWidget):
         self._update_actions()
         self.sig_status.emit("The pair is a candidate again.")
 
-    def _step_failed(self, heading: str, error: BaseException) -> None:
-        self._set_busy(False)
-        show_error(self, heading, error)
-
     def merge(self) -> MergeFlow | None:
         """Preview the merge of the selected pair as the comparison says; the preview dialog confirms it."""
         pair = self.candidates.current_pair()
         panel = self.comparison
         if pair is None or self.session is None or not self.merge_action.isEnabled() or not panel.survivor_id:
             return None
-        self._set_busy(True)
         warning = (
             (
                 "These records may be twins (same surname, date of birth and guardian, different first name). "
@@ -463,32 +556,33 @@ class DuplicatesView(QWidget):
             self.candidates.model.records(),
             warning=warning,
         )
-        flow.sig_merged.connect(while_alive(self, self._merged))
-        flow.sig_ended.connect(while_alive(self, lambda _merged: self._flow_ended()))
+        flow.sig_merged.connect(self._merged)  # bound methods: Qt drops them with the page
+        flow.sig_ended.connect(self._flow_ended)
         self.flow = flow
+        self._update_actions()
         flow.start()
         return flow
 
-    def _flow_ended(self) -> None:
+    def _flow_ended(self, _merged: bool) -> None:
         self.flow = None
-        self._set_busy(False)
+        self._step_ended()
 
     def _merged(self, result: MergeResult) -> None:
+        self._own_write(result.changes)
         preview = result.preview
         model = self.candidates.model
         row = self.candidates.table.currentIndex().row()
         self._remove_student(preview.absorbed_id)
         self.candidates.select_row(min(max(row, 0), self.candidates.proxy.rowCount() - 1))
-        moved = sum(c.moved for c in preview.changes)
+        moved = sum(c.moved for c in preview.table_changes)
         self.sig_status.emit(
             f"Merged {student_label(model.record(preview.absorbed_id), preview.absorbed_id)} into "
             f"{student_label(model.record(preview.survivor_id), preview.survivor_id)}: {moved:,} rows moved in "
             f"{result.seconds:.2f} s (merge #{result.merge_id}; Merge history can undo it)."
         )
         self.history.load()
-        self.sig_merged.emit(result)
 
-    def _merge_undone(self, _record: object) -> None:
+    def _merge_undone(self, _result: UndoResult) -> None:
         self._undone_since_scan = True
         self._update_info()
 
@@ -520,9 +614,10 @@ class DuplicatesView(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.sig_merged.connect(self._batch_merged)
         dialog.sig_not_duplicate.connect(self._batch_verdict)
-        dialog.finished.connect(lambda _result: self._batch_closed())
+        dialog.sig_wrote.connect(self._own_write)
+        dialog.finished.connect(self._batch_closed)
         self.batch_dialog = dialog
-        self._set_busy(True)
+        self._update_actions()
         dialog.open()
         return dialog
 
@@ -533,9 +628,8 @@ class DuplicatesView(QWidget):
     def _batch_merged(self, result: MergeResult) -> None:
         self._remove_student(result.preview.absorbed_id)
         self.history.load()
-        self.sig_merged.emit(result)
 
-    def _batch_closed(self) -> None:
+    def _batch_closed(self, _result: int) -> None:
         self.batch_dialog = None
-        self._set_busy(False)
+        self._step_ended()
         self.sig_status.emit("Batch review ended.")

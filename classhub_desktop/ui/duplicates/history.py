@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QLabel,
-    QStyle,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QTableWidgetItem, QWidget
 
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.merge.operations import MergeRecord, UndoRefused, merge_history, undo_merge
+from classhub_desktop.store.merge.operations import (
+    MergeRecord,
+    UndoRefused,
+    UndoResult,
+    merge_history,
+    undo_merge,
+)
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.duplicates.list_panel import ListPanel
 from classhub_desktop.ui.duplicates.merge_flow import error_heading
-from classhub_desktop.ui.duplicates.widgets import EMPTY, StateStack, action_row, ask, list_table, value_text
+from classhub_desktop.ui.duplicates.widgets import EMPTY, value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
@@ -44,18 +40,13 @@ def refusal_text(error: UndoRefused) -> str:
     return "\n".join(lines)
 
 
-class HistoryPanel(QWidget):
-    sig_status = Signal(str)
-    sig_undone = Signal(object)  # the MergeRecord that was undone
+class HistoryPanel(ListPanel):
+    sig_undone = Signal(UndoResult)
     sig_loaded = Signal(int)  # number of merges shown
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.session: Workspace | None = None
+        super().__init__(runner, HEADERS, (60, 130, 230, 230, 60, 140), "historyTable", parent)
         self.records: list[MergeRecord] = []
-        self._generation = 0
-        self.confirm_box: Any = None  # the open "Undo?" question (tests answer it)
         style = self.style()
         self.reload_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Reload", self)
         self.reload_action.setToolTip("Load the merge history again")
@@ -65,25 +56,16 @@ class HistoryPanel(QWidget):
         self.undo_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.undo_action.triggered.connect(self.undo_selected)
         self.addAction(self.undo_action)
-        self.count_label = QLabel("")
-        self.count_label.setObjectName("countLabel")
-        top = action_row(self.count_label, (self.reload_action, self.undo_action))
-        self.table = list_table(HEADERS, (60, 130, 230, 230, 60, 140), "historyTable")
+        self.add_action(self.reload_action)
+        self.add_action(self.undo_action)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.itemSelectionChanged.connect(self._update_undo)
         self.table.itemDoubleClicked.connect(lambda _item: self.undo_selected())
-        self.stack = StateStack(self.table)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.stack, 1)
         self.set_session(None)
 
     def set_session(self, session: Workspace | None) -> None:
-        self.session = session
-        self._generation += 1
+        super().set_session(session)
         self.records = []
-        self.table.setRowCount(0)
         self.reload_action.setEnabled(session is not None)
         self._update_undo()
         self.stack.show_message("No merge history yet", "Connect to a database to see its merges.")
@@ -95,23 +77,19 @@ class HistoryPanel(QWidget):
     def load(self) -> Task | None:
         if self.session is None:
             return None
-        self._generation += 1
-        generation = self._generation
-        self.count_label.setText("Loading…")
-        task = self.runner.start_call("Loading the merge history", merge_history, self.session.engine)
-        task.sig_finished.connect(while_alive(self, lambda records: self._loaded(generation, records)))
-        task.sig_failed.connect(while_alive(self, lambda error: self._load_failed(generation, error)))
-        return task
+        return self.run_load(
+            "Loading the merge history",
+            "Loading…",
+            "The merge history could not be loaded",
+            merge_history,
+            self.session.engine,
+            on_done=self._loaded,
+        )
 
-    def _loaded(self, generation: int, records: list[MergeRecord]) -> None:
-        if generation != self._generation:
-            return
+    def _loaded(self, records: list[MergeRecord]) -> None:
         selected = self.selected_record()
         self.records = list(records)
-        self.table.setRowCount(len(self.records))
-        for row, record in enumerate(self.records):
-            for column, item in enumerate(self._items(record)):
-                self.table.setItem(row, column, item)
+        self.show_rows([self._items(record) for record in self.records])
         if self.records:
             self.stack.show_content()
             keep = next((i for i, r in enumerate(self.records) if selected and r.merge_id == selected.merge_id), 0)
@@ -123,16 +101,9 @@ class HistoryPanel(QWidget):
             )
         undone = sum(1 for r in self.records if r.undone_at is not None)
         n = len(self.records)
-        self.count_label.setText(f"{n} merge{'s' if n != 1 else ''}" + (f", {undone} undone" if undone else ""))
+        self.status_label.setText(f"{n} merge{'s' if n != 1 else ''}" + (f", {undone} undone" if undone else ""))
         self._update_undo()
         self.sig_loaded.emit(n)
-
-    def _load_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._generation:
-            self.count_label.setText("")
-            self.stack.show_message(
-                "The merge history could not be loaded", user_message(error), "Try again", self.load
-            )
 
     def _items(self, record: MergeRecord) -> list[QTableWidgetItem]:
         undone = (
@@ -188,8 +159,7 @@ class HistoryPanel(QWidget):
         record = self.selected_record()
         if record is None or self.session is None or not self.undo_action.isEnabled():
             return
-        self.confirm_box = ask(
-            self,
+        self.ask(
             "Undo the merge?",
             f"Undo merge #{record.merge_id}? {record.absorbed_name} (#{record.absorbed_id}) becomes an active "
             f"record again and the {record.rows:,} journaled rows are put back as they were before the merge.",
@@ -202,22 +172,20 @@ class HistoryPanel(QWidget):
         """Undo `record` now (no question), with a progress dialog."""
         if self.session is None:
             return None
-        return run_with_progress(
-            self,
-            self.runner,
+        return self.run_write(
             f"Undoing merge #{record.merge_id}",
             undo_merge,
             self.session.engine,
             record.merge_id,
-            on_result=while_alive(self, lambda _summary: self._undone(record)),
-            on_error=while_alive(self, self._undo_failed),
+            on_done=lambda result: self._undone(record, result),
+            on_error=self._undo_failed,
         )
 
-    def _undone(self, record: MergeRecord) -> None:
+    def _undone(self, record: MergeRecord, result: UndoResult) -> None:
         self.sig_status.emit(
             f"Merge #{record.merge_id} undone: {record.absorbed_name} (#{record.absorbed_id}) is active again."
         )
-        self.sig_undone.emit(record)
+        self.sig_undone.emit(result)
         self.load()
 
     def _undo_failed(self, error: BaseException) -> None:

@@ -1,12 +1,15 @@
 """One merge as the user lives it: preview (rolled back) → preview dialog → confirmed merge, each with progress.
 
-Used by the page and by batch mode. Every database step runs on a worker; errors are shown with
-ui/common/errors under a heading that says which step failed.
+Used by the page and by batch mode. Every database step runs on a worker through the flow's own PageOps (the
+flow owns it: once the flow has ended and is deleted, no late callback reaches it); errors are shown with
+ui/common/errors under a heading that says which step failed. The merge's `MergeResult.changes` reach the other
+pages through the runner's broadcast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QWidget
@@ -25,9 +28,9 @@ from classhub_desktop.store.merge.operations import (
     preview_merge,
 )
 from classhub_desktop.ui.common.errors import show_error
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.common.progress import ProgressDialog
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 
@@ -47,8 +50,8 @@ def error_heading(error: BaseException, step: str) -> str:
 class MergeFlow(QObject):
     """Start with `start()`; ends with sig_ended(merged). `dialog` is the preview dialog while it is open."""
 
-    sig_preview_shown = Signal(object)  # MergePreviewDialog
-    sig_merged = Signal(object)  # MergeResult
+    sig_preview_shown = Signal(MergePreviewDialog)
+    sig_merged = Signal(MergeResult)
     sig_ended = Signal(bool)  # True when the merge was done
 
     def __init__(
@@ -70,25 +73,32 @@ class MergeFlow(QObject):
         self.records = records
         self.warning = warning
         self.dialog: MergePreviewDialog | None = None
-        self.task: Task | None = None
+        self.ops = PageOps(self, runner)
         self.ended = False
 
-    def start(self) -> Task:
-        task = run_with_progress(
-            self.widget,
-            self.runner,
-            "Preparing the merge preview",
-            preview_merge,
+    @property
+    def task(self) -> Task | None:
+        """The step running now (preview or merge), None while the preview dialog waits for an answer."""
+        return self.ops.task("step")
+
+    def _run_step(self, title: str, fn: Callable[..., Any], on_done: Callable[[Any], None], step: str) -> Task:
+        task = self.ops.run(
+            "step",
+            title,
+            fn,
             self.engine,
             self.survivor_id,
             self.absorbed_id,
             self.choices,
-            on_result=while_alive(self, self._show_preview),
-            on_error=while_alive(self, lambda error: self._failed(error, "The merge preview")),
+            on_done=on_done,
+            on_error=lambda error: self._failed(error, step),
+            on_cancelled=lambda: self._end(False),
         )
-        task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
-        self.task = task
+        ProgressDialog(task, self.widget, title=title)  # Cancel in it cancels the step
         return task
+
+    def start(self) -> Task:
+        return self._run_step("Preparing the merge preview", preview_merge, self._show_preview, "The merge preview")
 
     def _show_preview(self, preview: MergePreview) -> None:
         dialog = MergePreviewDialog(preview, self.records, self.widget, warning=self.warning)
@@ -103,20 +113,7 @@ class MergeFlow(QObject):
         if result != QDialog.DialogCode.Accepted:
             self._end(False)
             return
-        task = run_with_progress(
-            self.widget,
-            self.runner,
-            "Merging the two records",
-            merge_students,
-            self.engine,
-            self.survivor_id,
-            self.absorbed_id,
-            self.choices,
-            on_result=while_alive(self, self._merged),
-            on_error=while_alive(self, lambda error: self._failed(error, "The merge")),
-        )
-        task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
-        self.task = task
+        self._run_step("Merging the two records", merge_students, self._merged, "The merge")
 
     def _merged(self, result: MergeResult) -> None:
         self.sig_merged.emit(result)
@@ -130,6 +127,5 @@ class MergeFlow(QObject):
         if self.ended:
             return
         self.ended = True
-        self.task = None
         self.sig_ended.emit(merged)
         self.deleteLater()

@@ -1,22 +1,21 @@
-"""Small pieces the Duplicates page shares: value formatting, an empty-state stack, a non-blocking question."""
+"""Small pieces the Duplicates page shares: an empty-state stack, a read-only list table, a non-blocking question.
+
+Value formatting lives in ui.common.values (the roster import preview shows values the same way).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QColor, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMessageBox,
     QPushButton,
     QStackedWidget,
     QTableWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,45 +24,16 @@ from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
 
-EMPTY = "—"  # shown for an empty value
-FIELD_LABELS: dict[str, str] = {
-    "first_name": "First name",
-    "middle_name": "Middle name",
-    "last_name": "Last name",
-    "preferred_name": "Preferred name",
-    "date_of_birth": "Date of birth",
-    "grade": "Grade",
-    "state_id": "State id",
-    "email": "E-mail",
-    "guardian_name": "Guardian",
-    "guardian_email": "Guardian e-mail",
-    "guardian_phone": "Guardian phone",
-    "address_line": "Address",
-    "city": "City",
-    "postal_code": "Postal code",
-    "school_id": "School id",
-    "sourced_id": "SIS id",
-    "status": "Status",
-    "created_at": "Created",
-    "updated_at": "Last changed",
-}
+# `X as X`: re-exported for the Duplicates modules, and for ui/roster until it imports them from ui.common.values
+# (ui features must not import each other).
+from classhub_desktop.ui.common.values import EMPTY as EMPTY
+from classhub_desktop.ui.common.values import FIELD_LABELS
+from classhub_desktop.ui.common.values import diff_color as diff_color
+from classhub_desktop.ui.common.values import field_label as field_label
+from classhub_desktop.ui.common.values import value_text as value_text
+
 #: The rows of the comparison, in this order (every identifying column of a student).
 COMPARED_FIELDS: tuple[str, ...] = tuple(FIELD_LABELS)
-
-
-def field_label(field: str) -> str:
-    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
-
-
-def value_text(value: Any) -> str:
-    """A database value as the user reads it ("" for empty)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value).strip()
 
 
 def record_value(record: StudentRecord | None, field: str) -> Any:
@@ -78,12 +48,6 @@ def student_label(record: StudentRecord | None, student_id: int) -> str:
 def differs(a: Any, b: Any) -> bool:
     """Values the user would call different (case and surrounding spaces count: they are what gets kept)."""
     return value_text(a) != value_text(b)
-
-
-def diff_color(widget: QWidget) -> QColor:
-    """A soft highlight for differing values that stays readable on light and dark palettes."""
-    dark = widget.palette().color(QPalette.ColorRole.Base).lightness() < 128
-    return QColor(120, 95, 20) if dark else QColor(255, 236, 170)
 
 
 def cell_text(table: QTableWidget, row: int, column: int) -> str:
@@ -109,20 +73,6 @@ def list_table(headers: tuple[str, ...], widths: tuple[int, ...], object_name: s
     for column, width in enumerate(widths):
         table.setColumnWidth(column, width)
     return table
-
-
-def action_row(label: QLabel, actions: tuple[QAction, ...]) -> QHBoxLayout:
-    """A label that takes the free width, then a text-beside-icon button per action."""
-    row = QHBoxLayout()
-    row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(label, 1)
-    for action in actions:
-        button = QToolButton()
-        button.setDefaultAction(action)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        row.addWidget(button)
-    return row
-
 
 
 class StateStack(QStackedWidget):

@@ -7,6 +7,10 @@ While the page is hidden the sampler pauses (no samples, no charts) and a Health
 (ui/health/watch.py) runs only the fast tier's checks once a minute, so that a check turning critical
 still raises the desktop notification while the user works on another page (`watch_hidden=False`
 turns it off).
+
+`apply_changes` (the main window calls it with the Changes of every write, see core.changes): the checks
+that read what a write changed (duplicate students after a merge or an import, duplicate and missing classes)
+run again at once while the page is shown, else when it is next shown, instead of waiting for their hour.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.config.profiles import ProfileError, ProfileStore
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.health.model import (
     AREAS,
     Area,
@@ -44,17 +49,24 @@ from classhub_desktop.core.health.model import (
     worst,
 )
 from classhub_desktop.offline.health_samples import HealthSampleStore, Point
-from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.health.charts import HealthCharts, chart_metrics
 from classhub_desktop.ui.health.evidence import EvidencePanel
 from classhub_desktop.ui.health.sampler import HealthSampler, JobResult, SamplerTarget
 from classhub_desktop.ui.health.tiles import HealthTile, headline
 from classhub_desktop.ui.health.watch import WATCH_INTERVAL_MS, HealthWatch, watch_words
+from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import TaskRunner
 from classhub_desktop.workspace import Workspace
 
 NO_API_TEXT = "No API configured"
 NO_API_DETAIL = "This profile has no API address; add one in the Connect dialog to check the API too."
+# The database checks that read what a kind of write changes. All of them are in the hourly "sizes" tier
+# (core.health.catalog; tests/ui/health checks it), so they run again after such a write instead of an hour later.
+RECHECK_TIER: Tier = "sizes"
+RECHECKED_AFTER: dict[Entity, tuple[str, ...]] = {
+    Entity.STUDENTS: ("classhub.duplicate_students",),  # merges, imports, edits of names and birth dates
+    Entity.CLASSES: ("classhub.duplicate_classes", "classhub.missing_classes"),  # classes removed or moved
+}
 BANNER_STYLE = ("QFrame#healthBanner { background: #fdecea; border: 1px solid #e53935; border-left: 8px solid #e53935;"
                 " border-radius: 4px; } QFrame#healthBanner QLabel { color: #b71c1c; }")
 
@@ -100,9 +112,11 @@ class HealthView(QWidget):
         self.has_api = False
         self.selected_area: Area | None = None
         self._area_chosen = False  # the user clicked a tile: stop following the worst area
-        self._charts_generation = 0
-        self._charts_loading = False
-        self._charts_dirty = False
+        self.ops = PageOps(self, runner)
+        self.charts_loads = 0  # chart loads started (tests: none while hidden)
+        self._charts_dirty = False  # asked to load while a load ran: load once more when it ends
+        self._stale_checks: set[str] = set()  # checks to run again after writes (apply_changes)
+        self._after_changes = ReloadWhenShown(self, self._recheck)
         self._tray: QSystemTrayIcon | None = None
         self.sampler = HealthSampler(runner, intervals_ms, self)
         self.sampler.sig_result.connect(self._on_result)
@@ -193,6 +207,10 @@ class HealthView(QWidget):
 
     def set_session(self, session: Workspace | None) -> None:
         self.session = session
+        self.ops.cancel_all()
+        self._charts_dirty = False
+        self._stale_checks = set()
+        self._after_changes.forget()
         self.findings = {}
         self.critical_ids = set()
         self.critical_events = []
@@ -268,9 +286,26 @@ class HealthView(QWidget):
         """Run every check now (the tiers already running finish first and are not doubled)."""
         if self.session is None:
             return
+        self._stale_checks = set()  # every check runs now
+        self._after_changes.forget()
         started = self.sampler.run_now()
         self.sig_status.emit("Running all health checks…" if started else "The health checks are already running.")
         self._update_checked_label()
+
+    def apply_changes(self, changes: Changes) -> None:
+        """A write somewhere changed `changes`: run the checks that read it again (when the page is shown)."""
+        if self.session is None:
+            return
+        checks = {check for entity, ids in RECHECKED_AFTER.items() if changes.touches(entity) for check in ids}
+        if checks:
+            self._stale_checks |= checks
+            self._after_changes.mark_stale()
+
+    def _recheck(self) -> None:
+        checks, self._stale_checks = self._stale_checks, set()
+        if self.session is not None and self.sampler.recheck(RECHECK_TIER, checks):
+            self.sig_status.emit("Health: checking again what the last change touched…")
+            self._update_checked_label()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -317,7 +352,7 @@ class HealthView(QWidget):
             self.watch_label.setToolTip("The background watch is off: checks and notifications run only "
                                         "while this page is shown.")
 
-    @Slot(object)
+    @Slot(JobResult)
     def _on_watch_result(self, result: JobResult) -> None:
         """A watch result: update the findings and tiles silently (no status messages, no charts) and
         notify on a transition to critical, as the sampler's results do."""
@@ -332,7 +367,7 @@ class HealthView(QWidget):
 
     # - results -
 
-    @Slot(object)
+    @Slot(JobResult)
     def _on_result(self, result: JobResult) -> None:
         if self.session is None:
             return
@@ -461,27 +496,24 @@ class HealthView(QWidget):
         """Read the stored samples of the chosen range on a worker and draw them."""
         if self.session is None:
             return
-        if self._charts_loading:
+        if self.ops.busy("charts"):  # one load at a time; the newest samples come with one more after it
             self._charts_dirty = True
             return
-        self._charts_loading = True
         self._charts_dirty = False
-        self._charts_generation += 1
-        generation = self._charts_generation
+        self.charts_loads += 1
         end = time.time()
         start = end - self.charts.range_s
-        task = self.runner.start_call("Loading health charts", self.store.query_many, self.session.profile_name,
-                                      chart_metrics(), start, end, max_points=self.charts.max_points())
-        task.sig_finished.connect(while_alive(self, lambda data: self._on_charts(generation, data, start, end)))
-        task.sig_failed.connect(while_alive(
-            self, lambda e: self.sig_status.emit(f"Health: the charts could not be loaded: {e}")))
-        task.sig_done.connect(while_alive(self, self._charts_done))
 
-    def _on_charts(self, generation: int, data: dict[str, list[Point]], start: float, end: float) -> None:
-        if generation == self._charts_generation and self.session is not None:
+        def loaded(data: dict[str, list[Point]]) -> None:
             self.charts.set_data(data, start, end)
 
-    def _charts_done(self) -> None:
-        self._charts_loading = False
+        def failed(error: BaseException) -> None:
+            self.sig_status.emit(f"Health: the charts could not be loaded: {error}")
+
+        self.ops.run("charts", "Loading health charts", self.store.query_many, self.session.profile_name,
+                     chart_metrics(), start, end, max_points=self.charts.max_points(), quick=True,
+                     on_done=loaded, on_error=failed, on_ended=self._charts_ended)
+
+    def _charts_ended(self) -> None:
         if self._charts_dirty:
             QTimer.singleShot(0, self, self.load_charts)

@@ -10,13 +10,15 @@ The fast tier runs as two jobs, database and API, so an API that hangs until its
 delays the database tiles. Rules: never on the GUI thread (TaskRunner), never two runs of one tier
 at once (a due tier that is still running waits for it and then runs), nothing while paused (the
 page pauses when hidden); `resume` runs every tier that fell due meanwhile at once, the others at
-their next due time. Results of a previous target (another session) are dropped.
+their next due time. Results of a previous target (another session) are dropped. The jobs run through the
+sampler's PageOps, one slot per tier and part ("fast/database", "fast/api", ...), plus "recheck": checks run
+again outside their schedule after a write changed what they read (`recheck`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,10 +33,12 @@ from classhub_desktop.remote.health_metrics import ApiMetricsSample
 from classhub_desktop.remote.health_metrics import chart_figures as api_chart_figures
 from classhub_desktop.store.health.runner import chart_figures as database_chart_figures
 from classhub_desktop.store.health.runner import run_database_checks, sample_database
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.ui.page_ops import PageOps
+from classhub_desktop.ui.tasks import TaskRunner
 
 Part = Literal["database", "api"]
+PARTS: tuple[Part, ...] = ("database", "api")
+RECHECK = "recheck"  # the slot of `HealthSampler.recheck`
 DEFAULT_INTERVALS_MS: dict[Tier, int] = {tier: seconds * 1000 for tier, seconds in TIER_INTERVALS_S.items()}
 TIER_WORDS: dict[Tier, str] = {"fast": "fast checks", "stats": "statistics checks",
                                "statements": "statement statistics", "sizes": "size checks"}
@@ -79,12 +83,14 @@ def _store(target: SamplerTarget, samples: Mapping[str, float], when: float, not
 
 
 def run_database_job(target: SamplerTarget, tier: Tier, previous: Mapping[str, float] | None, *,
-                     progress: Progress, cancel: CancelToken) -> JobResult:
+                     progress: Progress, cancel: CancelToken, only: Collection[str] | None = None) -> JobResult:
+    """The database checks of `tier` (with the fast tier, a sample for the charts); with `only`, just those
+    checks of the tier and no sample."""
     started = time.perf_counter()
     when = time.time()
     progress.report(0, None, f"Health: {TIER_WORDS[tier]} (database)")
     result = JobResult(tier, "database", [], taken_at=when)
-    if tier == "fast":
+    if tier == "fast" and only is None:
         try:
             raw = sample_database(target.engine)
         except Exception as exc:  # the checks below say what is wrong in detail
@@ -94,7 +100,8 @@ def run_database_job(target: SamplerTarget, tier: Tier, previous: Mapping[str, f
             result.samples = database_chart_figures(previous, raw)
             _store(target, result.samples, when, result.notes)
     cancel.raise_if_cancelled()
-    result.findings = list(run_database_checks(target.engine, target.thresholds, tiers={tier}, cancel=cancel))
+    result.findings = list(run_database_checks(target.engine, target.thresholds, tiers={tier}, only=only,
+                                               cancel=cancel))
     result.duration_ms = (time.perf_counter() - started) * 1000
     return result
 
@@ -120,7 +127,7 @@ def run_api_job(target: SamplerTarget, previous: ApiMetricsSample | None, *,
 class HealthSampler(QObject):
     """Runs the tiers of one target on timers. Starts paused: call `resume` (the page does on show)."""
 
-    sig_result = Signal(object)  # JobResult
+    sig_result = Signal(JobResult)
     sig_failed = Signal(str, str)  # "tier/part", message
     sig_busy_changed = Signal(bool)  # any job running
 
@@ -132,9 +139,8 @@ class HealthSampler(QObject):
         self.target: SamplerTarget | None = None
         self.paused = True
         self.runs: dict[Tier, int] = dict.fromkeys(TIERS, 0)  # runs started per tier (tests, status)
-        self._generation = 0
+        self.ops = PageOps(self, runner)
         self._last_started: dict[Tier, float | None] = dict.fromkeys(TIERS, None)
-        self._running: dict[Tier, dict[Part, Task]] = {tier: {} for tier in TIERS}
         self._previous: dict[Part, Any] = {}
         self._timers: dict[Tier, QTimer] = {}
         for tier in TIERS:
@@ -147,11 +153,10 @@ class HealthSampler(QObject):
 
     def set_target(self, target: SamplerTarget | None) -> None:
         """Sample `target` from now on (None: nothing); running jobs of the old one are cancelled."""
-        self._generation += 1
-        for jobs in self._running.values():
-            for task in jobs.values():
-                task.cancel()  # their results are dropped (generation)
-        self._running = {tier: {} for tier in TIERS}
+        was_busy = self.is_running()
+        self.ops.cancel_all()  # their results are dropped
+        if was_busy:
+            self.sig_busy_changed.emit(False)
         self.target = target
         self._previous = {}
         self._last_started = dict.fromkeys(TIERS, None)
@@ -188,10 +193,24 @@ class HealthSampler(QObject):
         if raw is not None and self.target is not None:
             self._previous[part] = raw
 
+    def recheck(self, tier: Tier, check_ids: Collection[str]) -> bool:
+        """Run these database checks of `tier` now, outside the schedule (a write changed what they read);
+        their findings arrive as any result. A recheck under way is replaced. False without a target."""
+        target = self.target
+        if target is None or not check_ids:
+            return False
+        was_busy = self.is_running()
+        self.ops.run(RECHECK, "Health: checking again after a change", run_database_job, target, tier, None,
+                     only=frozenset(check_ids), on_done=self._on_result,
+                     on_error=lambda e: self._on_failed(tier, "database", e), on_ended=self._on_recheck_ended)
+        if not was_busy:
+            self.sig_busy_changed.emit(True)
+        return True
+
     def is_running(self, tier: Tier | None = None) -> bool:
         if tier is None:
-            return any(self._running.values())
-        return bool(self._running[tier])
+            return self.ops.busy()
+        return any(self.ops.busy(_slot(tier, part)) for part in PARTS)
 
     def due_in_ms(self, tier: Tier) -> int | None:
         """Milliseconds until the tier's timer fires (None: not scheduled)."""
@@ -202,7 +221,7 @@ class HealthSampler(QObject):
 
     def _schedule(self, tier: Tier) -> None:
         timer = self._timers[tier]
-        if self.paused or self.target is None or self._running[tier]:
+        if self.paused or self.target is None or self.is_running(tier):
             timer.stop()
             return
         last = self._last_started[tier]
@@ -215,45 +234,42 @@ class HealthSampler(QObject):
 
     def _start(self, tier: Tier) -> bool:
         target = self.target
-        if target is None or self._running[tier]:
+        if target is None or self.is_running(tier):
             return False
         self._timers[tier].stop()
         self._last_started[tier] = time.monotonic()
         self.runs[tier] += 1
-        generation = self._generation
         was_busy = self.is_running()
-        jobs: list[tuple[Part, Task]] = [("database", self.runner.start(
-            f"Health: {TIER_WORDS[tier]} (database)", run_database_job, target, tier,
-            self._previous.get("database") if tier == "fast" else None))]
+        self._start_part(tier, "database", f"Health: {TIER_WORDS[tier]} (database)", run_database_job, target, tier,
+                         self._previous.get("database") if tier == "fast" else None)
         if tier == "fast" and target.api_base_url:
-            jobs.append(("api", self.runner.start("Health: API checks", run_api_job, target,
-                                                  self._previous.get("api"))))
-        for part, task in jobs:
-            self._running[tier][part] = task
-            task.sig_finished.connect(while_alive(self, lambda r, g=generation: self._on_result(g, r)))
-            task.sig_failed.connect(while_alive(
-                self, lambda e, g=generation, t=tier, p=part: self._on_failed(g, t, p, e)))
-            task.sig_done.connect(while_alive(self, lambda g=generation, t=tier, p=part: self._on_done(g, t, p)))
+            self._start_part(tier, "api", "Health: API checks", run_api_job, target, self._previous.get("api"))
         if not was_busy:
             self.sig_busy_changed.emit(True)
         return True
 
-    def _on_result(self, generation: int, result: JobResult) -> None:
-        if generation != self._generation:
-            return
+    def _start_part(self, tier: Tier, part: Part, title: str, job: Callable[..., JobResult], *args: Any) -> None:
+        self.ops.run(_slot(tier, part), title, job, *args, on_done=self._on_result,
+                     on_error=lambda e: self._on_failed(tier, part, e), on_ended=lambda: self._on_ended(tier))
+
+    def _on_result(self, result: JobResult) -> None:
         if result.raw is not None:
             self._previous[result.part] = result.raw
         self.sig_result.emit(result)
 
-    def _on_failed(self, generation: int, tier: Tier, part: Part, error: BaseException) -> None:
-        if generation == self._generation:
-            self.sig_failed.emit(f"{tier}/{part}", str(error) or type(error).__name__)
+    def _on_failed(self, tier: Tier, part: Part, error: BaseException) -> None:
+        self.sig_failed.emit(f"{tier}/{part}", str(error) or type(error).__name__)
 
-    def _on_done(self, generation: int, tier: Tier, part: Part) -> None:
-        if generation != self._generation:
-            return  # set_target reset the bookkeeping already
-        self._running[tier].pop(part, None)
-        if not self._running[tier]:
+    def _on_ended(self, tier: Tier) -> None:
+        if not self.is_running(tier):
             self._schedule(tier)
         if not self.is_running():
             self.sig_busy_changed.emit(False)
+
+    def _on_recheck_ended(self) -> None:
+        if not self.is_running():
+            self.sig_busy_changed.emit(False)
+
+
+def _slot(tier: Tier, part: Part) -> str:
+    return f"{tier}/{part}"

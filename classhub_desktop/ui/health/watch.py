@@ -9,7 +9,7 @@ run_database_checks(tiers={"fast"}). Nothing goes into the sample store.
 Rules: on the TaskRunner (never the GUI thread), never two runs at once (the next run is scheduled
 when the previous one is done, one interval later), nothing while stopped. Results of a previous
 target (another session) are dropped; a run that is under way when the watch stops still reports
-(its findings are as current as any).
+(its findings are as current as any). The run goes through the watch's PageOps (slot "watch").
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
 from classhub_desktop.remote.health import check_api
 from classhub_desktop.remote.health_metrics import ApiMetricsSample
 from classhub_desktop.store.health.runner import run_database_checks
-from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.health.sampler import JobResult, SamplerTarget
-from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.ui.page_ops import PageOps
+from classhub_desktop.ui.tasks import TaskRunner
 
 WATCH_INTERVAL_MS = 60_000
 WATCH_TITLE = "Health: watching for critical findings"
@@ -69,7 +69,7 @@ def run_watch_job(target: SamplerTarget, previous_api: ApiMetricsSample | None, 
 class HealthWatch(QObject):
     """Runs `run_watch_job` every `interval_ms` between `start` and `stop`."""
 
-    sig_result = Signal(object)  # JobResult (one per part: database, then api)
+    sig_result = Signal(JobResult)  # one per part: database, then api
     sig_failed = Signal(str)  # message
 
     def __init__(self, runner: TaskRunner, interval_ms: int = WATCH_INTERVAL_MS,
@@ -81,8 +81,7 @@ class HealthWatch(QObject):
         self.active = False
         self.runs = 0  # runs started (tests, status)
         self.previous_api: ApiMetricsSample | None = None
-        self._generation = 0
-        self._task: Task | None = None
+        self.ops = PageOps(self, runner)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._run)
@@ -91,16 +90,13 @@ class HealthWatch(QObject):
         """Watch `target` from now on: the first run one interval from now (the page's own results are
         fresh when it is hidden). A new target drops the results of the old one's running job."""
         if target is not self.target:
-            self._generation += 1
-            if self._task is not None:
-                self._task.cancel()
-                self._task = None
+            self.ops.cancel("watch")
             self.target = target
             self.previous_api = previous_api
         elif previous_api is not None:
             self.previous_api = previous_api
         self.active = True
-        if self._task is None:
+        if not self.is_running():
             self._timer.start(self.interval_ms)
 
     def stop(self) -> None:
@@ -111,46 +107,33 @@ class HealthWatch(QObject):
     def clear(self) -> None:
         """Stop and forget the target (no session): a running job is cancelled and its results dropped."""
         self.stop()
-        self._generation += 1
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self.ops.cancel("watch")
         self.target = None
         self.previous_api = None
 
     def is_running(self) -> bool:
-        return self._task is not None
+        return self.ops.busy("watch")
 
     def due_in_ms(self) -> int | None:
         return self._timer.remainingTime() if self._timer.isActive() else None
 
     def _run(self) -> None:
         target = self.target
-        if not self.active or target is None or self._task is not None:
+        if not self.active or target is None or self.is_running():
             return
         self.runs += 1
-        generation = self._generation
-        task = self.runner.start(WATCH_TITLE, run_watch_job, target, self.previous_api)
-        self._task = task
-        task.sig_finished.connect(while_alive(self, lambda r, g=generation: self._on_results(g, r)))
-        task.sig_failed.connect(while_alive(self, lambda e, g=generation: self._on_failed(g, e)))
-        task.sig_done.connect(while_alive(self, lambda g=generation: self._on_done(g)))
+        self.ops.run("watch", WATCH_TITLE, run_watch_job, target, self.previous_api, on_done=self._on_results,
+                     on_error=self._on_failed, on_ended=self._on_ended)
 
-    def _on_results(self, generation: int, results: list[JobResult]) -> None:
-        if generation != self._generation:
-            return
+    def _on_results(self, results: list[JobResult]) -> None:
         for result in results:
             if result.part == "api" and isinstance(result.raw, ApiMetricsSample):
                 self.previous_api = result.raw
             self.sig_result.emit(result)
 
-    def _on_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._generation:
-            self.sig_failed.emit(str(error) or type(error).__name__)
+    def _on_failed(self, error: BaseException) -> None:
+        self.sig_failed.emit(str(error) or type(error).__name__)
 
-    def _on_done(self, generation: int) -> None:
-        if generation != self._generation:
-            return
-        self._task = None
+    def _on_ended(self) -> None:
         if self.active:
             self._timer.start(self.interval_ms)

@@ -1,5 +1,6 @@
 """Assign blocks to a teacher: tick the blocks they teach. A block another teacher teaches is marked,
-and the dialog says which blocks would move from whom before anything is saved."""
+and the dialog says which blocks would move from whom before anything is saved. Loading and saving run
+through the dialog's PageOps; the save's Changes reach the pages through the runner's broadcast."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from classhub_desktop.store.teachers.blocks import (
 )
 from classhub_desktop.store.teachers.records import TeacherRow
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.roster.teacher_dialog import error_label
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
@@ -59,13 +60,13 @@ class _BlockProxy(QSortFilterProxyModel):
 class BlockAssignmentDialog(QDialog):
     """Emits sig_saved(AssignmentResult) and closes after saving."""
 
-    sig_saved = Signal(object)
+    sig_saved = Signal(AssignmentResult)
     sig_loaded = Signal()
 
     def __init__(self, runner: TaskRunner, engine: Engine, teacher: TeacherRow, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner, self.engine, self.teacher = runner, engine, teacher
-        self.task: Task | None = None
+        self.ops = PageOps(self, runner)
         self.blocks: dict[int, BlockChoice] = {}
         self.setWindowTitle(f"Blocks taught by {teacher.display_name}")
         self.resize(1040, 580)
@@ -125,9 +126,8 @@ class BlockAssignmentDialog(QDialog):
         self.error.hide()
         self.reload_button.hide()
         self.save_button.setEnabled(False)
-        task = self.runner.start_call("Loading blocks", list_block_choices, self.engine)
-        task.sig_finished.connect(while_alive(self, self._loaded))
-        task.sig_failed.connect(while_alive(self, lambda e: self._show_error(user_message(e), reload=True)))
+        self.ops.run("load", "Loading blocks", list_block_choices, self.engine, quick=True, on_done=self._loaded,
+                     on_error=lambda e: self._show_error(user_message(e), reload=True))
 
     def _loaded(self, blocks: list[BlockChoice]) -> None:
         self.blocks = {b.id: b for b in blocks}
@@ -229,7 +229,7 @@ class BlockAssignmentDialog(QDialog):
             self.summary.setText(text)
             self.summary.setStyleSheet(WARNING_STYLE if taken else "")
         self.save_button.setText("Reassign and save" if taken else "Save")
-        self.save_button.setEnabled(bool(assign or unassign) and self.task is None and bool(self.blocks))
+        self.save_button.setEnabled(bool(assign or unassign) and not self.ops.busy("save") and bool(self.blocks))
 
     def _show_error(self, message: str, *, reload: bool = False) -> None:
         self.error.setText(message)
@@ -239,24 +239,20 @@ class BlockAssignmentDialog(QDialog):
     @Slot()
     def save(self) -> Task | None:
         assign, unassign, _taken = self.plan()
-        if not (assign or unassign) or self.task is not None:
+        if not (assign or unassign) or self.ops.busy("save"):
             return None
         seen = {i: self.blocks[i].teacher_id for i in assign + unassign}
         self._show_error("")
-        self.task = self.runner.start_call(
-            "Assigning blocks", assign_blocks, self.engine, self.teacher.id, assign, unassign, seen
+        task = self.ops.run(
+            "save", "Assigning blocks", assign_blocks, self.engine, self.teacher.id, assign, unassign, seen,
+            quick=True, on_done=self._saved, on_error=self._failed, on_ended=self._update_summary,
         )
         self.save_button.setEnabled(False)
-        self.task.sig_finished.connect(while_alive(self, self._saved))
-        self.task.sig_failed.connect(while_alive(self, self._failed))
-        return self.task
+        return task
 
     def _saved(self, result: AssignmentResult) -> None:
-        self.task = None
         self.sig_saved.emit(result)
         self.accept()
 
     def _failed(self, error: BaseException) -> None:
-        self.task = None
-        self._update_summary()
         self._show_error(user_message(error), reload=isinstance(error, BlockAssignmentConflict))

@@ -1,5 +1,7 @@
 """The Blocks tab: class sections with course, term, school, teacher, period and active enrollments;
-keyset-paged (course, block name, id); "Show students" opens the Students tab on the block."""
+keyset-paged (course, block name, id); "Show students" opens the Students tab on the block. After a write that
+touches blocks, their teachers, schools or enrollments (`apply_changes`), the rows shown are fetched again and
+the selected block stays selected; a hidden tab does this when shown."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.store.roster.blocks import BlockRow, list_blocks
 from classhub_desktop.store.roster.query import Cursor
-from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.common.paged_table import FetchPage, PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.page_ops import ReloadWhenShown
 from classhub_desktop.ui.tasks import TaskRunner
 from classhub_desktop.workspace import Workspace
 
@@ -27,6 +31,7 @@ COLUMNS: list[PagedColumn[BlockRow]] = [
     PagedColumn("Sourced id", lambda b: b.sourced_id),
 ]
 COLUMN_WIDTHS = (170, 200, 60, 170, 230, 160, 70)
+SHOWN_KINDS = (Entity.BLOCKS, Entity.TEACHERS, Entity.SCHOOLS, Entity.ENROLLMENTS)  # teacher names, enrolled counts
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class BlocksTab(QWidget):
         self.runner = runner
         self.session: Workspace | None = None
         self.search = ""
+        self._keep_selection: int | None = None  # the block to select again when a refresh's rows arrive
+        self._after_changes = ReloadWhenShown(self, self._refresh_rows)
         self.model: PagedTableModel[BlockRow] = PagedTableModel(runner, COLUMNS, title="Loading blocks", parent=self)
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Search course, block, teacher or sourced id…")
@@ -81,19 +88,36 @@ class BlocksTab(QWidget):
 
     def set_session(self, session: Workspace | None) -> None:
         self.session = session
+        self._after_changes.forget()
         self.refresh()
 
     def refresh(self) -> None:
+        self._keep_selection = None
+        self._after_changes.forget()
+        self.model.set_fetcher(self._fetcher())
+
+    def apply_changes(self, changes: Changes) -> None:
+        """A write somewhere changed `changes`: show the new rows now, or when the tab is next shown."""
+        if self.session is not None and changes.touches(*SHOWN_KINDS):
+            self._after_changes.mark_stale()
+
+    def _refresh_rows(self) -> None:
         if self.session is None:
-            self.model.set_fetcher(None)
             return
+        block = self.selected()
+        self._keep_selection = block.id if block is not None else None
+        self.model.refresh(self._fetcher())
+
+    def _fetcher(self) -> FetchPage | None:
+        if self.session is None:
+            return None
         engine, search = self.session.engine, self.search
 
         def fetch(cursor: Any, limit: int) -> BlockPage:
             rows, after = list_blocks(engine, search=search, after=cursor, limit=limit)
             return BlockPage(rows, after)
 
-        self.model.set_fetcher(fetch)
+        return fetch
 
     @Slot()
     def apply_search(self) -> None:
@@ -105,6 +129,12 @@ class BlocksTab(QWidget):
     def _loaded(self, count: int) -> None:
         more = "+" if self.model.canFetchMore() else ""
         self.count_label.setText(f"{count:,}{more} blocks")
+        block_id, self._keep_selection = self._keep_selection, None
+        rows = (self.model.row(i) for i in range(self.model.rowCount()))
+        index = next((i for i, row in enumerate(rows) if row.id == block_id), None) if block_id is not None else None
+        if index is not None:
+            self.table.selectRow(index)
+            self.table.scrollTo(self.model.index(index, 0))
 
     def selected(self) -> BlockRow | None:
         return self.model.row_for(self.table.currentIndex())

@@ -15,10 +15,9 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from classhub_desktop.store.roster.export import export_roster
 from classhub_desktop.ui.common.errors import show_error
-from classhub_desktop.ui.common.flow import Flow
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.flow import STEP, Flow
 from classhub_desktop.ui.common.message_box import open_message
-from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.common.progress import run_op_with_progress
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.roster.export_dialog import ExportDialog
 from classhub_desktop.ui.tasks import TaskRunner
@@ -27,12 +26,12 @@ from classhub_desktop.ui.tasks import TaskRunner
 class ExportFlow(Flow):
     """One export. `start()`; ends with sig_ended(exported) (and sig_message_shown, both from Flow)."""
 
-    sig_dialog_shown = Signal(object)  # ExportDialog
-    sig_exported = Signal(object)  # dict[str, int]: rows per file
+    sig_dialog_shown = Signal(ExportDialog)
+    sig_exported = Signal(dict)  # dict[str, int]: rows per file
 
     def __init__(self, parent: QWidget, session: Any, runner: TaskRunner) -> None:
-        super().__init__(parent)
-        self.widget, self.session, self.runner = parent, session, runner
+        super().__init__(parent, runner)
+        self.widget, self.session = parent, session
         self.dialog: ExportDialog | None = None
         self.target: Path | None = None
 
@@ -57,18 +56,19 @@ class ExportFlow(Flow):
             self._end(False)
             return
         self.target, fmt = dialog.target(), dialog.export_format()
-        self.task = run_with_progress(
+        run_op_with_progress(
+            self.ops,
+            STEP,
             self.widget,
-            self.runner,
             "Exporting the roster",
             export_roster,
             self.session.engine,
             self.target,
             fmt,
-            on_result=while_alive(self, self._exported),
-            on_error=while_alive(self, self._failed),
+            on_done=self._exported,
+            on_error=self._failed,
+            on_cancelled=lambda: self._end(False),
         )
-        self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
 
     def _exported(self, rows: dict[str, int]) -> None:
         assert self.target is not None

@@ -3,7 +3,8 @@
 Import: choose a file → (plain CSV) the column-mapping dialog → the preview, built on a worker with
 progress and Cancel → the preview dialog (counts, problems, matches, Accept / Reject) → Apply on a
 worker with progress and Cancel (cancelled = rolled back, nothing written) → a summary that says
-what was written and which audit row records it.
+what was written and which audit row records it. The pages learn what the import changed from the runner's
+broadcast of its Changes (ImportResult.changes), like any other write.
 Export (export_flow.py): the export dialog (format and path) → a worker with progress → where it went.
 
 Every step is non-blocking (dialogs are opened with open()); the flow objects emit a signal when a
@@ -16,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 from sqlalchemy import Engine
 
@@ -42,13 +43,13 @@ from classhub_desktop.store.roster_import.operations import (
     preview_import,
 )
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.flow import Flow
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.common.flow import STEP, Flow
 from classhub_desktop.ui.common.message_box import open_message
-from classhub_desktop.ui.common.progress import run_with_progress
+from classhub_desktop.ui.common.progress import run_op_with_progress
 from classhub_desktop.ui.roster.column_mapping_dialog import ColumnMappingDialog
 from classhub_desktop.ui.roster.import_preview import ImportPreviewDialog
 from classhub_desktop.ui.roster.import_summary import result_text
+from classhub_desktop.ui.roster.match_rows import with_match_rows
 from classhub_desktop.ui.tasks import TaskRunner
 
 _log = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ def build_preview(
         parsed = ParseResult(bundle=None, problems=exc.problems)
     cancel.raise_if_cancelled()
     progress.report(0, None, "Comparing with the roster in the database…")
-    return preview_import(engine, parsed, progress=progress, cancel=cancel)
+    preview = preview_import(engine, parsed, progress=progress, cancel=cancel)
+    cancel.raise_if_cancelled()
+    return with_match_rows(preview)  # the dialog's list, sorted here rather than on the GUI thread
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -112,9 +115,9 @@ def _is_bundle(path: Path) -> bool:
 class ImportFlow(Flow):
     """One import. `start()`; ends with sig_ended(applied). The open dialog is in `dialog`."""
 
-    sig_mapping_shown = Signal(object)  # ColumnMappingDialog
-    sig_preview_shown = Signal(object)  # ImportPreviewDialog
-    sig_applied = Signal(object)  # ImportResult
+    sig_mapping_shown = Signal(ColumnMappingDialog)
+    sig_preview_shown = Signal(ImportPreviewDialog)
+    sig_applied = Signal(ImportResult)
     # From Flow: sig_message_shown (QMessageBox: result, cancelled, stale, error) and sig_ended(applied).
 
     def __init__(
@@ -126,8 +129,8 @@ class ImportFlow(Flow):
         *,
         mappings: ColumnMappingStore | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.widget, self.session, self.runner = parent, session, runner
+        super().__init__(parent, runner)
+        self.widget, self.session = parent, session
         self.path = Path(path) if path is not None else None
         self.mappings = mappings or ColumnMappingStore()
         self.mapping: ColumnMapping | None = None
@@ -150,16 +153,17 @@ class ImportFlow(Flow):
         elif _is_bundle(self.path):
             self._start_preview()
         else:
-            self.task = run_with_progress(
+            run_op_with_progress(
+                self.ops,
+                STEP,
                 self.widget,
-                self.runner,
                 "Reading the students file",
                 read_csv_preview,
                 self.path,
-                on_result=while_alive(self, self._show_mapping),
-                on_error=while_alive(self, lambda e: self._error("The file could not be read", e)),
+                on_done=self._show_mapping,
+                on_error=lambda e: self._error("The file could not be read", e),
+                on_cancelled=self._not_done,
             )
-            self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
 
     # - plain CSV: the mapping -
 
@@ -206,18 +210,19 @@ class ImportFlow(Flow):
 
     def _start_preview(self) -> None:
         assert self.path is not None
-        self.task = run_with_progress(
+        run_op_with_progress(
+            self.ops,
+            STEP,
             self.widget,
-            self.runner,
             "Preparing the import preview",
             build_preview,
             self.session.engine,
             self.path,
             self.mapping,
-            on_result=while_alive(self, self._show_preview),
-            on_error=while_alive(self, lambda e: self._error("The import preview failed", e)),
+            on_done=self._show_preview,
+            on_error=lambda e: self._error("The import preview failed", e),
+            on_cancelled=self._not_done,
         )
-        self.task.sig_cancelled.connect(while_alive(self, lambda: self._end(False)))
 
     def _show_preview(self, preview: ImportPreview) -> None:
         self.preview = preview
@@ -227,26 +232,34 @@ class ImportFlow(Flow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda result: self._preview_answered(dialog, result))
         self.dialog = dialog
-        dialog.open()
-        self.sig_preview_shown.emit(dialog)
+        # Opened on the next turn of the event loop (a 1 ms timer, not a posted call, so that the loop does run in
+        # between): building the dialog and its first paints (each ~25 ms on 20,000 students) then freeze the
+        # window twice briefly instead of once for both.
+        QTimer.singleShot(1, self, lambda: self._open_preview(dialog))
+
+    def _open_preview(self, dialog: ImportPreviewDialog) -> None:
+        if self.dialog is dialog:
+            dialog.open()
+            self.sig_preview_shown.emit(dialog)
 
     def _preview_answered(self, dialog: ImportPreviewDialog, result: int) -> None:
         self.dialog = None
         if result != QDialog.DialogCode.Accepted or self.preview is None:
             self._end(False)
             return
-        self.task = run_with_progress(
+        run_op_with_progress(
+            self.ops,
+            STEP,
             self.widget,
-            self.runner,
             "Applying the import",
             apply_import,
             self.session.engine,
             self.preview,
             rejected=dialog.rejected_sourced_ids(),
-            on_result=while_alive(self, self._applied),
-            on_error=while_alive(self, self._apply_failed),
+            on_done=self._applied,
+            on_error=self._apply_failed,
+            on_cancelled=self._apply_cancelled,
         )
-        self.task.sig_cancelled.connect(while_alive(self, self._apply_cancelled))
 
     # - apply -
 
@@ -257,9 +270,6 @@ class ImportFlow(Flow):
         headline, details = result_text(self.preview, result)
         box = open_message(self.widget, QMessageBox.Icon.Information, "Import applied", headline, details)
         self.sig_message_shown.emit(box)
-        refresh = getattr(self.widget, "refresh", None)
-        if callable(refresh):
-            refresh()
         self._end(True)
 
     def _apply_cancelled(self) -> None:
@@ -282,14 +292,17 @@ class ImportFlow(Flow):
                 "the import would do now.",
             )
             again = box.addButton("Preview again", QMessageBox.ButtonRole.AcceptRole)
-            again.clicked.connect(while_alive(self, self._start_preview))
-            box.rejected.connect(while_alive(self, lambda: self._end(False)))
+            again.clicked.connect(self._start_preview)  # bound methods: disconnected when the flow is deleted
+            box.rejected.connect(self._not_done)
             self.sig_message_shown.emit(box)
             return
         heading = "The import was refused" if isinstance(error, RosterImportError) else "The import failed"
         self._error(heading, error, suffix="Nothing was written: the transaction was rolled back.")
 
     # - endings -
+
+    def _not_done(self) -> None:
+        self._end(False)
 
     def _error(self, heading: str, error: BaseException, *, suffix: str = "") -> None:
         text = user_message(error)

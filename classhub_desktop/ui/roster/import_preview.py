@@ -30,6 +30,7 @@ from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.text import plural
 from classhub_desktop.ui.roster.import_models import KIND_LABELS
 from classhub_desktop.ui.roster.import_preview_tabs import MatchesTab, ProblemsTab
+from classhub_desktop.ui.roster.match_rows import rows_of
 
 FORMAT_LABELS = {"oneroster-1.1": "OneRoster 1.1", "oneroster-1.2": "OneRoster 1.2", "csv": "students CSV"}
 COUNT_COLUMNS = ("new", "updated", "unchanged", "deactivated")
@@ -56,6 +57,7 @@ class ImportPreviewDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.preview = preview
+        self.match_rows = rows_of(preview)  # the student list, ordered and counted on the preview's worker
         self.can_apply = can_apply
         self.why_not = why_not
         name = Path(preview.source).name or preview.source
@@ -103,7 +105,7 @@ class ImportPreviewDialog(QDialog):
         self.legend_label.setVisible(not self.problems_only)
 
         # - the tabs -
-        self.matches_tab = MatchesTab(preview.matches)
+        self.matches_tab = MatchesTab(self.match_rows)
         self.problems_tab = ProblemsTab(preview.problems, errors, warnings)
         self.matches_tab.sig_decisions_changed.connect(self.sig_decisions_changed)
         # The tabs' parts under the names the tests and screenshots use.
@@ -214,7 +216,7 @@ class ImportPreviewDialog(QDialog):
                 "listed below with file, line and column. "
                 "It was not compared with the roster yet."
             )
-        by_kind = {kind: sum(1 for m in p.matches if m.kind == kind) for kind in KIND_LABELS}
+        by_kind = {kind: self.match_rows.kind_counts.get(kind, 0) for kind in KIND_LABELS}
         total = len(p.matches)
         parts = []
         if by_kind["sourced_id"]:

@@ -33,7 +33,7 @@ from classhub_desktop.store.roster_import.operations import StudentMatch
 from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.common.text import plural
-from classhub_desktop.ui.duplicates.widgets import EMPTY, diff_color, field_label, value_text
+from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, value_text
 from classhub_desktop.ui.roster.import_models import (
     MATCH_FILTERS,
     MatchesModel,
@@ -41,6 +41,7 @@ from classhub_desktop.ui.roster.import_models import (
     ProblemsModel,
     ProblemsProxy,
 )
+from classhub_desktop.ui.roster.match_rows import MatchRows
 
 SEARCH_DEBOUNCE_MS = 200
 DEBOUNCE_ABOVE_ROWS = 5_000  # below this, filtering on every keystroke takes < 20 ms
@@ -62,10 +63,12 @@ NO_SELECTION = "Select a student to see the match and the changes."
 
 
 
-def _view(model: QObject, name: str) -> QTableView:
+def _view(model: QObject, name: str, sort_column: int = 0) -> QTableView:
     view = QTableView()
     view.setObjectName(name)
     view.setModel(model)  # type: ignore[arg-type]
+    # The indicator first: enabling sorting sorts by it, and a model already in that order has nothing to do.
+    view.horizontalHeader().setSortIndicator(sort_column, Qt.SortOrder.AscendingOrder)
     view.setSortingEnabled(True)
     make_read_only(view)
     return view
@@ -83,20 +86,19 @@ class MatchesTab(QWidget):
 
     sig_decisions_changed = Signal()
 
-    def __init__(self, matches: Sequence[StudentMatch], parent: QWidget | None = None) -> None:
+    def __init__(self, matches: Sequence[StudentMatch] | MatchRows, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.matches_model = MatchesModel(matches, diff_color(self))
+        self.matches_model = MatchesModel(matches, diff_color(self))  # MatchRows: ordered on the preview's worker
         self.matches_proxy = MatchesProxy()
-        self.matches_proxy.setDynamicSortFilter(False)  # a toggled row stays where it is
         self.matches_proxy.setSourceModel(self.matches_model)
-        self.matches_view = _view(self.matches_proxy, "matchesView")
+        self.matches_view = _view(self.matches_proxy, "matchesView", MatchesModel.ACCEPT)
         self.matches_view.installEventFilter(self)
         self._size_match_columns()
         self.matches_view.sortByColumn(MatchesModel.ACCEPT, Qt.SortOrder.AscendingOrder)  # likely first
         self.kind_combo = QComboBox()
         self.kind_combo.setObjectName("kindFilter")
         for label, kind in MATCH_FILTERS:
-            count = len(matches) if kind is None else sum(1 for m in matches if m.kind == kind)
+            count = self.matches_model.kind_count(kind)
             self.kind_combo.addItem(f"{label} ({count:,})", kind)
         self.match_search = QLineEdit()
         self.match_search.setPlaceholderText("Filter by name, sourced id or e-mail")
@@ -113,7 +115,7 @@ class MatchesTab(QWidget):
         self.reject_all_button.setToolTip("Reject every likely match shown (create new students instead)")
         self.accept_all_button.clicked.connect(lambda: self.set_all_shown(True))
         self.reject_all_button.clicked.connect(lambda: self.set_all_shown(False))
-        has_likely = any(m.kind == "likely" for m in matches)
+        has_likely = self.matches_model.kind_count("likely") > 0
         self.accept_all_button.setEnabled(has_likely)
         self.reject_all_button.setEnabled(has_likely)
         self.decisions_label = labels.plain_label("", wrap=False)
@@ -221,7 +223,7 @@ class MatchesTab(QWidget):
         header.setStretchLastSection(True)
 
     def _match_text_changed(self) -> None:
-        if len(self.matches_model.matches) < DEBOUNCE_ABOVE_ROWS:
+        if self.matches_model.total() < DEBOUNCE_ABOVE_ROWS:
             self._filter_matches()  # instant on ordinary files
         else:
             self._search_timer.start()  # a big file: filter once typing pauses
@@ -231,7 +233,7 @@ class MatchesTab(QWidget):
         self.matches_proxy.set_filter(self.kind_combo.currentData(), self.match_search.text())
 
     def _decisions_changed(self) -> None:
-        likely = sum(1 for m in self.matches_model.matches if m.kind == "likely")
+        likely = self.matches_model.kind_count("likely")  # all of them, shown or filtered out
         rejected = self.matches_model.rejected_count()
         self.decisions_label.setText(
             f"{likely - rejected:,} of {plural(likely, 'likely match', 'likely matches')} accepted" if likely else ""

@@ -1,4 +1,9 @@
-"""The Roster page: Students, Teachers and Blocks tabs; Import… (Ctrl+I) and Export… (Ctrl+E)."""
+"""The Roster page: Students, Teachers and Blocks tabs; Import… (Ctrl+I) and Export… (Ctrl+E).
+
+`apply_changes` (the main window calls it with the Changes of every write, see core.changes) passes them to
+the tabs, which reload what the changes touch: now when shown, else when next shown. A tab not loaded yet
+loads when first shown anyway.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
+from classhub_desktop.core.changes import Changes
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.roster import export_flow, import_flow
@@ -93,6 +99,15 @@ class RosterView(QWidget):
         for tab in (self.teachers, self.blocks):
             if tab not in self._unloaded:
                 tab.refresh()
+
+    def apply_changes(self, changes: Changes) -> None:
+        """A write somewhere changed `changes`: each tab shows the new data (a hidden one when shown)."""
+        if self.session is None:
+            return
+        self.students.apply_changes(changes)
+        for tab in (self.teachers, self.blocks):
+            if tab not in self._unloaded:
+                tab.apply_changes(changes)
 
     def _load_current_tab(self) -> None:
         for tab in (self.teachers, self.blocks):

@@ -1,6 +1,7 @@
 """The detail panel of the Students tab: one student with enrollments, tokens, uploads, classes,
-aliases, merges and audit trail. Loaded on a worker (store.roster_detail.student_detail); a newer
-selection makes the answer of an older one be ignored."""
+aliases, merges and audit trail. Loaded on a worker (store.roster_detail.student_detail) through the panel's
+PageOps: a newer selection cancels the older one's load, whose answer never arrives. `touched_by` tells
+whether a write's Changes concern the student shown (the Students tab then reloads the panel)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.roster.detail import (
     CLASS_LIMIT,
@@ -41,14 +43,17 @@ from classhub_desktop.store.roster.detail import (
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
-from classhub_desktop.ui.common.lifetime import while_alive
 from classhub_desktop.ui.common.tables import make_read_only
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
 EDIT_STUDENT_TIP = "Edit this student's details (F2, or double-click the row)"
 EDIT_ENROLLMENT_TIP = "Change the selected enrollment's status or dates"
 PLACEHOLDER = "Select a student to see the details here."
+# Kinds of row the panel shows besides the student's own and its enrollments: their writes do not list the
+# student's id, so any of them reloads the panel (one student's details: a cheap query).
+SHOWN_ALONGSIDE = (Entity.TOKENS, Entity.UPLOADS, Entity.CLASSES, Entity.BLOCKS, Entity.TEACHERS, Entity.SCHOOLS)
 
 
 def _text(value: Any) -> str:
@@ -110,9 +115,9 @@ class _List(QTableWidget):
 class StudentDetailPanel(QWidget):
     """`show_student(id)` loads and shows one student; `sig_edit_requested` asks the tab to open the editor."""
 
-    sig_loaded = Signal(object)  # StudentDetail
+    sig_loaded = Signal(StudentDetail)
     sig_edit_requested = Signal(int)  # student id
-    sig_enrollment_edit_requested = Signal(object)  # EnrollmentRow
+    sig_enrollment_edit_requested = Signal(EnrollmentRow)
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,8 +127,7 @@ class StudentDetailPanel(QWidget):
         self.student_id: int | None = None
         self.detail: StudentDetail | None = None
         self.error_message = ""
-        self._generation = 0
-        self._task: Task | None = None
+        self.ops = PageOps(self, runner)
         self._build()
 
     def _build(self) -> None:
@@ -224,43 +228,44 @@ class StudentDetailPanel(QWidget):
 
     def show_student(self, student_id: int | None) -> Task | None:
         """Load `student_id` (None: show the placeholder). Returns the loading task."""
-        self._generation += 1
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self.ops.cancel("load")
         self.student_id = student_id
         if student_id is None or self.session is None:
             self.detail = None
             self._show_message(PLACEHOLDER)
             return None
-        generation = self._generation
         if self.detail is None or self.detail.student.id != student_id:
             self._show_message("Loading…")
-        task = self.runner.start_call("Loading the student's details", student_detail, self.session.engine, student_id)
-        self._task = task
-        task.sig_finished.connect(while_alive(self, lambda d: self._loaded(generation, d)))
-        task.sig_failed.connect(while_alive(self, lambda e: self._failed(generation, e)))
-        return task
+        return self.ops.run(
+            "load", "Loading the student's details", student_detail, self.session.engine, student_id, quick=True,
+            on_done=self._loaded, on_error=self._failed,
+        )
 
     def reload(self) -> Task | None:
         return self.show_student(self.student_id)
+
+    def touched_by(self, changes: Changes) -> bool:
+        """Whether a write's `changes` may touch what the panel shows (its student, enrollments, ledger…)."""
+        if self.student_id is None:
+            return False
+        if changes.may_touch_row(Entity.STUDENTS, self.student_id) or changes.touches(*SHOWN_ALONGSIDE):
+            return True
+        if changes.touches(Entity.ENROLLMENTS):
+            listed = changes.ids(Entity.ENROLLMENTS)
+            shown = {e.id for e in self.detail.enrollments} if self.detail is not None else set()
+            return not listed or bool(listed & shown) or self.detail is None
+        return False
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
         self.stack.setCurrentWidget(self.message)
 
-    def _failed(self, generation: int, error: BaseException) -> None:
-        if generation != self._generation:
-            return
-        self._task = None
+    def _failed(self, error: BaseException) -> None:
         self.detail = None
         self.error_message = user_message(error)
         self._show_message(f"The details could not be loaded.\n{self.error_message}")
 
-    def _loaded(self, generation: int, detail: StudentDetail) -> None:
-        if generation != self._generation:
-            return
-        self._task = None
+    def _loaded(self, detail: StudentDetail) -> None:
         self.error_message = ""
         self.detail = detail
         self._fill(detail)

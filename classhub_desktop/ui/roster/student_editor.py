@@ -2,7 +2,8 @@
 when someone else saved in between, the editor says who and when (core.editing.VersionConflict),
 keeps the user's text, and offers to reload the current values; nothing is overwritten.
 
-Saving runs on a worker; the dialogs are opened with `open()` (never a nested event loop).
+Saving runs on a worker through the dialog's PageOps; the dialogs are opened with `open()` (never a nested
+event loop). What a save changed reaches the pages through the runner's broadcast of its Changes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from classhub_desktop.store.roster.detail import EnrollmentRow, StudentRecord
 from classhub_desktop.store.roster.edit import (
     EDITABLE_STATUSES,
     ENROLLMENT_STATUSES,
+    EnrollmentSaved,
     RosterEditError,
+    StudentSaved,
     load_student,
     update_enrollment,
     update_student,
@@ -37,7 +40,7 @@ from classhub_desktop.store.roster.edit import (
 from classhub_desktop.store.roster.students import StudentRow
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
@@ -100,15 +103,13 @@ class _Banner(QWidget):
 
 
 class _VersionedEditor(QDialog):
-    """Common part: Save runs `save_call` on a worker; errors and conflicts appear in the banner."""
-
-    sig_saved = Signal(object)
+    """Common part: Save runs `start_save` on a worker (slot "save"); errors and conflicts appear in the banner."""
 
     def __init__(self, runner: TaskRunner, title: str, parent: QWidget | None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.runner = runner
-        self.task: Task | None = None
+        self.ops = PageOps(self, runner)
         self.conflict: VersionConflict | None = None
         self.form = QFormLayout()
         self.banner = _Banner()
@@ -126,14 +127,23 @@ class _VersionedEditor(QDialog):
         raise NotImplementedError
 
     def start_save(self, changes: dict[str, Any]) -> Task:
+        """Start the save: `self.ops.run("save", ..., on_done=self._saved, on_error=self._failed)`."""
+        raise NotImplementedError
+
+    def emit_saved(self, saved: Any) -> None:
         raise NotImplementedError
 
     def apply_current(self, current: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    @property
+    def task(self) -> Task | None:
+        """The save under way (None: not saving)."""
+        return self.ops.task("save")
+
     def save(self) -> Task | None:
         """Validate and save; closes on success. Returns the task (None: nothing to save or invalid)."""
-        if self.task is not None:
+        if self.ops.busy("save"):
             return None
         try:
             changes = self.changes()
@@ -146,19 +156,13 @@ class _VersionedEditor(QDialog):
         self.banner.clear()
         self.save_button.setEnabled(False)
         self.save_button.setText("Saving…")
-        task = self.start_save(changes)
-        self.task = task
-        task.sig_finished.connect(while_alive(self, self._saved))
-        task.sig_failed.connect(while_alive(self, self._failed))
-        return task
+        return self.start_save(changes)
 
-    def _saved(self, row: object) -> None:
-        self.task = None
-        self.sig_saved.emit(row)
+    def _saved(self, saved: Any) -> None:
+        self.emit_saved(saved)
         self.accept()
 
     def _failed(self, error: BaseException) -> None:
-        self.task = None
         self.save_button.setEnabled(True)
         self.save_button.setText("Save")
         if isinstance(error, VersionConflict):
@@ -178,6 +182,8 @@ class _VersionedEditor(QDialog):
 
 class StudentEditor(_VersionedEditor):
     """Edit one student (F2 / double click in the roster). `sig_saved(StudentRow)` after saving."""
+
+    sig_saved = Signal(StudentRow)
 
     def __init__(
         self,
@@ -240,13 +246,19 @@ class StudentEditor(_VersionedEditor):
         return {k: v for k, v in values.items() if v != self.original.get(k)}
 
     def start_save(self, changes: dict[str, Any]) -> Task:
-        return self.runner.start_call(
-            "Saving the student", update_student, self.session.engine, self.student_id, self.version, changes
+        return self.ops.run(
+            "save", "Saving the student", update_student, self.session.engine, self.student_id, self.version,
+            changes, quick=True, on_done=self._saved, on_error=self._failed,
         )
+
+    def emit_saved(self, saved: StudentSaved) -> None:
+        self.sig_saved.emit(saved.row)
 
 
 class EnrollmentEditor(_VersionedEditor):
     """Edit an enrollment's status and dates. `sig_saved(EnrollmentRow)` after saving."""
+
+    sig_saved = Signal(EnrollmentRow)
 
     def __init__(
         self, runner: TaskRunner, session: Workspace, enrollment: EnrollmentRow, parent: QWidget | None = None
@@ -293,30 +305,37 @@ class EnrollmentEditor(_VersionedEditor):
         return {k: v for k, v in values.items() if v != self.original.get(k)}
 
     def start_save(self, changes: dict[str, Any]) -> Task:
-        return self.runner.start_call(
-            "Saving the enrollment", update_enrollment, self.session.engine, self.enrollment_id, self.version, changes
+        return self.ops.run(
+            "save", "Saving the enrollment", update_enrollment, self.session.engine, self.enrollment_id,
+            self.version, changes, quick=True, on_done=self._saved, on_error=self._failed,
         )
+
+    def emit_saved(self, saved: EnrollmentSaved) -> None:
+        self.sig_saved.emit(saved.row)
 
 
 def open_student_editor(
+    ops: PageOps,
     parent: QWidget,
-    runner: TaskRunner,
     session: Workspace,
     student_id: int,
     schools: Sequence[tuple[int, str]],
     on_saved: Callable[[StudentRow], None],
     on_opened: Callable[[StudentEditor], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
 ) -> Task:
-    """Load the student as it is now (on a worker), then open its editor (non-modal `open()`)."""
-    task = runner.start_call("Loading the student", load_student, session.engine, student_id)
+    """Load the student as it is now (on a worker, in `ops`' slot "open editor"), then open its editor over
+    `parent` (non-modal `open()`)."""
 
     def opened(record: StudentRecord) -> None:
-        editor = StudentEditor(runner, session, record, schools, parent)
+        editor = StudentEditor(ops.runner, session, record, schools, parent)
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         editor.sig_saved.connect(on_saved)
         editor.open()
         if on_opened is not None:
             on_opened(editor)
 
-    task.sig_finished.connect(while_alive(parent, opened))
-    return task
+    return ops.run(
+        "open editor", "Loading the student", load_student, session.engine, student_id, quick=True,
+        on_done=opened, on_error=on_error,
+    )

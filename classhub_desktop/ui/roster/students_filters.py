@@ -1,8 +1,9 @@
 """The filter bar of the Students tab: the search box and the school, block, grade and status filters.
 
-The school and grade choices come from the database (store.roster_blocks.roster_facets) on the
-TaskRunner; a school's blocks are asked for when that school is chosen. The tab builds the
-StudentFilter from these widgets and runs the search.
+The school and grade choices come from the database (store.roster_blocks.roster_facets) through the
+bar's PageOps; a school's blocks are asked for when that school is chosen. The tab builds the
+StudentFilter from these widgets and runs the search. Merged students are listed only under their own
+status (the first choice leaves them out: they are the tombstones of merges).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from classhub_desktop.store.roster.blocks import RosterFacets, roster_facets
 from classhub_desktop.store.roster.query import STATUSES
 from classhub_desktop.ui.common.combos import refill
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import TaskRunner
 
 SEARCH_TIP = (
@@ -33,9 +34,9 @@ class StudentFilterBar(QWidget):
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.ops = PageOps(self, runner)
         self.engine: Any = None
         self.facets: RosterFacets | None = None
-        self._facet_generation = 0
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("rosterSearch")
         self.search_edit.setPlaceholderText("Search name, e-mail or sourced id…")
@@ -49,7 +50,8 @@ class StudentFilterBar(QWidget):
         self.block_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.grade_combo = QComboBox()
         self.status_combo = QComboBox()
-        self.status_combo.addItem("Any status", None)
+        self.status_combo.addItem("All but merged", None)
+        self.status_combo.setToolTip("Merged students (what is left of a merge) are listed under Merged only.")
         for status in STATUSES:
             self.status_combo.addItem(status.capitalize(), status)
         for combo in (self.block_combo, self.grade_combo, self.status_combo):
@@ -75,6 +77,7 @@ class StudentFilterBar(QWidget):
     def set_engine(self, engine: Any) -> None:
         """The database to ask for the choices (None: disconnected, only the "all" choices)."""
         self.engine = engine
+        self.ops.cancel_all()
         self.set_facets(None)
         if engine is not None:
             self.load_facets()
@@ -86,6 +89,7 @@ class StudentFilterBar(QWidget):
             combo.setCurrentIndex(0)
             combo.blockSignals(False)
         self.search_edit.clear()
+        self.ops.cancel("blocks")
         self.fill_blocks([])
 
     def show_block(self, school_id: int, block_id: int, label: str) -> None:
@@ -102,6 +106,7 @@ class StudentFilterBar(QWidget):
 
     def _school_changed(self) -> None:
         school_id = self.school_combo.currentData()
+        self.ops.cancel("blocks")  # another school's blocks are of no use now
         self.fill_blocks([])
         if school_id is not None:
             self.load_blocks(school_id)
@@ -123,25 +128,26 @@ class StudentFilterBar(QWidget):
 
     def load_facets(self) -> None:
         assert self.engine is not None
-        self._facet_generation += 1
-        generation = self._facet_generation
-        task = self.runner.start_call("Loading the roster's filters", roster_facets, self.engine)
+        self.ops.run(
+            "facets", "Loading the roster's filters", roster_facets, self.engine, quick=True,
+            on_done=self.set_facets, on_error=lambda e: self.school_combo.setToolTip(user_message(e)),
+        )
 
-        def loaded(facets: RosterFacets) -> None:
-            if generation == self._facet_generation:
-                self.set_facets(facets)
-
-        task.sig_finished.connect(while_alive(self, loaded))
-        task.sig_failed.connect(while_alive(self, lambda e: self.school_combo.setToolTip(user_message(e))))
+    def reload_choices(self) -> None:
+        """Ask again for the choices (schools, grades, and the chosen school's blocks) after a change; the
+        chosen ones stay chosen while they are still offered (ui.common.combos.refill)."""
+        if self.engine is None:
+            return
+        self.load_facets()
+        school_id = self.school_combo.currentData()
+        if school_id is not None:
+            self.load_blocks(school_id)
 
     def load_blocks(self, school_id: int) -> None:
         if self.engine is None:
             return
-        task = self.runner.start_call("Loading the school's blocks", roster_facets, self.engine, school_id)
-
-        def loaded(facets: RosterFacets) -> None:
-            if self.school_combo.currentData() == school_id:
-                self.fill_blocks([(b.id, b.label) for b in facets.blocks])
-
-        task.sig_finished.connect(while_alive(self, loaded))
-        task.sig_failed.connect(while_alive(self, lambda e: self.block_combo.setToolTip(user_message(e))))
+        self.ops.run(
+            "blocks", "Loading the school's blocks", roster_facets, self.engine, school_id, quick=True,
+            on_done=lambda facets: self.fill_blocks([(b.id, b.label) for b in facets.blocks]),
+            on_error=lambda e: self.block_combo.setToolTip(user_message(e)),
+        )

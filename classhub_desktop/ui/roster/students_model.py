@@ -29,14 +29,7 @@ SORT_COLUMN = {sort: i for i, (_c, sort) in enumerate(COLUMNS) if sort is not No
 
 
 class StudentModel(PagedTableModel[StudentRow]):
-    def replace(self, row: StudentRow) -> bool:
-        """Show a saved student's new values in place (no reload, the scroll position stays)."""
-        for index, old in enumerate(self._rows):
-            if old.id == row.id:
-                self._rows[index] = row
-                self.dataChanged.emit(self.index(index, 0), self.index(index, self.columnCount() - 1))
-                return True
-        return False
+    """The students list; a saved student's new values arrive with a refresh (StudentsTab.apply_changes)."""
 
 
 def count_text(loaded: int, count: StudentCount | None, narrowed: bool) -> tuple[str, str]:

@@ -3,7 +3,12 @@
 Pages come from store.roster.fetch_students_page on a worker (ui/common/paged_table). A header
 click sorts (a new keyset fetch in that order; the columns without an index-backed order do not
 sort). Typing in the search box cancels the fetch in flight (its statement is cancelled in the
-server) and searches after SEARCH_DEBOUNCE_MS of quiet; a keystroke after a pause searches at once.
+server, by a request sent from a worker) and searches after SEARCH_DEBOUNCE_MS of quiet; a keystroke after a
+pause searches at once. The count and the editor's loading run through the tab's PageOps.
+
+After a write anywhere (`apply_changes`, see core.changes) the tab fetches the rows shown again and keeps the
+selected student selected (a student merged away is no longer listed: merged students are listed only under
+their own status); the detail panel reloads when its student was touched. A hidden tab does this when shown.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.core.progress import CancelledError
 from classhub_desktop.store.roster.blocks import RosterFacets
@@ -38,8 +44,8 @@ from classhub_desktop.store.roster.students import (
 )
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
-from classhub_desktop.ui.common.lifetime import while_alive
-from classhub_desktop.ui.common.paged_table import PagedTableView
+from classhub_desktop.ui.common.paged_table import FetchPage, PagedTableView
+from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.roster.student_detail import StudentDetailPanel
 from classhub_desktop.ui.roster.student_editor import EnrollmentEditor, StudentEditor, open_student_editor
 from classhub_desktop.ui.roster.students_filters import StudentFilterBar
@@ -52,6 +58,10 @@ PAGE_SIZE = 200
 NO_MATCH_TEXT = "No students match the search and filters. Clear them to see the whole roster."
 EMPTY_TEXT = "The roster is empty: import a roster file with Import… (Ctrl+I)."
 EDIT_TIP = "Edit the selected student (F2 or double click)"
+# What the tab shows: the students (their schools by name), the block filter's enrollments and choices, and,
+# in the detail panel, a student's enrollments, ledger, uploads and classes.
+SHOWN_KINDS = (Entity.STUDENTS, Entity.ENROLLMENTS, Entity.SCHOOLS, Entity.BLOCKS, Entity.TEACHERS,
+               Entity.TOKENS, Entity.UPLOADS, Entity.CLASSES)
 
 
 class StudentsTab(QWidget):
@@ -65,10 +75,13 @@ class StudentsTab(QWidget):
         self.session: Workspace | None = None
         self.filter = StudentFilter()
         self.count: StudentCount | None = None
+        self.ops = PageOps(self, runner)
         self._query_cancel: QueryCancel | None = None
-        self._count_generation = 0
-        self._count_task_generation = -1
+        self._count_asked = False  # the count of the rows shown was asked for (or taken from their first page)
         self._first_page: list[StudentPage] = []
+        self._keep_selection: int | None = None  # the student to select again when a refresh's rows arrive
+        self._pending = Changes.none()  # changes not yet shown
+        self._after_changes = ReloadWhenShown(self, self._apply_pending)
         self.editor: StudentEditor | None = None  # the last editor opened (tests drive it)
         self.enrollment_editor: EnrollmentEditor | None = None
         self._last_search_at = 0.0
@@ -135,30 +148,57 @@ class StudentsTab(QWidget):
         self.count_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.count_label)
         layout.addWidget(self.splitter, 1)
+        self.model.sig_loaded.connect(self._restore_selection)
         self.model.sig_loaded.connect(self._update_count_label)
         self.model.sig_loaded.connect(self._start_count)
+        self.model.sig_failed.connect(self._refresh_failed)
         self.model.sig_failed.connect(lambda m: self.sig_status.emit(f"Roster: {m.splitlines()[0]}"))
 
-    # - session -
+    # - session and changes -
 
     def set_session(self, session: Workspace | None) -> None:
         self.session = session
         gate(self.edit_action, session, Capability.EDIT_ROSTER, EDIT_TIP)
         self.detail.set_session(session)
         self.filters.set_engine(session.engine if session is not None else None)
+        self._pending = Changes.none()
+        self._after_changes.forget()
         if session is None:
             self._cancel_query()
+            self.ops.cancel_all()
             self.model.set_fetcher(None)
             self.count = None
             self.count_label.setText("")
-            self._count_generation += 1
             return
         self._reload()
 
     def refresh(self) -> None:
         if self.session is not None:
+            self._pending = Changes.none()  # everything is loaded again
+            self._after_changes.forget()
             self.filters.load_facets()
             self._reload()
+
+    def apply_changes(self, changes: Changes) -> None:
+        """A write somewhere changed `changes`: show the new data now, or when the tab is next shown."""
+        if self.session is None or not changes.touches(*SHOWN_KINDS):
+            return
+        self._pending = self._pending | changes
+        self._after_changes.mark_stale()  # one reload for the changes of one turn of the event loop
+
+    def _apply_pending(self) -> None:
+        changes, self._pending = self._pending, Changes.none()
+        if self.session is None:
+            return
+        if changes.touches(Entity.SCHOOLS, Entity.BLOCKS) or (
+            changes.touches(Entity.STUDENTS) and not changes.ids(Entity.STUDENTS)  # a bulk write: new grades?
+        ):
+            self.filters.reload_choices()
+        block_filtered = self.filter.block_id is not None
+        if changes.touches(Entity.STUDENTS, Entity.SCHOOLS) or (changes.touches(Entity.ENROLLMENTS) and block_filtered):
+            self._refresh_rows()
+        if self.detail.touched_by(changes):
+            self.detail.reload()
 
     # - filters -
 
@@ -244,16 +284,17 @@ class StudentsTab(QWidget):
             query, self._query_cancel = self._query_cancel, None
             query.mark()  # no I/O here: a cancel request opens a connection, which must not block typing
             if query.has_running():
+                # Fire and forget, never cancelled itself: the server must hear of it (no callback to guard).
                 self.runner.start_call("Stopping the previous search", query.cancel_running)
 
-    def _reload(self) -> None:
+    def _fetcher(self) -> FetchPage:
+        """A fetch function for the current filter, with its own QueryCancel (a keystroke stops its statements)."""
         assert self.session is not None
         self._cancel_query()
         engine, flt = self.session.engine, self.filter
         cancel = QueryCancel()
         self._query_cancel = cancel
         self.table.set_empty_text(NO_MATCH_TEXT if flt.narrowed() else EMPTY_TEXT)
-
         first_page: list[StudentPage] = []
 
         def fetch(cursor: Any, limit: int) -> StudentPage:
@@ -262,39 +303,65 @@ class StudentsTab(QWidget):
                 first_page.append(page)
             return page
 
-        self.count = None
-        self._count_generation += 1
         self._first_page = first_page
-        self.model.set_fetcher(fetch)
+        self.count = None
+        self._count_asked = False
+        self.ops.cancel("count")
+        return fetch
+
+    def _reload(self) -> None:
+        """From the first page, the selection dropped (new filters, F5, a new session)."""
+        self._keep_selection = None
+        self.model.set_fetcher(self._fetcher())
         self._update_count_label()
+
+    def _refresh_rows(self) -> None:
+        """The rows shown fetched again after a change; the selected student stays selected while listed."""
+        row = self.selected_row()
+        self._keep_selection = row.id if row is not None else None
+        self.model.refresh(self._fetcher())
+        self._update_count_label()
+
+    def _restore_selection(self) -> None:
+        student_id, self._keep_selection = self._keep_selection, None
+        if student_id is None:
+            return
+        for index in range(self.model.rowCount()):
+            if self.model.row(index).id == student_id:
+                self.table.selectRow(index)  # the panel already shows this student: not loaded again
+                self.table.scrollTo(self.model.index(index, 0))
+                return
+        self.detail.show_student(None)  # no longer listed (merged away, or no longer matching)
+
+    def _refresh_failed(self, _message: str) -> None:
+        if self._keep_selection is not None:
+            self._keep_selection = None
+            self.detail.show_student(None)
 
     def _start_count(self) -> None:
         """After the first page (the rows come first): the count, unless that page already tells it."""
-        if self.session is None or self.count is not None or self._count_task_generation == self._count_generation:
+        if self.session is None or self.count is not None or self._count_asked:
             return
-        generation = self._count_task_generation = self._count_generation
+        self._count_asked = True
         page = self._first_page[-1] if self._first_page else None
         if page is not None and page.next_cursor is None:
-            self._on_count(generation, StudentCount(len(page.rows)))
+            self._on_count(StudentCount(len(page.rows)))
             return
         if page is not None and page.matched is not None:
-            self._on_count(generation, StudentCount(page.matched))
+            self._on_count(StudentCount(page.matched))
             return
-        cancel = self._query_cancel
         # `cancel` is also the name of the runner's own keyword: bind ours first.
-        count = partial(count_students, self.session.engine, self.filter, cancel=cancel)
-        task = self.runner.start_call("Counting students", count)
-        task.sig_finished.connect(while_alive(self, lambda c: self._on_count(generation, c)))
-        task.sig_failed.connect(while_alive(self, lambda e: self._on_count_failed(generation, e)))
+        count = partial(count_students, self.session.engine, self.filter, cancel=self._query_cancel)
+        self.ops.run("count", "Counting students", count, quick=True, on_done=self._on_count,
+                     on_error=self._on_count_failed)
 
-    def _on_count(self, generation: int, count: StudentCount) -> None:
-        if generation == self._count_generation:
-            self.count = count
-            self._update_count_label()
-            self.sig_count_changed.emit()
+    def _on_count(self, count: StudentCount) -> None:
+        self.count = count
+        self._update_count_label()
+        self.sig_count_changed.emit()
 
-    def _on_count_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._count_generation and not isinstance(error, CancelledError):
+    def _on_count_failed(self, error: BaseException) -> None:
+        if not isinstance(error, CancelledError):
             self.count_label.setText("")
             self.count_label.setToolTip(user_message(error))
 
@@ -311,6 +378,10 @@ class StudentsTab(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         row = self.model.row_for(current)
+        if self.model.refreshing:  # the user chose while new rows are on their way: keep their choice then
+            self._keep_selection = row.id if row is not None else None
+        if row is not None and row.id == self.detail.student_id:
+            return  # selected again after a refresh: the panel reloads when its student changed
         self.detail.show_student(row.id if row is not None else None)
 
     def edit_selected(self) -> Task | None:
@@ -321,34 +392,34 @@ class StudentsTab(QWidget):
         if self.session is None or not self.edit_action.isEnabled():
             return None
         schools = self.facets.schools if self.facets is not None else []
-        task = open_student_editor(
-            self, self.runner, self.session, student_id, schools, self._student_saved, self._editor_opened
+        return open_student_editor(
+            self.ops, self, self.session, student_id, schools, self._student_saved, self._editor_opened,
+            on_error=self._editor_failed,
         )
-        task.sig_failed.connect(while_alive(self, lambda e: show_error(self, "The student could not be opened", e)))
-        return task
+
+    def _editor_failed(self, error: BaseException) -> None:
+        show_error(self, "The student could not be opened", error)
 
     def _editor_opened(self, editor: StudentEditor) -> None:
         self.editor = editor
 
     def _student_saved(self, row: StudentRow) -> None:
-        self.model.replace(row)
+        # The list and the panel show the new values when the save's Changes arrive (apply_changes).
         self.sig_status.emit(f"Saved {row.last_name}, {row.first_name}.")
-        if self.detail.student_id == row.id:
-            self.detail.reload()
 
     def _enrollment_saved(self, _row: EnrollmentRow) -> None:
         self.sig_status.emit("Enrollment saved.")
-        self.detail.reload()
 
     def _model_reset(self) -> None:
-        self.detail.show_student(None)
+        if self._keep_selection is None:  # a refresh selects its student again (_restore_selection)
+            self.detail.show_student(None)
 
     def edit_enrollment(self, enrollment: EnrollmentRow) -> EnrollmentEditor | None:
         if self.session is None or not self.edit_action.isEnabled():
             return None
         editor = EnrollmentEditor(self.runner, self.session, enrollment, self)
         editor.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        editor.sig_saved.connect(while_alive(self, self._enrollment_saved))
+        editor.sig_saved.connect(self._enrollment_saved)
         editor.open()
         self.enrollment_editor = editor
         return editor

@@ -1,7 +1,8 @@
 """Dialogs of the Teachers tab: create/edit a teacher, create a teacher's API account.
 
-Both save on the TaskRunner and stay open while saving; a refusal (e-mail in use, someone else's change
-in between, a missing right) is shown inside the dialog so the user can fix it and try again.
+Both save through the dialog's PageOps and stay open while saving; a refusal (e-mail in use, someone else's
+change in between, a missing right) is shown inside the dialog so the user can fix it and try again. What a
+save changed reaches the pages through the runner's broadcast of its Changes.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from classhub_desktop.store.teachers.records import (
     SchoolOption,
     TeacherDraft,
     TeacherRow,
+    TeacherSaved,
     create_teacher,
     update_teacher,
     validate_draft,
 )
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 
 ERROR_STYLE = "color: #a61b1b; background: #fdecec; border: 1px solid #f2b8b8; border-radius: 4px; padding: 6px;"
@@ -52,7 +54,7 @@ def error_label() -> QLabel:
 class TeacherDialog(QDialog):
     """New teacher (teacher None) or edit one. Emits sig_saved(TeacherRow) and closes after saving."""
 
-    sig_saved = Signal(object)
+    sig_saved = Signal(TeacherRow)
 
     def __init__(
         self,
@@ -64,7 +66,7 @@ class TeacherDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.runner, self.engine, self.teacher = runner, engine, teacher
-        self.task: Task | None = None
+        self.ops = PageOps(self, runner)
         self._version = teacher.version if teacher else 0
         self._baseline: dict[str, Any] = (
             {
@@ -158,8 +160,7 @@ class TeacherDialog(QDialog):
             problems.append("There is no school yet: import the roster first.")
         if self.teacher is not None and not problems and not self.changes():
             problems.append("Nothing changed yet.")
-        busy = self.task is not None
-        self.save_button.setEnabled(not problems and not busy)
+        self.save_button.setEnabled(not problems and not self.ops.busy("save"))
         self.save_button.setToolTip("\n".join(problems))
 
     def show_error(self, message: str) -> None:
@@ -172,31 +173,26 @@ class TeacherDialog(QDialog):
         if not self.save_button.isEnabled():
             return None
         self.show_error("")
+        callbacks: dict[str, Any] = {"quick": True, "on_done": self._saved, "on_error": self._failed,
+                                     "on_ended": self._done}
         if self.teacher is None:
-            task = self.runner.start_call("Creating a teacher", create_teacher, self.engine, self.draft())
+            task = self.ops.run("save", "Creating a teacher", create_teacher, self.engine, self.draft(), **callbacks)
         else:
-            task = self.runner.start_call(
-                "Saving a teacher", update_teacher, self.engine, self.teacher.id, self._version, self.changes()
-            )
-        self.task = task
+            task = self.ops.run("save", "Saving a teacher", update_teacher, self.engine, self.teacher.id,
+                                self._version, self.changes(), **callbacks)
         self.save_button.setText("Saving…")
         self._validate()
-        task.sig_finished.connect(while_alive(self, self._saved))
-        task.sig_failed.connect(while_alive(self, self._failed))
         return task
 
     def _done(self) -> None:
-        self.task = None
         self.save_button.setText("Create teacher" if self.teacher is None else "Save")
         self._validate()
 
-    def _saved(self, row: TeacherRow) -> None:
-        self._done()
-        self.sig_saved.emit(row)
+    def _saved(self, saved: TeacherSaved) -> None:
+        self.sig_saved.emit(saved.row)
         self.accept()
 
     def _failed(self, error: BaseException) -> None:
-        self._done()
         self._conflict = error if isinstance(error, VersionConflict) else None
         self.reload_button.setVisible(self._conflict is not None and self._conflict.current_version is not None)
         self.show_error(user_message(error))
@@ -217,7 +213,7 @@ class TeacherDialog(QDialog):
 class ApiAccountDialog(QDialog):
     """Create a teacher's API account. Emits sig_saved(TeacherRow, send_reset: bool) and closes."""
 
-    sig_saved = Signal(object, bool)
+    sig_saved = Signal(TeacherRow, bool)
 
     def __init__(
         self,
@@ -229,7 +225,7 @@ class ApiAccountDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.runner, self.engine, self.teacher = runner, engine, teacher
-        self.task: Task | None = None
+        self.ops = PageOps(self, runner)
         self.setWindowTitle(f"API account for {teacher.display_name}")
         self.setMinimumWidth(480)
         intro = QLabel(
@@ -262,9 +258,10 @@ class ApiAccountDialog(QDialog):
         layout.addWidget(self.buttons)
         self.username_edit.textChanged.connect(self._validate)
         self.email_edit.textChanged.connect(self._validate)
-        self.suggest_task = runner.start_call("Suggesting a user name", suggest_username, engine, teacher.id)
-        self.suggest_task.sig_finished.connect(while_alive(self, self._suggested))
-        self.suggest_task.sig_failed.connect(while_alive(self, lambda e: self._show_error(user_message(e))))
+        self.suggest_task = self.ops.run(
+            "suggest", "Suggesting a user name", suggest_username, engine, teacher.id, quick=True,
+            on_done=self._suggested, on_error=lambda e: self._show_error(user_message(e)),
+        )
         self._validate()
 
     def _suggested(self, name: str) -> None:
@@ -284,7 +281,7 @@ class ApiAccountDialog(QDialog):
             if "@" not in email
             else ""
         )
-        self.create_button.setEnabled(not problem and self.task is None)
+        self.create_button.setEnabled(not problem and not self.ops.busy("save"))
         self.create_button.setToolTip(problem)
 
     def _show_error(self, message: str) -> None:
@@ -297,27 +294,30 @@ class ApiAccountDialog(QDialog):
         if not self.create_button.isEnabled():
             return None
         self._show_error("")
-        self.task = self.runner.start_call(
+        task = self.ops.run(
+            "save",
             "Creating an API account",
             create_api_account,
             self.engine,
             self.teacher.id,
             self.username_edit.text().strip(),
             self.email_edit.text().strip(),
+            quick=True,
+            on_done=self._saved,
+            on_error=self._failed,
+            on_ended=self._ended,
         )
         self.create_button.setText("Creating…")
         self._validate()
-        self.task.sig_finished.connect(while_alive(self, self._saved))
-        self.task.sig_failed.connect(while_alive(self, self._failed))
-        return self.task
+        return task
 
-    def _saved(self, row: TeacherRow) -> None:
-        self.task = None
-        self.sig_saved.emit(row, self.reset_check.isChecked() and self.reset_check.isEnabled())
+    def _ended(self) -> None:
+        self.create_button.setText("Create account")
+        self._validate()
+
+    def _saved(self, saved: TeacherSaved) -> None:
+        self.sig_saved.emit(saved.row, self.reset_check.isChecked() and self.reset_check.isEnabled())
         self.accept()
 
     def _failed(self, error: BaseException) -> None:
-        self.task = None
-        self.create_button.setText("Create account")
-        self._validate()
         self._show_error(user_message(error))

@@ -2,12 +2,16 @@
 
 Lists every teacher (sortable, filterable) with school, status, blocks and API account; creates, edits,
 disables and re-enables teachers, assigns blocks, creates API accounts and sends password resets through
-the API. All database and network work runs on the TaskRunner. The list's model and filter are in
-teachers_model.py; what each action may do and says is in teacher_actions.py.
+the API. All database and network work runs through the tab's PageOps; a write is never cancelled (its
+Changes must be broadcast), so an action cannot start twice at once. After a write anywhere that touches
+teachers, blocks, schools or API accounts (`apply_changes`) the list loads again, keeping the selection; a
+hidden tab does this when shown. The list's model and filter are in teachers_model.py; what each action may
+do and says is in teacher_actions.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -23,12 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.permissions import Capability
 from classhub_desktop.store.teachers.accounts import ResetOutcome, request_password_reset
 from classhub_desktop.store.teachers.blocks import AssignmentResult
 from classhub_desktop.store.teachers.records import (
     SchoolOption,
     TeacherRow,
+    TeacherSaved,
     list_schools,
     list_teachers,
     set_teacher_active,
@@ -36,7 +42,7 @@ from classhub_desktop.store.teachers.records import (
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.combos import refill
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.lifetime import while_alive
+from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.roster.block_assignment_dialog import BlockAssignmentDialog
 from classhub_desktop.ui.roster.teacher_actions import (
     action_gates,
@@ -59,6 +65,7 @@ from classhub_desktop.workspace import Workspace
 
 OK_STYLE = "color: #1d5e20; background: #e9f6ea; border: 1px solid #b7dfb9; border-radius: 4px; padding: 5px;"
 BAD_STYLE = "color: #a61b1b; background: #fdecec; border: 1px solid #f2b8b8; border-radius: 4px; padding: 5px;"
+SHOWN_KINDS = (Entity.TEACHERS, Entity.BLOCKS, Entity.SCHOOLS, Entity.API_ACCOUNTS)  # block counts, accounts
 
 
 class TeachersTab(QWidget):
@@ -74,7 +81,9 @@ class TeachersTab(QWidget):
         self.schools: list[SchoolOption] = []
         self.confirm_box: QMessageBox | None = None
         self.dialog: TeacherDialog | ApiAccountDialog | BlockAssignmentDialog | None = None
-        self._generation = 0
+        self.ops = PageOps(self, runner)
+        self._select_after_load: int | None = None  # a teacher just created: selected once the list has them
+        self._after_changes = ReloadWhenShown(self, self._reload_after_changes)
         self.model = TeachersModel(self)
         self.proxy = TeacherFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -166,7 +175,9 @@ class TeachersTab(QWidget):
 
     def set_session(self, session: Workspace | None) -> None:
         self.session = session
-        self._generation += 1
+        self.ops.cancel_all()
+        self._after_changes.forget()
+        self._select_after_load = None
         self.model.set_rows([])
         self.banner.hide()
         self._set_state("Connect to a database to see its teachers." if session is None else "")
@@ -178,34 +189,38 @@ class TeachersTab(QWidget):
     def refresh(self) -> Task | None:
         if self.session is None:
             return None
-        self._generation += 1
-        generation = self._generation
+        self._after_changes.forget()
         self._set_state("Loading teachers…")
         self.state_label.setStyleSheet("")
-        task = self.runner.start_call("Loading teachers", _load, self.session.engine)
-        task.sig_finished.connect(while_alive(self, lambda result: self._loaded(generation, result)))
-        task.sig_failed.connect(while_alive(self, lambda error: self._load_failed(generation, error)))
-        return task
+        return self.ops.run("load", "Loading teachers", _load, self.session.engine, quick=True,
+                            on_done=self._loaded, on_error=self._load_failed)
 
-    def _loaded(self, generation: int, result: tuple[list[TeacherRow], list[SchoolOption]]) -> None:
-        if generation != self._generation:
-            return
+    def apply_changes(self, changes: Changes) -> None:
+        """A write somewhere changed `changes`: load the list again now, or when the tab is next shown."""
+        if self.session is not None and changes.touches(*SHOWN_KINDS):
+            self._after_changes.mark_stale()
+
+    def _reload_after_changes(self) -> None:
+        self.refresh()
+
+    def _loaded(self, result: tuple[list[TeacherRow], list[SchoolOption]]) -> None:
         selected = self.selected()
+        select_id = self._select_after_load or (selected.id if selected is not None else None)
+        self._select_after_load = None
         rows, self.schools = result
         self.model.set_rows(rows)
         refill(self.school_combo, [("All schools", None), *((school.name, school.id) for school in self.schools)])
         self._apply_filter()
-        if selected is not None:
-            self.select_teacher(selected.id)
+        if select_id is not None:
+            self.select_teacher(select_id)
         self._set_state("" if rows else "There are no teachers yet: create one with New teacher… or import the roster.")
         self._update_actions()
         self.sig_loaded.emit()
 
-    def _load_failed(self, generation: int, error: BaseException) -> None:
-        if generation == self._generation:
-            self._set_state(f"The teachers could not be loaded. {user_message(error)}")
-            self.state_label.setStyleSheet(BAD_STYLE)
-            self.sig_status.emit("Teachers: loading failed")
+    def _load_failed(self, error: BaseException) -> None:
+        self._set_state(f"The teachers could not be loaded. {user_message(error)}")
+        self.state_label.setStyleSheet(BAD_STYLE)
+        self.sig_status.emit("Teachers: loading failed")
 
     def _set_state(self, text: str) -> None:
         self.state_label.setText(text)
@@ -271,12 +286,12 @@ class TeachersTab(QWidget):
         self.sig_status.emit(text.splitlines()[0])
         self.sig_action_done.emit(text)
 
-    def _failed(self, heading: str) -> Any:
+    def _failed(self, heading: str) -> Callable[[BaseException], None]:
         def fail(error: BaseException) -> None:
             self._report(f"{heading}: {user_message(error)}", ok=False)
-            self.refresh()
+            self.refresh()  # a refusal often means someone else changed the teacher: show them as they are
 
-        return while_alive(self, fail)
+        return fail
 
     def _open(self, dialog: TeacherDialog | ApiAccountDialog | BlockAssignmentDialog) -> None:
         self.dialog = dialog
@@ -305,10 +320,10 @@ class TeachersTab(QWidget):
         return dialog
 
     def _saved(self, row: TeacherRow, message: str) -> None:
+        """Report a finished action; the list shows its result when the write's Changes arrive (apply_changes)."""
         self._report(message)
-        task = self.refresh()
-        if task is not None:
-            task.sig_finished.connect(while_alive(self, lambda _r: self.select_teacher(row.id)))
+        if not self.select_teacher(row.id):
+            self._select_after_load = row.id  # new: in the list after the reload
 
     @Slot()
     def toggle_selected(self) -> QMessageBox | None:
@@ -321,23 +336,25 @@ class TeachersTab(QWidget):
         return box
 
     def set_active(self, row: TeacherRow, active: bool, *, reactivate_account: bool = False) -> Task | None:
-        if self.session is None:
+        if self.session is None or self.ops.busy("toggle"):
             return None
-        task = self.runner.start_call(
+
+        def done(saved: TeacherSaved) -> None:
+            self._saved(saved.row, toggled_text(saved.row, active, reactivate_account))
+
+        return self.ops.run(
+            "toggle",
             "Enabling a teacher" if active else "Disabling a teacher",
             set_teacher_active,
             self.session.engine,
             row.id,
             row.version,
             active,
+            quick=True,
             reactivate_account=reactivate_account,
+            on_done=done,
+            on_error=self._failed(f"{row.display_name} was not {'enabled' if active else 'disabled'}"),
         )
-
-        task.sig_finished.connect(
-            while_alive(self, lambda saved: self._saved(saved, toggled_text(saved, active, reactivate_account)))
-        )
-        task.sig_failed.connect(self._failed(f"{row.display_name} was not {'enabled' if active else 'disabled'}"))
-        return task
 
     @Slot()
     def assign_blocks(self) -> BlockAssignmentDialog | None:
@@ -371,7 +388,7 @@ class TeachersTab(QWidget):
     def send_reset(self, row: TeacherRow | None = None) -> Task | None:
         row = row or self.selected()
         session = self.session
-        if session is None or session.api is None or row is None or row.account_id is None:
+        if session is None or session.api is None or row is None or row.account_id is None or self.ops.busy("reset"):
             return None
         if not session.can(Capability.MANAGE_ACCOUNTS):
             return None
@@ -379,17 +396,18 @@ class TeachersTab(QWidget):
         if client is None:
             return None
         assert row.account_username is not None
-        task = self.runner.start_call(
+        return self.ops.run(
+            "reset",
             "Sending a password reset",
             request_password_reset,
             session.engine,
             client.request_password_reset,
             row.account_id,
             row.account_username,
+            quick=True,
+            on_done=lambda outcome: self._reset_sent(row, outcome),
+            on_error=self._failed(f"No password reset was sent to {row.account_username}"),
         )
-        task.sig_finished.connect(while_alive(self, lambda outcome: self._reset_sent(row, outcome)))
-        task.sig_failed.connect(self._failed(f"No password reset was sent to {row.account_username}"))
-        return task
 
     def _reset_sent(self, row: TeacherRow, outcome: ResetOutcome) -> None:
         self._report(f"{outcome.explanation} (The API answered: {outcome.server_message})", ok=outcome.queued)

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.progress import Progress, ProgressUpdate
 from classhub_desktop.store.duplicates.classes import (
     ACTION,
@@ -47,9 +48,11 @@ def test_removal_keeps_the_oldest_audits_and_can_be_restored(fresh_seeded_db: Se
     groups = find_duplicate_classes(engine)
     updates: list[ProgressUpdate] = []
 
-    removed = remove_duplicate_classes(engine, expected=groups, progress=Progress(updates.append))
+    result = remove_duplicate_classes(engine, expected=groups, progress=Progress(updates.append))
 
-    assert removed == sum(len(g.remove_ids) for g in groups)
+    removed = result.count
+    doomed = {i for g in groups for i in g.remove_ids}
+    assert removed == len(doomed) > 0
     assert find_duplicate_classes(engine) == []
     kept = [g.keep_id for g in groups]
     assert scalar(db.conninfo, "SELECT count(*) FROM classes WHERE id = ANY(%s)", (kept,)) == len(kept)
@@ -58,12 +61,16 @@ def test_removal_keeps_the_oldest_audits_and_can_be_restored(fresh_seeded_db: Se
         audit_id, details = conn.execute(
             "SELECT id, details FROM audit_log WHERE action = %s", (ACTION,)).fetchone()  # type: ignore[misc]
     assert details["removed_count"] == removed and len(details["removed"]) == removed
-    assert {r["id"] for r in details["removed"]} == {i for g in groups for i in g.remove_ids}
+    assert {r["id"] for r in details["removed"]} == doomed
     assert "jsonb_populate_recordset" in details["restore"]
-    assert remove_duplicate_classes(engine) == 0  # nothing left: nothing removed, no audit row
+    assert result.changes == Changes.of(Entity.CLASSES, doomed).with_(Entity.AUDIT_LOG, [audit_id])
+    again = remove_duplicate_classes(engine)  # nothing left: nothing removed, no audit row, nothing to broadcast
+    assert again.count == 0 and not again.changes
     assert scalar(db.conninfo, "SELECT count(*) FROM audit_log WHERE action = %s", (ACTION,)) == 1
 
-    assert restore_removed_classes(engine, audit_id) == removed
+    restored = restore_removed_classes(engine, audit_id)
+    assert restored.count == removed
+    assert restored.changes.ids(Entity.CLASSES) == doomed and len(restored.changes.ids(Entity.AUDIT_LOG)) == 1
     assert snapshot(db.conninfo) == before  # the audit row carried the rows byte for byte
     with pytest.raises(DuplicateClassesError, match="exist again"):
         restore_removed_classes(engine, audit_id)

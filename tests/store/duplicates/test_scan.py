@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.duplicates.scoring import DEFAULT_MIN_SCORE, TWINS_SCORE_CAP
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 from classhub_desktop.store.duplicates.blocking import PASSES
@@ -145,8 +146,8 @@ def test_not_a_duplicate_verdict_suppresses_the_pair_and_is_audited(fresh_seeded
     try:
         before = scan(engine)
         top = before.pairs[0]
-        mark_not_duplicate(engine, top.b, top.a, note="checked with the school office")  # either order
-        mark_not_duplicate(engine, top.a, top.b)  # idempotent
+        marked = mark_not_duplicate(engine, top.b, top.a, note="checked with the school office")  # either order
+        assert not mark_not_duplicate(engine, top.a, top.b)  # idempotent: changes nothing the second time
         after = scan(engine, min_score=0.0)
         assert (top.a, top.b) not in pairs_of(after)
         assert len(after.pairs) == after.candidates
@@ -154,10 +155,16 @@ def test_not_a_duplicate_verdict_suppresses_the_pair_and_is_audited(fresh_seeded
         assert audited == [{"student_a_id": top.a, "student_b_id": top.b, "note": "checked with the school office"}]
         with psycopg.connect(fresh_seeded_db.conninfo) as conn:
             stored = conn.execute("SELECT student_a_id, student_b_id, verdict FROM duplicate_decisions").fetchall()
+            verdict_id, audit_id = conn.execute(
+                "SELECT (SELECT id FROM duplicate_decisions), (SELECT max(id) FROM audit_log)"
+            ).fetchone()  # type: ignore[misc]
         assert stored == [(top.a, top.b, "not_duplicate")]
+        assert marked == Changes.of(Entity.VERDICTS, [verdict_id]).with_(Entity.AUDIT_LOG, [audit_id])
 
-        forget_verdict(engine, top.a, top.b)
-        forget_verdict(engine, top.a, top.b)  # nothing left: no second audit row
+        forgotten_changes = forget_verdict(engine, top.a, top.b)
+        assert forgotten_changes.ids(Entity.VERDICTS) == {verdict_id}
+        assert forgotten_changes.touches(Entity.AUDIT_LOG)
+        assert not forget_verdict(engine, top.a, top.b)  # nothing left: no second audit row, nothing changed
         assert (top.a, top.b) in pairs_of(scan(engine))
         forgotten = _audit_rows(fresh_seeded_db.conninfo, "duplicate.verdict_forgotten")
         assert len(forgotten) == 1

@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine
 
+from classhub_desktop.core.changes import Changes, Entity, changes_of
 from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.merge.operations import (
     MergeError,
@@ -56,6 +57,12 @@ def scalar(conninfo: str, query: str, params: tuple[Any, ...] = ()) -> Any:
     with psycopg.connect(conninfo) as conn:
         row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]
+
+
+def ids_of(conninfo: str, table: str, student_id: int) -> set[int]:
+    with psycopg.connect(conninfo) as conn:
+        query = sql.SQL("SELECT id FROM {} WHERE student_id = %s").format(sql.Identifier(table))
+        return {int(row[0]) for row in conn.execute(query, (student_id,))}
 
 
 @pytest.fixture()
@@ -154,9 +161,10 @@ def test_student_references_come_from_the_catalog(engine: Engine) -> None:
 def test_merge_then_undo_restores_every_row_byte_for_byte(fresh_seeded_db: SeededDatabase, engine: Engine) -> None:
     db = fresh_seeded_db
     s, a = duplicate_pair(db)
-    Planted(db.conninfo, s, a)
+    planted = Planted(db.conninfo, s, a)
     before = snapshot(db.conninfo)
     merges, journal, audits = history_counts(db.conninfo)
+    absorbed_rows = {table: ids_of(db.conninfo, table, a) for table in ("enrollments", "token_transactions")}
 
     result = merge_students(engine, s, a, {"email": "absorbed", "guardian_phone": "absorbed"})
 
@@ -170,6 +178,17 @@ def test_merge_then_undo_restores_every_row_byte_for_byte(fresh_seeded_db: Seede
     assert scalar(db.conninfo, "SELECT student_id FROM student_aliases WHERE external_id = %s", (sourced,)) == s
     assert history_counts(db.conninfo) == (merges + 1, journal + result.preview.journal_rows, audits + 1)
     assert result.preview.journal_rows > 10
+    # what the main window broadcasts: both students, every row moved (ids listed), the merge, its audit row
+    changes = result.changes
+    merge_audit_id = scalar(db.conninfo, "SELECT max(id) FROM audit_log WHERE action = 'student.merge'")
+    assert {s, a} <= changes.ids(Entity.STUDENTS)
+    assert changes.ids(Entity.MERGES) == {result.merge_id} and changes.ids(Entity.AUDIT_LOG) == {merge_audit_id}
+    assert planted.fifth in changes.ids(Entity.STUDENTS)  # merged into the absorbed one earlier: re-pointed
+    assert absorbed_rows["enrollments"] | set(planted.enroll_lost) <= changes.ids(Entity.ENROLLMENTS)
+    assert changes.ids(Entity.TOKENS) == absorbed_rows["token_transactions"]  # the ledger moves whole
+    assert set(planted.class_lost) <= changes.ids(Entity.CLASSES)
+    assert {planted.verdict_self, planted.verdict_dup, planted.verdict_moved} <= changes.ids(Entity.VERDICTS)
+    assert not changes.touches(Entity.TEACHERS, Entity.BLOCKS, Entity.SCHOOLS)
 
     undone = undo_merge(engine, result.merge_id)
 
@@ -181,6 +200,11 @@ def test_merge_then_undo_restores_every_row_byte_for_byte(fresh_seeded_db: Seede
     actions = scalar(db.conninfo, "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log"
                                   " WHERE action LIKE 'student.merge%%'")
     assert actions == "student.merge,student.merge_undo"
+    undo_audit_id = scalar(db.conninfo, "SELECT max(id) FROM audit_log WHERE action = 'student.merge_undo'")
+    assert undone.changes.ids(Entity.AUDIT_LOG) == {undo_audit_id}
+    assert undone.changes.ids(Entity.MERGES) == {result.merge_id}
+    assert undone.changes.ids(Entity.STUDENTS) == changes.ids(Entity.STUDENTS)  # the same rows, put back
+    assert undone.changes.ids(Entity.TOKENS) == changes.ids(Entity.TOKENS)
     with pytest.raises(MergeInvalid, match="already undone"):
         undo_merge(engine, result.merge_id)
 
@@ -193,13 +217,14 @@ def test_preview_changes_nothing_and_matches_the_merge(fresh_seeded_db: SeededDa
 
     preview = preview_merge(engine, s, a)
 
+    assert changes_of(preview) == Changes.none()  # a preview is rolled back: nothing to broadcast
     assert snapshot(db.conninfo) == before
     assert history_counts(db.conninfo) == counts
     assert preview.journal_rows > 0 and preview.conflicts
-    moved = {(c.table, c.column): c.moved for c in preview.changes}
+    moved = {(c.table, c.column): c.moved for c in preview.table_changes}
     assert moved[("token_transactions", "student_id")] >= 3
     result = merge_students(engine, s, a)
-    assert result.preview.changes == preview.changes
+    assert result.preview.table_changes == preview.table_changes
     assert result.preview.conflicts == preview.conflicts
     assert result.preview.journal_rows == preview.journal_rows
 
@@ -243,7 +268,7 @@ def test_conflicts_are_resolved_as_the_policies_say(fresh_seeded_db: SeededDatab
     assert len(by_table["duplicate_decisions"]) == 2
     assert "kept the active enrollment, deleted the dropped one" in by_table["enrollments"]
     assert set(by_table["classes"]) == {"kept the completed class", "kept the oldest class"}
-    change = next(c for c in result.preview.changes if c.table == "enrollments")
+    change = next(c for c in result.preview.table_changes if c.table == "enrollments")
     assert (change.deleted, change.kept) == (3, 3)
 
 

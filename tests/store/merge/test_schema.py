@@ -54,7 +54,7 @@ def test_a_new_table_with_a_foreign_key_is_merged_without_code_changes(
 
     result = merge_students(engine, s, a)
 
-    change = next(c for c in result.preview.changes if c.table == "reading_log")
+    change = next(c for c in result.preview.table_changes if c.table == "reading_log")
     assert (change.column, change.moved, change.deleted) == ("student_id", 25, 0)
     assert scalar(db.conninfo, "SELECT count(*) FROM reading_log WHERE student_id = %s", (s,)) == 26
     undo_merge(engine, result.merge_id)
@@ -80,11 +80,11 @@ def test_a_student_column_without_foreign_key_blocks_until_mapped(
 
     monkeypatch.setitem(merge_policy.UNLINKED_REFERENCES, "legacy_notes.student_ref", "ignore")
     preview = preview_merge(engine, s, a)
-    assert not any(c.table == "legacy_notes" for c in preview.changes)
+    assert not any(c.table == "legacy_notes" for c in preview.table_changes)
 
     monkeypatch.setitem(merge_policy.UNLINKED_REFERENCES, "legacy_notes.student_ref", "student")
     result = merge_students(engine, s, a)
-    assert any(c.table == "legacy_notes" and c.moved == 2 for c in result.preview.changes)
+    assert any(c.table == "legacy_notes" and c.moved == 2 for c in result.preview.table_changes)
     assert scalar(db.conninfo, "SELECT count(*) FROM legacy_notes WHERE student_ref = %s", (s,)) == 3
     undo_merge(engine, result.merge_id)
     assert snapshot(db.conninfo) == before

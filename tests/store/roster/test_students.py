@@ -4,7 +4,7 @@ filters, counts, the detail panel's data, and versioned, audited edits."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.duplicates.text import fold
 from classhub_desktop.core.progress import CancelledError
 from classhub_desktop.core.roster.editing import VersionConflict
@@ -251,6 +252,22 @@ def test_counts_are_capped_or_estimated(engine: Engine, seeded_db: SeededDatabas
     assert narrowed.capped and narrowed.value == 50 and str(narrowed) == "50+"
 
 
+def test_a_merged_student_is_listed_only_under_its_own_status(fresh_db: Callable[[], str]) -> None:
+    conninfo = fresh_db()
+    with psycopg.connect(conninfo) as conn:
+        kept, gone = (r[0] for r in conn.execute(
+            "INSERT INTO students (first_name, last_name) VALUES ('Mia', 'Merge'), ('Mia', 'Merge') RETURNING id"))
+        conn.execute("UPDATE students SET status = 'merged', merged_into_id = %s WHERE id = %s", (kept, gone))
+    engine = make_engine(conninfo, pool=False)
+    try:
+        for flt in (StudentFilter(), StudentFilter(search="mia merge"), StudentFilter(sort="school")):
+            assert [r.id for r in fetch_students_page(engine, flt).rows] == [kept]
+        assert count_students(engine, StudentFilter()).value == 1
+        assert [r.id for r in fetch_students_page(engine, StudentFilter(status="merged")).rows] == [gone]
+    finally:
+        engine.dispose()
+
+
 def test_facets_and_blocks(engine: Engine, seeded_db: SeededDatabase) -> None:
     facets = roster_facets(engine)
     assert facets.schools and facets.grades[0] == "K" and facets.blocks == []
@@ -356,8 +373,10 @@ def _audit(conninfo: str, table: str, row_id: int) -> list[tuple[str, dict[str, 
 
 def test_update_student_saves_bumps_version_and_audits(engine: Engine, seeded_db: SeededDatabase) -> None:
     sid, version = _student(seeded_db.conninfo)
-    row = update_student(engine, sid, version, {"preferred_name": "Eddie", "grade": "5", "first_name": "Edna",
-                                                "date_of_birth": date(2015, 2, 3)})
+    saved = update_student(engine, sid, version, {"preferred_name": "Eddie", "grade": "5", "first_name": "Edna",
+                                                  "date_of_birth": date(2015, 2, 3)})
+    row = saved.row
+    assert saved.changes.ids(Entity.STUDENTS) == {sid} and len(saved.changes.ids(Entity.AUDIT_LOG)) == 1
     assert (row.preferred_name, row.grade, row.date_of_birth, row.version) == ("Eddie", "5", date(2015, 2, 3),
                                                                                version + 1)
     entries = _audit(seeded_db.conninfo, "students", sid)
@@ -367,7 +386,8 @@ def test_update_student_saves_bumps_version_and_audits(engine: Engine, seeded_db
     assert details["after"] == {"preferred_name": "Eddie", "grade": "5", "date_of_birth": "2015-02-03"}
     # Nothing changed: nothing written.
     same = update_student(engine, sid, row.version, {"grade": "5"})
-    assert same.version == row.version and len(_audit(seeded_db.conninfo, "students", sid)) == 1
+    assert same.changes == Changes.none()
+    assert same.row.version == row.version and len(_audit(seeded_db.conninfo, "students", sid)) == 1
 
 
 def test_update_student_with_a_stale_version_is_a_conflict(engine: Engine, seeded_db: SeededDatabase) -> None:
@@ -400,8 +420,11 @@ def test_update_enrollment_is_versioned_and_audited(engine: Engine, seeded_db: S
             "SELECT id, version, status, coalesce(begin_date, date '2025-09-01') FROM enrollments"
             " WHERE status = 'active' ORDER BY id LIMIT 1").fetchone()  # type: ignore[misc]
     end = begin + timedelta(days=30)
-    row = update_enrollment(engine, eid, version, {"status": "dropped", "begin_date": begin, "end_date": end})
+    saved = update_enrollment(engine, eid, version, {"status": "dropped", "begin_date": begin, "end_date": end})
+    row = saved.row
     assert row.status == "dropped" and row.version == version + 1
+    assert saved.changes.ids(Entity.ENROLLMENTS) == {eid} and saved.changes.touches(Entity.AUDIT_LOG)
+    assert not saved.changes.touches(Entity.STUDENTS)
     entries = _audit(seeded_db.conninfo, "enrollments", eid)
     assert entries[-1][0] == "enrollment.update"
     assert entries[-1][1]["before"]["status"] == status and entries[-1][1]["after"]["status"] == "dropped"

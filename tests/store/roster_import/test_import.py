@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from classhub_desktop.core.changes import ALL_IDS, Changes, Entity
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.roster_import.operations import ImportStale, apply_import, load_file, preview_import
@@ -51,9 +52,17 @@ def test_small_bundle_is_created_then_reported_unchanged(fresh: tuple[str, Engin
     assert c["enrollments"].new == 5 - 1  # stu-3's enrollment is left out with the student
     assert {m.incoming.sourced_id: m.kind for m in first.matches} == {"stu-1": "new", "stu-2": "new", "stu-3": "new"}
     assert table_counts(conninfo)["students"] == 0  # a preview writes nothing
+    assert first.changes == Changes.none()
 
     result = apply(engine, first)
     assert result.counts == first.counts and result.audit_id > 0
+    with psycopg.connect(conninfo) as conn:
+        student_ids = {r[0] for r in conn.execute("SELECT id FROM students")}
+    # What the import wrote: new students by id, the rest as "some rows" (upserts by sourced id), one audit row.
+    assert result.changes == Changes({
+        Entity.SCHOOLS: ALL_IDS, Entity.BLOCKS: ALL_IDS, Entity.TEACHERS: ALL_IDS, Entity.ENROLLMENTS: ALL_IDS,
+        Entity.STUDENTS: frozenset(student_ids), Entity.AUDIT_LOG: frozenset({result.audit_id}),
+    })
     ada = _one(conninfo, "SELECT row(first_name, middle_name, last_name, date_of_birth, grade, guardian_name,"
                          " guardian_email, state_id)::text FROM students WHERE sourced_id = 'stu-1'")
     assert ada == "(Ada,Augusta,Lovelace,2011-12-10,09,\"Anne Byron\",anne@example.org,S1001)"
@@ -64,6 +73,8 @@ def test_small_bundle_is_created_then_reported_unchanged(fresh: tuple[str, Engin
     again = preview(engine, bundle)
     assert all(c.new == c.updated == c.deactivated == 0 for c in again.counts.values()), again.counts
     assert {m.kind for m in again.matches if m.incoming.active} == {"sourced_id"}
+    unchanged = apply(engine, again)  # nothing to write but the audit row
+    assert unchanged.changes == Changes.of(Entity.AUDIT_LOG, [unchanged.audit_id])
 
 
 def test_deactivation_of_marked_and_absent_records(fresh: tuple[str, Engine], tmp_path: Path) -> None:
@@ -77,13 +88,15 @@ def test_deactivation_of_marked_and_absent_records(fresh: tuple[str, Engine], tm
     assert not prev.has_errors, prev.problems
     assert prev.counts["students"].deactivated == 2
     assert prev.counts["enrollments"].deactivated == 2  # stu-2's two enrollments are absent
-    apply(engine, prev)
+    result = apply(engine, prev)
     with psycopg.connect(conninfo) as conn:
         rows: dict[str, str] = dict(conn.execute("SELECT sourced_id, status FROM students").fetchall())
         assert rows == {"stu-1": "inactive", "stu-2": "inactive"}
+        off = {r[0] for r in conn.execute("SELECT id FROM students")}
         dropped = conn.execute("SELECT count(*) FROM enrollments e JOIN students s ON s.id = e.student_id"
                                " WHERE s.sourced_id = 'stu-2' AND e.status = 'dropped'").fetchone()
         assert dropped == (2,)
+    assert result.changes.ids(Entity.STUDENTS) == off  # the two deactivated students, by id
 
 
 def _existing_under_new_ids(conninfo: str, truth: dict[str, Any], count: int) -> list[dict[str, Any]]:

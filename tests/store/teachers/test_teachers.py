@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, text
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.roster.editing import VersionConflict
 from classhub_desktop.remote.client import ApiClient
 from classhub_desktop.remote.errors import AuthenticationFailed
@@ -51,7 +52,15 @@ def audit_rows(engine: Engine, action: str, table: str, target: int) -> list[dic
 
 def new_teacher(engine: Engine, tag: str) -> int:
     school = list_schools(engine)[0]
-    return create_teacher(engine, TeacherDraft("Ada", f"Lovelace-{tag}", f"ada.{tag}@school.example.org", school.id)).id
+    draft = TeacherDraft("Ada", f"Lovelace-{tag}", f"ada.{tag}@school.example.org", school.id)
+    return create_teacher(engine, draft).row.id
+
+
+def audit_ids(engine: Engine, action: str, table: str, target: int) -> list[int]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id FROM audit_log WHERE action = :a AND target_table = :t "
+                                 "AND target_id = :id ORDER BY id"), {"a": action, "t": table, "id": str(target)})
+        return [int(r.id) for r in rows]
 
 
 def api_login(api: ServedApi, username: str, password: str) -> bool:
@@ -80,7 +89,10 @@ def test_list_teachers_shows_school_blocks_and_account(engine: Engine) -> None:
 
 def test_create_teacher_writes_row_and_audit_and_refuses_duplicate_email(engine: Engine) -> None:
     school = list_schools(engine)[0]
-    row = create_teacher(engine, TeacherDraft("  Grace ", "Hopper", "grace.hopper@school.example.org", school.id))
+    saved = create_teacher(engine, TeacherDraft("  Grace ", "Hopper", "grace.hopper@school.example.org", school.id))
+    row = saved.row
+    assert saved.changes == Changes.of(Entity.TEACHERS, [row.id]).with_(
+        Entity.AUDIT_LOG, audit_ids(engine, "teacher.create", "teachers", row.id))
     assert (row.given_name, row.family_name, row.status, row.version, row.account_state) == (
         "Grace", "Hopper", "active", 1, "none")
     assert row.sourced_id.startswith("manual-")
@@ -97,8 +109,10 @@ def test_create_teacher_writes_row_and_audit_and_refuses_duplicate_email(engine:
 def test_update_teacher_checks_the_version(engine: Engine) -> None:
     teacher_id = new_teacher(engine, "upd")
     first = get_teacher(engine, teacher_id)
-    saved = update_teacher(engine, teacher_id, first.version, {"family_name": "Byron"})
+    result = update_teacher(engine, teacher_id, first.version, {"family_name": "Byron"})
+    saved = result.row
     assert saved.family_name == "Byron" and saved.version == first.version + 1
+    assert result.changes.ids(Entity.TEACHERS) == {teacher_id} and result.changes.ids(Entity.AUDIT_LOG)
     [details] = audit_rows(engine, "teacher.update", "teachers", teacher_id)
     assert details["before"] == {"family_name": "Lovelace-upd"} and details["after"] == {"family_name": "Byron"}
     # A second editor still holding the first version is told, and nothing is overwritten.
@@ -111,7 +125,8 @@ def test_update_teacher_checks_the_version(engine: Engine) -> None:
     assert "Nothing was saved" in str(conflict)
     assert get_teacher(engine, teacher_id).given_name == "Ada"
     unchanged = update_teacher(engine, teacher_id, saved.version, {"family_name": "Byron"})
-    assert unchanged.version == saved.version  # no change, no new version, no audit row
+    assert unchanged.row.version == saved.version  # no change, no new version, no audit row
+    assert unchanged.changes == Changes.none()
     assert len(audit_rows(engine, "teacher.update", "teachers", teacher_id)) == 1
 
 
@@ -120,7 +135,11 @@ def test_disable_deactivates_the_api_account_and_enable_offers_it_back(
 ) -> None:
     teacher = next(t for t in list_teachers(engine) if t.active and t.account_state == "active")
     assert teacher.account_username and api_login(api, teacher.account_username, seeded_db.password)
-    disabled = set_teacher_active(engine, teacher.id, teacher.version, False)
+    result = set_teacher_active(engine, teacher.id, teacher.version, False)
+    disabled = result.row
+    assert result.changes.ids(Entity.TEACHERS) == {teacher.id}
+    assert result.changes.ids(Entity.API_ACCOUNTS) == {teacher.account_id}
+    assert result.changes.touches(Entity.AUDIT_LOG)
     assert disabled.status == "inactive" and disabled.account_state == "disabled"
     assert not api_login(api, teacher.account_username, seeded_db.password)
     [details] = audit_rows(engine, "teacher.disable", "teachers", teacher.id)
@@ -128,10 +147,10 @@ def test_disable_deactivates_the_api_account_and_enable_offers_it_back(
     assert audit_rows(engine, "api_account.disable", "app_users", teacher.account_id or 0)
     with pytest.raises(VersionConflict):
         set_teacher_active(engine, teacher.id, teacher.version, True)  # stale version
-    only_teacher = set_teacher_active(engine, teacher.id, disabled.version, True)
+    only_teacher = set_teacher_active(engine, teacher.id, disabled.version, True).row
     assert only_teacher.active and only_teacher.account_state == "disabled"
     set_teacher_active(engine, teacher.id, only_teacher.version, False)
-    both = set_teacher_active(engine, teacher.id, only_teacher.version + 1, True, reactivate_account=True)
+    both = set_teacher_active(engine, teacher.id, only_teacher.version + 1, True, reactivate_account=True).row
     assert both.account_state == "active" and api_login(api, teacher.account_username, seeded_db.password)
 
 
@@ -141,6 +160,9 @@ def test_assign_blocks_takes_over_unassigns_and_detects_stale_choices(engine: En
     seen = {b.id: b.teacher_id for b in blocks}
     result = assign_blocks(engine, teacher_id, [b.id for b in blocks], [], seen)
     assert sorted(result.assigned) == sorted(seen) and set(result.taken_over) == set(seen)
+    assert result.changes.ids(Entity.BLOCKS) == set(seen)
+    assert result.changes.ids(Entity.TEACHERS) == {teacher_id, *(t for t in seen.values() if t is not None)}
+    assert len(result.changes.ids(Entity.AUDIT_LOG)) == 2
     assert get_teacher(engine, teacher_id).block_count == 2
     [details] = audit_rows(engine, "block.assign_teacher", "blocks", blocks[0].id)[-1:]
     assert details["previous_teacher_id"] == blocks[0].teacher_id and details["teacher_id"] == teacher_id
@@ -151,7 +173,9 @@ def test_assign_blocks_takes_over_unassigns_and_detects_stale_choices(engine: En
         assign_blocks(engine, other, [blocks[0].id], [], {blocks[0].id: other})
     assert get_teacher(engine, teacher_id).block_count == 2
     result = assign_blocks(engine, teacher_id, [], [blocks[1].id], {blocks[1].id: teacher_id})
-    assert result.unassigned == [blocks[1].id]
+    assert result.unassigned == [blocks[1].id] and result.changes.ids(Entity.BLOCKS) == {blocks[1].id}
+    again = assign_blocks(engine, teacher_id, [], [blocks[1].id], {blocks[1].id: None})
+    assert again.unassigned == [] and again.changes == Changes.none()  # nothing left to write
     assert scalar(engine, "SELECT teacher_id FROM blocks WHERE id = :b", b=blocks[1].id) is None
     assert audit_rows(engine, "block.unassign_teacher", "blocks", blocks[1].id)
 
@@ -167,7 +191,9 @@ def test_api_account_gets_unusable_argon2_hash_and_unique_username(engine: Engin
     assert username == "ada.lovelaceacct"
     with pytest.raises(TeacherError, match="taken"):
         create_api_account(engine, teacher_id, email)
-    row = create_api_account(engine, teacher_id, username)
+    created = create_api_account(engine, teacher_id, username)
+    row = created.row
+    assert created.changes.ids(Entity.API_ACCOUNTS) == {row.account_id} and created.changes.touches(Entity.AUDIT_LOG)
     assert (row.account_username, row.account_state, row.account_email) == (username, "active", email)
     with engine.connect() as conn:
         account = conn.execute(text("SELECT * FROM app_users WHERE username = :u"), {"u": username}).one()
@@ -184,7 +210,7 @@ def test_api_account_gets_unusable_argon2_hash_and_unique_username(engine: Engin
 
 def test_password_reset_through_the_api_queues_a_notification(engine: Engine, api: ServedApi) -> None:
     teacher_id = new_teacher(engine, "reset")
-    row = create_api_account(engine, teacher_id, suggest_username(engine, teacher_id))
+    row = create_api_account(engine, teacher_id, suggest_username(engine, teacher_id)).row
     assert row.account_id is not None and row.account_username is not None
     with ApiClient(api.base_url) as client:
         outcome = request_password_reset(engine, client.request_password_reset, row.account_id, row.account_username)
@@ -195,6 +221,8 @@ def test_password_reset_through_the_api_queues_a_notification(engine: Engine, ap
     assert tuple(note) == ("password_reset", "ada.reset@school.example.org", "PENDING")
     [details] = audit_rows(engine, "api_account.password_reset", "app_users", row.account_id)
     assert details["queued"] is True
+    assert outcome.changes == Changes.of(
+        Entity.AUDIT_LOG, audit_ids(engine, "api_account.password_reset", "app_users", row.account_id))
     # The reset works later: once a real password is set, the account signs in through the API.
     with engine.begin() as conn:
         conn.execute(text("UPDATE app_users SET password_hash = :h WHERE id = :id"),

@@ -21,17 +21,16 @@ import shiboken6
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QApplication
 
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.permissions import Capability, why_not
-from classhub_desktop.store.session import DatabaseSession, open_session
+from classhub_desktop.store.audit import add_note
 from classhub_desktop.ui.audit.audit_view import EMPTY_LOG_TEXT, NO_MATCH_TEXT, AuditView
-from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState, PagedColumn, PagedTableModel, PagedTableView
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
-from tests.conftest import PgServer
+from classhub_desktop.workspace import Workspace
+from tests.conftest import PgServer, open_test_workspace
 from tests.store.test_audit import insert_audit_rows, make_audit_rows
-from tests.ui.conftest import finish_ui_test
 
 N_ROWS = 450  # more than two pages of 200
 
@@ -39,12 +38,8 @@ N_ROWS = 450  # more than two pages of 200
 # --- fixtures -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(errors, "NON_MODAL", True)  # an unexpected error dialog must not block the test
-    yield
-    texts = finish_ui_test()
-    assert texts == [], f"unexpected error dialogs: {texts}"
+pytestmark = [pytest.mark.usefixtures("no_task_or_dialog_left"),  # tests/ui/conftest.py
+              pytest.mark.runner_shows_errors]
 
 
 @pytest.fixture(scope="module")
@@ -54,22 +49,15 @@ def audit_db(db_conninfo: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def session(audit_db: str) -> Iterator[DatabaseSession]:
-    s = open_session("Test", audit_db)
+def session(audit_db: str) -> Iterator[Workspace]:
+    s = open_test_workspace("Test", audit_db)
     yield s
     s.close()
 
 
 @pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner()
-    yield r
-    assert r.shutdown(10_000)
-
-
-@pytest.fixture
-def make_view(qtbot: Any, runner: TaskRunner) -> Callable[[DatabaseSession | None], AuditView]:
-    def make(session: DatabaseSession | None) -> AuditView:
+def make_view(qtbot: Any, runner: TaskRunner) -> Callable[[Workspace | None], AuditView]:
+    def make(session: Workspace | None) -> AuditView:
         view = AuditView(runner)
         qtbot.addWidget(view)
         view.resize(1100, 700)
@@ -113,7 +101,7 @@ def load_all(qtbot: Any, view: AuditView) -> None:
 # --- the page -----------------------------------------------------------------------------------
 
 
-def test_first_page_is_newest_first_with_a_count(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_first_page_is_newest_first_with_a_count(qtbot: Any, make_view: Any, session: Workspace,
                                                  audit_db: str) -> None:
     view = make_view(session)
     assert view.model.loaded_count() == 200
@@ -127,7 +115,7 @@ def test_first_page_is_newest_first_with_a_count(qtbot: Any, make_view: Any, ses
     assert "newest first" in tip
 
 
-def test_scrolling_loads_the_next_pages(qtbot: Any, make_view: Any, session: DatabaseSession, audit_db: str) -> None:
+def test_scrolling_loads_the_next_pages(qtbot: Any, make_view: Any, session: Workspace, audit_db: str) -> None:
     view = make_view(session)
     with qtbot.waitSignal(view.model.sig_loaded, timeout=10_000) as blocker:
         view.table.scrollToBottom()  # Qt calls canFetchMore/fetchMore when the end comes into view
@@ -141,7 +129,7 @@ def test_scrolling_loads_the_next_pages(qtbot: Any, make_view: Any, session: Dat
     assert not view.model.canFetchMore()
 
 
-def test_actor_filter_is_debounced_and_narrows_rows(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_actor_filter_is_debounced_and_narrows_rows(qtbot: Any, make_view: Any, session: Workspace,
                                                     audit_db: str) -> None:
     view = make_view(session)
     generation = view.model.generation
@@ -159,7 +147,7 @@ def test_actor_filter_is_debounced_and_narrows_rows(qtbot: Any, make_view: Any, 
     assert view.count_label.text() == f"{expected} entries"
 
 
-def test_action_filter_exact_and_family(qtbot: Any, make_view: Any, session: DatabaseSession, audit_db: str) -> None:
+def test_action_filter_exact_and_family(qtbot: Any, make_view: Any, session: Workspace, audit_db: str) -> None:
     view = make_view(session)
     qtbot.waitUntil(lambda: view.filters.action_combo.count() > 1, timeout=10_000)
     labels = [view.filters.action_combo.itemText(i) for i in range(view.filters.action_combo.count())]
@@ -180,7 +168,7 @@ def test_action_filter_exact_and_family(qtbot: Any, make_view: Any, session: Dat
     assert view._count is not None and view._count.value == prefix
 
 
-def test_date_filters_quick_choice_and_custom_range(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_date_filters_quick_choice_and_custom_range(qtbot: Any, make_view: Any, session: Workspace,
                                                     audit_db: str) -> None:
     view = make_view(session)
     wait_for_reload(qtbot, view, lambda: view.filters.set_period(7))
@@ -205,7 +193,7 @@ def test_date_filters_quick_choice_and_custom_range(qtbot: Any, make_view: Any, 
     assert view.filters.from_edit.text() == "Any" and view._count is not None and view._count.value == N_ROWS
 
 
-def test_filter_without_match_shows_the_empty_state(qtbot: Any, make_view: Any, session: DatabaseSession) -> None:
+def test_filter_without_match_shows_the_empty_state(qtbot: Any, make_view: Any, session: Workspace) -> None:
     view = make_view(session)
     wait_for_reload(qtbot, view, lambda: (view.filters.actor_edit.setText("nobody-like-this"), view.apply_filters()))
     assert view.model.state is LoadState.COMPLETE and view.model.rowCount() == 0
@@ -214,7 +202,7 @@ def test_filter_without_match_shows_the_empty_state(qtbot: Any, make_view: Any, 
 
 
 def test_empty_log_says_so(qtbot: Any, make_view: Any, fresh_db: Callable[[], str]) -> None:
-    empty = open_session("Empty", fresh_db())
+    empty = open_test_workspace("Empty", fresh_db())
     try:
         view = make_view(empty)
         assert view.table.overlay_text() == EMPTY_LOG_TEXT
@@ -223,7 +211,7 @@ def test_empty_log_says_so(qtbot: Any, make_view: Any, fresh_db: Callable[[], st
         empty.close()
 
 
-def test_details_pane_and_tooltips(qtbot: Any, make_view: Any, session: DatabaseSession) -> None:
+def test_details_pane_and_tooltips(qtbot: Any, make_view: Any, session: Workspace) -> None:
     view = make_view(session)
     merge_row = next(i for i in range(view.model.rowCount()) if view.model.row(i).action == "student.merge")
     view.table.setCurrentIndex(view.model.index(merge_row, 0))
@@ -241,7 +229,7 @@ def test_details_pane_and_tooltips(qtbot: Any, make_view: Any, session: Database
     assert target == entry.target and (target == "" or "#" in target or target == entry.target_table)
 
 
-def test_export_csv_of_the_current_filter(qtbot: Any, make_view: Any, session: DatabaseSession, audit_db: str,
+def test_export_csv_of_the_current_filter(qtbot: Any, make_view: Any, session: Workspace, audit_db: str,
                                           tmp_path: Path) -> None:
     view = make_view(session)
     wait_for_reload(qtbot, view, lambda: (view.filters.actor_edit.setText("carol"), view.apply_filters()))
@@ -267,8 +255,8 @@ def test_notes_are_gated_by_role_and_appear_after_adding(
     login = f"t_av_ro_{os.getpid()}"
     pg_server.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
     pg_server.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE classhub_readonly").format(sql.Identifier(login)))
-    admin = open_session("Admin", conninfo)
-    readonly = open_session("Read-only", make_conninfo(conninfo, user=login))
+    admin = open_test_workspace("Admin", conninfo)
+    readonly = open_test_workspace("Read-only", make_conninfo(conninfo, user=login))
     try:
         view = make_view(readonly)
         assert not view.note_action.isEnabled()
@@ -294,6 +282,38 @@ def test_notes_are_gated_by_role_and_appear_after_adding(
         pg_server.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
 
 
+def test_a_write_elsewhere_reloads_the_log_when_the_page_is_shown(
+    qtbot: Any, make_view: Any, runner: TaskRunner, fresh_db: Callable[[], str]
+) -> None:
+    conninfo = fresh_db()
+    insert_audit_rows(conninfo, make_audit_rows(20))
+    workspace = open_test_workspace("Notes", conninfo)
+    try:
+        view = make_view(workspace)
+        runner.sig_changes.connect(view.apply_changes)  # as the main window does for every page
+        qtbot.waitUntil(lambda: view._count is not None, timeout=10_000)
+        view.hide()
+        generation = view.model.generation
+        with qtbot.waitSignal(runner.sig_changes, timeout=10_000) as broadcast:
+            runner.start_call("Adding a note elsewhere", add_note, workspace.engine, "Written on another page.")
+        assert broadcast.args[0].touches(Entity.AUDIT_LOG)
+        assert view.reload_when_shown.stale and view.model.generation == generation  # hidden: nothing loaded
+        wait_for_reload(qtbot, view, view.show, before=generation)
+        assert view.model.row(0).details() == {"note": "Written on another page."}
+        assert view.model.loaded_count() == 21 and not view.reload_when_shown.stale
+        # visible: two writes in one turn of the event loop make one reload
+        generation = view.model.generation
+        view.apply_changes(Changes.of(Entity.AUDIT_LOG, [1]))
+        view.apply_changes(Changes.of(Entity.AUDIT_LOG, [2]))
+        qtbot.waitUntil(lambda: view.model.generation > generation and not view.model.is_loading(), timeout=10_000)
+        assert view.model.generation == generation + 1
+        view.apply_changes(Changes.of(Entity.TEACHERS, [1]))  # not about the audit log: nothing to do
+        assert not view.reload_when_shown.stale
+        view.set_session(None)
+    finally:
+        workspace.close()
+
+
 def test_permission_error_is_shown_in_the_view_and_retry_recovers(
     qtbot: Any, make_view: Any, pg_server: PgServer, fresh_db: Callable[[], str]
 ) -> None:
@@ -304,7 +324,7 @@ def test_permission_error_is_shown_in_the_view_and_retry_recovers(
     pg_server.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE classhub_readonly").format(sql.Identifier(login)))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("REVOKE SELECT ON audit_log FROM classhub_readonly")  # this database only
-    readonly = open_session("No audit", make_conninfo(conninfo, user=login))
+    readonly = open_test_workspace("No audit", make_conninfo(conninfo, user=login))
     try:
         view = make_view(None)
         with qtbot.waitSignal(view.model.sig_failed, timeout=10_000) as blocker:
@@ -330,7 +350,7 @@ def test_dropped_database_shows_an_error_not_a_crash(
 ) -> None:
     conninfo = fresh_db()
     insert_audit_rows(conninfo, make_audit_rows(10))
-    doomed = open_session("Doomed", conninfo)
+    doomed = open_test_workspace("Doomed", conninfo)
     try:
         view = make_view(doomed)
         assert view.model.loaded_count() == 10
@@ -345,7 +365,7 @@ def test_dropped_database_shows_an_error_not_a_crash(
 
 
 def test_closing_the_page_while_its_queries_run_is_safe(
-    qtbot: Any, runner: TaskRunner, session: DatabaseSession
+    qtbot: Any, runner: TaskRunner, session: Workspace
 ) -> None:
     view = AuditView(runner)
     view.show()

@@ -13,34 +13,35 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from classhub_desktop.core.duplicates.scoring import HIGH_CONFIDENCE_SCORE, high_confidence_pairs
-from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.app import style_sheet
 from classhub_desktop.ui.duplicates.batch import MERGED, NOT_DUPLICATE, SKIPPED
 from classhub_desktop.ui.duplicates.candidates import pair_key
 from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
 from classhub_desktop.ui.duplicates.widgets import confirm_button
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
 from tests.ui.duplicates.test_duplicates_view import (
     LOW_SCORE,
     OP_TIMEOUT_MS,
-    _no_task_left_and_no_dialog,
     fresh_session,
     make_view,
     merge_selected,
     query,
-    runner,
     scan,
     select_truth_pair,
     session,
     student_status,
 )
 
-SHARED_FIXTURES = (_no_task_left_and_no_dialog, fresh_session, make_view, runner, session)  # used by name
+SHARED_FIXTURES = (fresh_session, make_view, session)  # used by name
+pytestmark = [pytest.mark.usefixtures("no_task_or_dialog_left"),  # tests/ui/conftest.py
+              pytest.mark.runner_shows_errors]
 
 
 def _activate(qtbot: Any, widget: Any) -> None:
@@ -57,7 +58,7 @@ def _key(qtbot: Any, dialog: Any, key: Qt.Key) -> int:
 
 
 def test_batch_mode_keys_walk_through_pairs_and_skip_twins(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view: DuplicatesView = make_view(fresh_session)
@@ -108,11 +109,13 @@ def test_batch_mode_keys_walk_through_pairs_and_skip_twins(
     assert isinstance(preview, MergePreviewDialog) and preview.merge_button is not None
     assert not dialog.merge_button.isEnabled()  # nothing else while the preview is open
     with (
-        qtbot.waitSignal(view.sig_merged, timeout=OP_TIMEOUT_MS) as merged,
+        qtbot.waitSignal(dialog.sig_merged, timeout=OP_TIMEOUT_MS) as merged,
+        qtbot.waitSignal(dialog.sig_wrote, timeout=OP_TIMEOUT_MS) as wrote,
         qtbot.waitSignal(dialog.sig_shown, timeout=OP_TIMEOUT_MS) as shown,
     ):
         preview.merge_button.click()
     result = merged.args[0]
+    assert wrote.args[0] is result.changes  # the page knows the broadcast of this merge as its own
     assert {result.preview.survivor_id, result.preview.absorbed_id} == {third.a, third.b}
     assert student_status(db.conninfo, result.preview.absorbed_id) == ("merged", result.preview.survivor_id)
     assert shown.args[0] >= 3
@@ -130,7 +133,7 @@ def test_batch_mode_keys_walk_through_pairs_and_skip_twins(
     assert view.batch_dialog is None and view.scan_action.isEnabled()
 
 
-def test_batch_mode_end_shows_a_summary(qtbot: Any, make_view: Any, session: DatabaseSession) -> None:
+def test_batch_mode_end_shows_a_summary(qtbot: Any, make_view: Any, session: Workspace) -> None:
     view: DuplicatesView = make_view(session)
     scan(qtbot, view)
     dialog = view.open_batch()
@@ -149,7 +152,7 @@ def test_batch_mode_end_shows_a_summary(qtbot: Any, make_view: Any, session: Dat
 
 
 def test_duplicate_classes_find_preview_and_remove(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view: DuplicatesView = make_view(fresh_session)
@@ -162,7 +165,7 @@ def test_duplicate_classes_find_preview_and_remove(
         classes.stack.button.click()
     assert found.args == [len(truth)] and classes.table.rowCount() == len(truth) > 0
     extra = sum(len(group) - 1 for group in truth)
-    assert classes.removable() == extra and f"{extra} extra class" in classes.summary_label.text()
+    assert classes.removable() == extra and f"{extra} extra class" in classes.status_label.text()
     assert {int(i) for g in classes.groups or [] for i in g.remove_ids} == {int(i) for g in truth for i in g[1:]}
     assert classes.remove_action.isEnabled()
     # asking first; cancelling deletes nothing
@@ -194,7 +197,7 @@ def test_duplicate_classes_find_preview_and_remove(
 
 
 def test_screenshots(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase, tmp_path: Path
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase, tmp_path: Path
 ) -> None:
     out = Path(os.environ.get("CLASSHUB_SCREENSHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,7 +236,7 @@ def test_screenshots(
     preview = shown.args[0]
     save(preview, "04_merge_preview")
     with (
-        qtbot.waitSignal(view.sig_merged, timeout=OP_TIMEOUT_MS),
+        qtbot.waitSignal(flow.sig_merged, timeout=OP_TIMEOUT_MS),
         qtbot.waitSignal(view.history.sig_loaded, timeout=OP_TIMEOUT_MS),
     ):
         preview.merge_button.click()

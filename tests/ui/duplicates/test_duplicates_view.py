@@ -19,12 +19,12 @@ from psycopg.conninfo import make_conninfo
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from classhub_desktop.core.changes import Entity
 from classhub_desktop.core.duplicates.scoring import DEFAULT_MIN_SCORE, ScoredPair
 from classhub_desktop.core.merge import MERGEABLE_FIELDS, default_field_choices, default_survivor
 from classhub_desktop.core.permissions import Capability, why_not
-from classhub_desktop.store.merge.operations import MergeResult
-from classhub_desktop.store.session import DatabaseSession, open_session
-from classhub_desktop.ui.common import errors
+from classhub_desktop.store.duplicates.scan import mark_not_duplicate
+from classhub_desktop.store.merge.operations import MergeResult, merge_students
 from classhub_desktop.ui.duplicates.candidates import COL_FLAGS, TWINS_TEXT, pair_key
 from classhub_desktop.ui.duplicates.duplicates_view import NOT_SCANNED_TITLE, DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog, table_texts
@@ -38,9 +38,9 @@ from classhub_desktop.ui.duplicates.widgets import (
 )
 from classhub_desktop.ui.main_window import PAGES
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
-from tests.conftest import PgServer
-from tests.ui.conftest import finish_ui_test
+from tests.conftest import PgServer, open_test_workspace
 
 SCAN_TIMEOUT_MS = 60_000
 LOW_SCORE = 0.01  # far below the default threshold: the seed's possible twins (never above 0.4) are listed
@@ -68,38 +68,27 @@ SNAPSHOT_TABLES = (
 # --- fixtures and helpers -------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(errors, "NON_MODAL", True)  # an error box must not block the test
-    yield
-    texts = finish_ui_test()
-    assert texts == [], f"unexpected error dialogs: {texts}"
-
-
-@pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner()
-    yield r
-    assert r.shutdown(OP_TIMEOUT_MS)
+pytestmark = [pytest.mark.usefixtures("no_task_or_dialog_left"),  # tests/ui/conftest.py
+              pytest.mark.runner_shows_errors]
 
 
 @pytest.fixture(scope="module")
-def session(seeded_db: SeededDatabase) -> Iterator[DatabaseSession]:
-    s = open_session("Seeded", seeded_db.conninfo)
+def session(seeded_db: SeededDatabase) -> Iterator[Workspace]:
+    s = open_test_workspace("Seeded", seeded_db.conninfo)
     yield s
     s.close()
 
 
 @pytest.fixture
-def fresh_session(fresh_seeded_db: SeededDatabase) -> Iterator[DatabaseSession]:
-    s = open_session("Fresh", fresh_seeded_db.conninfo)
+def fresh_session(fresh_seeded_db: SeededDatabase) -> Iterator[Workspace]:
+    s = open_test_workspace("Fresh", fresh_seeded_db.conninfo)
     yield s
     s.close()
 
 
 @pytest.fixture
-def make_view(qtbot: Any, runner: TaskRunner) -> Callable[[DatabaseSession | None], DuplicatesView]:
-    def make(session: DatabaseSession | None) -> DuplicatesView:
+def make_view(qtbot: Any, runner: TaskRunner) -> Callable[[Workspace | None], DuplicatesView]:
+    def make(session: Workspace | None) -> DuplicatesView:
         view = DuplicatesView(runner)
         qtbot.addWidget(view)
         view.resize(1180, 780)
@@ -175,14 +164,18 @@ def open_preview(qtbot: Any, view: DuplicatesView) -> MergePreviewDialog:
 
 def merge_selected(qtbot: Any, view: DuplicatesView) -> MergeResult:
     dialog = open_preview(qtbot, view)
-    assert dialog.merge_button is not None
+    flow = view.flow
+    assert dialog.merge_button is not None and flow is not None
     with (
-        qtbot.waitSignal(view.sig_merged, timeout=OP_TIMEOUT_MS) as merged,
+        qtbot.waitSignal(flow.sig_merged, timeout=OP_TIMEOUT_MS) as merged,
+        qtbot.waitSignal(view.runner.sig_changes, timeout=OP_TIMEOUT_MS) as broadcast,
         qtbot.waitSignal(view.history.sig_loaded, timeout=OP_TIMEOUT_MS),
     ):
         dialog.merge_button.click()
     result = merged.args[0]
     assert isinstance(result, MergeResult)
+    assert broadcast.args[0] is result.changes  # what the main window hands every page
+    assert result.changes.ids(Entity.MERGES) == {result.merge_id}
     qtbot.waitUntil(lambda: view.flow is None, timeout=OP_TIMEOUT_MS)
     return result
 
@@ -196,7 +189,7 @@ def student_status(conninfo: str, student_id: int) -> tuple[str, int | None]:
 
 
 def test_scan_fills_the_list_from_a_seeded_database(
-    qtbot: Any, make_view: Any, session: DatabaseSession, seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, session: Workspace, seeded_db: SeededDatabase
 ) -> None:
     view = make_view(session)
     assert view.list_stack.message().startswith(NOT_SCANNED_TITLE)
@@ -271,14 +264,14 @@ def test_scan_fills_the_list_from_a_seeded_database(
 
 
 def test_scan_can_be_cancelled_and_keeps_the_previous_list(
-    qtbot: Any, make_view: Any, session: DatabaseSession
+    qtbot: Any, make_view: Any, session: Workspace
 ) -> None:
     view = make_view(session)
     scan(qtbot, view)
     before = shown_keys(view)
     with qtbot.waitSignal(view.sig_scan_done, timeout=SCAN_TIMEOUT_MS):
         view.refresh()  # F5 in the main window: scan again (and reload the history)
-        task = view.scan_task
+        task = view.ops.task("scan")
         assert task is not None and view.scan_action.text() == "Cancel scan" and view.progress_bar.isVisible()
         view.scan_button.click()  # the same button cancels
     assert view.scan_action.text() == "Scan" and not view.progress_bar.isVisible()
@@ -290,7 +283,7 @@ def test_scan_can_be_cancelled_and_keeps_the_previous_list(
 
 
 def test_selecting_a_pair_fills_the_comparison_with_highlighted_differences(
-    qtbot: Any, make_view: Any, session: DatabaseSession, seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, session: Workspace, seeded_db: SeededDatabase
 ) -> None:
     view = make_view(session)
     scan(qtbot, view)
@@ -342,7 +335,7 @@ def _text(value: Any) -> str:
 
 
 def test_preview_dialog_shows_tables_and_conflicts_and_changes_nothing(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view = make_view(fresh_session)
@@ -383,7 +376,7 @@ def test_preview_dialog_shows_tables_and_conflicts_and_changes_nothing(
 
 
 def test_merge_then_history_shows_it_and_undo_restores(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view = make_view(fresh_session)
@@ -428,7 +421,7 @@ def test_merge_then_history_shows_it_and_undo_restores(
 
 
 def test_undo_refused_shows_the_changed_rows(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view = make_view(fresh_session)
@@ -449,7 +442,7 @@ def test_undo_refused_shows_the_changed_rows(
     assert box.detailedText()
     box.close()
     assert student_status(db.conninfo, absorbed)[0] == "merged"  # refused: nothing changed
-    qtbot.waitUntil(lambda: not history.count_label.text().startswith("Loading"), timeout=OP_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not history.status_label.text().startswith("Loading"), timeout=OP_TIMEOUT_MS)
 
 
 def _error_boxes() -> list[QMessageBox]:
@@ -464,7 +457,7 @@ def _error_boxes() -> list[QMessageBox]:
 
 
 def test_not_a_duplicate_removes_the_pair_and_persists(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view = make_view(fresh_session)
@@ -497,6 +490,45 @@ def test_not_a_duplicate_removes_the_pair_and_persists(
     assert view.candidates.model.rowCount() == rows - 1
 
 
+# --- changes made elsewhere -----------------------------------------------------------------------
+
+
+def test_writes_elsewhere_rescan_when_shown_and_own_writes_do_not(
+    qtbot: Any, make_view: Any, runner: TaskRunner, fresh_session: Workspace
+) -> None:
+    view = make_view(fresh_session)
+    runner.sig_changes.connect(view.apply_changes)  # as the main window does for every page
+    scan(qtbot, view)
+    first, second = view.candidates.visible_pairs()[:2]
+    # this page's own verdict is shown from its result: its broadcast starts no scan
+    view.candidates.select_pair(first.a, first.b)
+    with qtbot.waitSignal(runner.sig_changes, timeout=OP_TIMEOUT_MS) as own:
+        view.not_dup_action.trigger()
+    assert own.args[0].touches(Entity.VERDICTS)
+    assert not view.rescan_when_shown.stale and not view.ops.busy("scan")
+    assert pair_key(first.a, first.b) not in shown_keys(view)
+    # another page records a verdict while this one is hidden: the scan is stale, and nothing runs until shown
+    view.hide()
+    with qtbot.waitSignal(runner.sig_changes, timeout=OP_TIMEOUT_MS):
+        runner.start_call("Recording a verdict elsewhere", mark_not_duplicate, fresh_session.engine, second.a, second.b)
+    assert view.rescan_when_shown.stale and not view.ops.busy("scan")
+    assert pair_key(second.a, second.b) in shown_keys(view)
+    with qtbot.waitSignal(view.sig_scan_done, timeout=SCAN_TIMEOUT_MS):
+        view.show()
+    assert not view.rescan_when_shown.stale
+    assert not {pair_key(first.a, first.b), pair_key(second.a, second.b)} & shown_keys(view)
+    # a merge elsewhere while the page is visible: scanned again at once; the merge history, behind the
+    # Candidates tab, loads when its tab is opened
+    third = view.candidates.visible_pairs()[0]
+    with qtbot.waitSignal(view.sig_scan_done, timeout=SCAN_TIMEOUT_MS):
+        runner.start("Merging elsewhere", merge_students, fresh_session.engine, third.a, third.b)
+    assert all(third.b not in (p.a, p.b) for p in view.candidates.model.pairs())
+    assert view.history.reload_when_shown.stale
+    with qtbot.waitSignal(view.history.sig_loaded, timeout=OP_TIMEOUT_MS):
+        view.tabs.setCurrentWidget(view.history)
+    assert (view.history.records[0].survivor_id, view.history.records[0].absorbed_id) == (third.a, third.b)
+
+
 # --- roles ----------------------------------------------------------------------------------------
 
 
@@ -504,7 +536,7 @@ def test_read_only_login_sees_the_list_but_merge_actions_are_disabled(
     qtbot: Any, make_view: Any, pg_server: PgServer, seeded_db: SeededDatabase
 ) -> None:
     login = pg_server.login_role("dup_ro", "classhub_readonly")
-    readonly = open_session("Read-only", make_conninfo(seeded_db.conninfo, user=login))
+    readonly = open_test_workspace("Read-only", make_conninfo(seeded_db.conninfo, user=login))
     try:
         assert readonly.role == "classhub_readonly"
         spec = next(spec for spec in PAGES if spec.key == "duplicates")  # the page opens to every role
@@ -535,7 +567,7 @@ def test_read_only_login_sees_the_list_but_merge_actions_are_disabled(
 
 
 def test_a_student_busy_in_another_session_gives_a_clear_message(
-    qtbot: Any, make_view: Any, fresh_session: DatabaseSession, fresh_seeded_db: SeededDatabase
+    qtbot: Any, make_view: Any, fresh_session: Workspace, fresh_seeded_db: SeededDatabase
 ) -> None:
     db = fresh_seeded_db
     view = make_view(fresh_session)

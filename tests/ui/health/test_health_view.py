@@ -25,7 +25,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 from sqlalchemy import Engine
 
 from classhub_desktop.config.profiles import Profile, ProfileStore
+from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.connection import ConnectionReport
+from classhub_desktop.core.health.catalog import CHECKS
 from classhub_desktop.core.health.model import TIERS, Status
 from classhub_desktop.offline.health_samples import HealthSampleStore
 from classhub_desktop.store.engine import make_engine
@@ -33,9 +35,10 @@ from classhub_desktop.store.health.runner import run_database_checks
 from classhub_desktop.store.session import DatabaseSession
 from classhub_desktop.ui.app import style_sheet
 from classhub_desktop.ui.health.charts import DAY_S
-from classhub_desktop.ui.health.health_view import NO_API_TEXT, HealthView
+from classhub_desktop.ui.health.health_view import NO_API_TEXT, RECHECK_TIER, RECHECKED_AFTER, HealthView
 from classhub_desktop.ui.health.tiles import TONES
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase, ServedApi, serve_database
 from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test
 
@@ -96,11 +99,11 @@ def fill_history(samples: HealthSampleStore, profile: str, days: float = 2.0) ->
 
 
 def make_session(engine: Engine, profiles: ProfileStore, name: str, api_url: str = "",
-                 thresholds: dict[str, dict[str, float]] | None = None) -> DatabaseSession:
+                 thresholds: dict[str, dict[str, float]] | None = None) -> Workspace:
     profiles.save(Profile(name, "administrator", db_host="127.0.0.1", db_name="classhub", db_user="postgres",
                           api_base_url=api_url, health_thresholds=thresholds or {}))
     report = ConnectionReport(ok=True, role="classhub_admin")
-    return DatabaseSession(profile_name=name, engine=engine, report=report, display=f"{name} (test)")
+    return Workspace(name, DatabaseSession(profile_name=name, engine=engine, report=report, display=f"{name} (test)"))
 
 
 def make_view(qtbot: Any, runner: TaskRunner, profiles: ProfileStore, samples: HealthSampleStore,
@@ -293,13 +296,13 @@ def test_sampler_pauses_while_hidden_and_catches_up_when_shown(
     wait_idle(qtbot, view)
     assert all(view.sampler.due_in_ms(t) is None for t in TIERS)
     paused_runs = dict(view.sampler.runs)
-    stored, charts_loaded = samples.count("pauseprof"), view._charts_generation
+    stored, charts_loaded = samples.count("pauseprof"), view.charts_loads
     assert "paused" in view.checked_label.text()
     qtbot.wait(1200)  # time passes while hidden: every fast and stats run falls due, none starts
     assert view.sampler.runs == paused_runs
     # ... while the background watch (every 0.3 s here) ran the fast checks: no sample, no chart load.
     assert view.watch.runs >= 2
-    assert samples.count("pauseprof") == stored and view._charts_generation == charts_loaded
+    assert samples.count("pauseprof") == stored and view.charts_loads == charts_loaded
 
     view.show()  # catch up at once: the due tiers run, the hourly one does not
     qtbot.waitUntil(lambda: view.sampler.runs["fast"] > paused_runs["fast"]
@@ -448,3 +451,49 @@ def test_watch_starts_for_a_page_never_shown_and_can_be_turned_off(
     view.set_session(None)
     assert view.watch.target is None
     assert finish_ui_test() == []
+
+
+def test_the_checks_rerun_after_writes_are_all_of_the_recheck_tier() -> None:
+    rechecked = {check for ids in RECHECKED_AFTER.values() for check in ids}
+    assert rechecked and {c.tier for c in CHECKS if c.id in rechecked} == {RECHECK_TIER}
+    assert rechecked <= {c.id for c in CHECKS}
+
+
+def test_a_write_reruns_the_checks_that_read_it_when_the_page_is_shown(
+    qtbot: Any, runner: TaskRunner, profiles: ProfileStore, samples: HealthSampleStore, fresh_db: Any,
+) -> None:
+    conninfo = fresh_db()
+    engine = make_engine(conninfo)
+    duplicates = "classhub.duplicate_students"
+
+    def groups() -> int | None:
+        finding = view.findings.get(duplicates)
+        return None if finding is None else int(finding.evidence.figures["groups"])
+
+    try:
+        view = make_view(qtbot, runner, profiles, samples)
+        runner.sig_changes.connect(view.apply_changes)  # as the main window does for every page
+        view.set_session(make_session(engine, profiles, "recheckprof"))
+        view.show()
+        qtbot.waitUntil(lambda: groups() == 0 and not view.sampler.is_running(), timeout=OP_TIMEOUT_MS)
+        view.hide()
+        with psycopg.connect(conninfo) as conn:  # two records of one student: the same state id
+            ids = [conn.execute("INSERT INTO students (first_name, last_name, state_id) VALUES ('Ivy', 'Twin', "
+                                "'S-7707') RETURNING id").fetchone()[0] for _ in range(2)]  # type: ignore[index]
+        runner.sig_changes.emit(Changes.of(Entity.STUDENTS, ids).with_(Entity.AUDIT_LOG))
+        for _ in range(3):
+            QApplication.processEvents()  # a hidden page runs nothing
+        assert not view.sampler.is_running() and groups() == 0
+        sizes_runs = view.sampler.runs["sizes"]
+        view.show()
+        qtbot.waitUntil(lambda: groups() == 1, timeout=OP_TIMEOUT_MS)
+        assert status_of(view, duplicates) is Status.WARN
+        assert view.sampler.runs["sizes"] == sizes_runs  # the affected check ran again, not its hourly tier
+        runner.sig_changes.emit(Changes.of(Entity.UPLOADS, [1]))  # nothing these checks read: nothing runs
+        assert not view.sampler.is_running()
+        wait_idle(qtbot, view)
+        view.set_session(None)
+        view.hide()
+        assert finish_ui_test() == []
+    finally:
+        engine.dispose()

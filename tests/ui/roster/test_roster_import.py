@@ -25,8 +25,6 @@ from classhub_desktop.config.column_mappings import ColumnMappingStore
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.core.roster_import.student_csv import guess_mapping
 from classhub_desktop.store.roster_import.operations import ImportPreview
-from classhub_desktop.store.session import DatabaseSession, open_session
-from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.roster.column_mapping_dialog import NOT_MAPPED, ColumnMappingDialog
 from classhub_desktop.ui.roster.export_dialog import ExportDialog
 from classhub_desktop.ui.roster.export_flow import ExportFlow, run_export
@@ -35,8 +33,9 @@ from classhub_desktop.ui.roster.import_models import MatchesModel
 from classhub_desktop.ui.roster.import_preview import ImportPreviewDialog
 from classhub_desktop.ui.roster.import_summary import result_text
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
-from tests.conftest import PgServer
+from tests.conftest import PgServer, open_test_workspace
 from tests.roster_files.builders import small_bundle_data, write_bundle, write_bundle_data, write_student_csv
 from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test
 
@@ -57,21 +56,14 @@ TABLES = (
 
 
 @pytest.fixture(autouse=True)
-def _isolated(qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated(qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nonmodal_dialogs: None,
+              ) -> Iterator[None]:
     monkeypatch.setenv("CLASSHUB_HOME", str(tmp_path / "home"))  # remembered mappings go here
-    monkeypatch.setattr(errors, "NON_MODAL", True)
     yield
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, ImportPreviewDialog | ColumnMappingDialog | ExportDialog):
             widget.done(0)
     finish_ui_test()
-
-
-@pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner(show_errors=False)
-    yield r
-    assert r.shutdown(OP_TIMEOUT_MS)
 
 
 @pytest.fixture
@@ -84,16 +76,16 @@ def page(qtbot: Any) -> QWidget:
 
 
 @pytest.fixture
-def empty_session(fresh_db: Any) -> Iterator[tuple[DatabaseSession, str]]:
+def empty_session(fresh_db: Any) -> Iterator[tuple[Workspace, str]]:
     conninfo = fresh_db()
-    session = open_session("Empty", conninfo)
+    session = open_test_workspace("Empty", conninfo)
     yield session, conninfo
     session.close()
 
 
 @pytest.fixture
-def seeded_session(fresh_seeded_db: SeededDatabase) -> Iterator[tuple[DatabaseSession, SeededDatabase]]:
-    session = open_session("Seeded", fresh_seeded_db.conninfo)
+def seeded_session(fresh_seeded_db: SeededDatabase) -> Iterator[tuple[Workspace, SeededDatabase]]:
+    session = open_test_workspace("Seeded", fresh_seeded_db.conninfo)
     yield session, fresh_seeded_db
     session.close()
 
@@ -177,7 +169,7 @@ def existing_students(conninfo: str, db: SeededDatabase, n: int) -> list[dict[st
 
 
 def test_a_new_bundle_is_previewed_counted_and_applied_with_one_audit_row(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, conninfo = empty_session
     path = write_bundle_data(tmp_path / "bundle.zip", zip=True)
@@ -231,7 +223,7 @@ def test_likely_matches_can_be_rejected_and_a_rejected_one_becomes_a_new_student
     qtbot: Any,
     page: QWidget,
     runner: TaskRunner,
-    seeded_session: tuple[DatabaseSession, SeededDatabase],
+    seeded_session: tuple[Workspace, SeededDatabase],
     tmp_path: Path,
 ) -> None:
     session, db = seeded_session
@@ -332,7 +324,7 @@ def test_warnings_are_listed_but_do_not_block_apply(
     qtbot: Any,
     page: QWidget,
     runner: TaskRunner,
-    seeded_session: tuple[DatabaseSession, SeededDatabase],
+    seeded_session: tuple[Workspace, SeededDatabase],
     tmp_path: Path,
 ) -> None:
     """A realistic district file: new students, existing ones under new ids with small changes, and a few
@@ -393,7 +385,7 @@ def test_warnings_are_listed_but_do_not_block_apply(
 
 
 def test_errors_are_listed_with_file_line_column_and_block_apply(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, conninfo = empty_session
     data = small_bundle_data()
@@ -442,7 +434,7 @@ def test_errors_are_listed_with_file_line_column_and_block_apply(
 
 
 def test_an_unreadable_file_is_shown_as_a_problem_not_a_crash(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, _ = empty_session
     path = tmp_path / "roster.zip"
@@ -457,7 +449,7 @@ def test_a_read_only_login_sees_the_preview_but_cannot_apply(
 ) -> None:
     conninfo = fresh_db()
     login = pg_server.login_role("roster_ro", "classhub_readonly")
-    session = open_session("Read-only", make_conninfo(conninfo, user=login))
+    session = open_test_workspace("Read-only", make_conninfo(conninfo, user=login))
     try:
         assert not session.can(Capability.EDIT_ROSTER)
         dialog = open_preview(qtbot, ImportFlow(page, session, runner, write_bundle_data(tmp_path / "b")))
@@ -472,7 +464,7 @@ def test_a_read_only_login_sees_the_preview_but_cannot_apply(
 
 
 def test_cancelling_apply_rolls_back_and_says_nothing_was_written(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, conninfo = empty_session
     path = write_bundle(tmp_path / "big", students=400, teachers=4, classes=8)
@@ -492,7 +484,7 @@ def test_cancelling_apply_rolls_back_and_says_nothing_was_written(
 
 
 def test_a_roster_changed_since_the_preview_is_refused_and_can_be_previewed_again(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, conninfo = empty_session
     path = write_bundle_data(tmp_path / "b")
@@ -539,7 +531,7 @@ def open_mapping(qtbot: Any, flow: ImportFlow) -> ColumnMappingDialog:
 
 
 def test_the_mapping_dialog_guesses_validates_and_remembers_the_columns(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, conninfo = empty_session
     path = german_csv(tmp_path)
@@ -606,7 +598,7 @@ def test_the_mapping_dialog_guesses_validates_and_remembers_the_columns(
 
 
 def test_a_damaged_mappings_file_is_explained_in_the_dialog(
-    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[DatabaseSession, str], tmp_path: Path
+    qtbot: Any, page: QWidget, runner: TaskRunner, empty_session: tuple[Workspace, str], tmp_path: Path
 ) -> None:
     session, _ = empty_session
     store = ColumnMappingStore()
@@ -636,7 +628,7 @@ def test_export_writes_a_oneroster_zip_and_says_where(
     qtbot: Any,
     page: QWidget,
     runner: TaskRunner,
-    seeded_session: tuple[DatabaseSession, SeededDatabase],
+    seeded_session: tuple[Workspace, SeededDatabase],
     tmp_path: Path,
 ) -> None:
     session, _ = seeded_session

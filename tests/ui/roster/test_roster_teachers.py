@@ -14,7 +14,6 @@ from sqlalchemy import Engine, text
 
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.remote.session import sign_in
-from classhub_desktop.store.session import DatabaseSession, open_session
 from classhub_desktop.store.teachers.records import (
     TeacherDraft,
     create_teacher,
@@ -23,40 +22,36 @@ from classhub_desktop.store.teachers.records import (
     list_teachers,
     update_teacher,
 )
-from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.roster.block_assignment_dialog import BlockAssignmentDialog
 from classhub_desktop.ui.roster.teacher_dialog import ApiAccountDialog, TeacherDialog
 from classhub_desktop.ui.roster.teachers_model import HEADERS, sort_text
 from classhub_desktop.ui.roster.teachers_tab import TeachersTab
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase, ServedApi
-from tests.conftest import PgServer
-from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test
+from tests.conftest import PgServer, open_test_workspace
+from tests.ui.conftest import OP_TIMEOUT_MS
 
 SHOTS = Path("/tmp/shots")
 
 
-@pytest.fixture(autouse=True)
-def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(errors, "NON_MODAL", True)
-    yield
-    texts = finish_ui_test()
-    assert texts == [], f"unexpected message boxes: {texts}"
+pytestmark = pytest.mark.usefixtures("no_task_or_dialog_left")  # tests/ui/conftest.py
 
 
 @pytest.fixture(scope="module")
-def session(seeded_db: SeededDatabase, api: ServedApi) -> Iterator[DatabaseSession]:
+def session(seeded_db: SeededDatabase, api: ServedApi) -> Iterator[Workspace]:
     """An administrator's database session with the API signed in alongside (as the profile would)."""
-    s = open_session("Seeded", seeded_db.conninfo)
+    s = open_test_workspace("Seeded", seeded_db.conninfo)
     s.api = sign_in("Seeded", api.base_url, "admin", seeded_db.password)
     yield s
     s.close()
 
 
 @pytest.fixture
-def make_tab(qtbot: Any, runner: TaskRunner) -> Callable[[DatabaseSession | None], TeachersTab]:
-    def make(session: DatabaseSession | None) -> TeachersTab:
+def make_tab(qtbot: Any, runner: TaskRunner) -> Callable[[Workspace | None], TeachersTab]:
+    def make(session: Workspace | None) -> TeachersTab:
         tab = TeachersTab(runner)
+        runner.sig_changes.connect(tab.apply_changes)  # as the main window does through the Roster page
         qtbot.addWidget(tab)
         tab.resize(1280, 640)
         tab.show()
@@ -84,10 +79,10 @@ def cell(tab: TeachersTab, row: int, column: int) -> str:
     return str(tab.proxy.index(row, column).data())
 
 
-def add_teacher(session: DatabaseSession, tag: str) -> int:
+def add_teacher(session: Workspace, tag: str) -> int:
     school = list_schools(session.engine)[0]
     draft = TeacherDraft("Mira", f"Okafor-{tag}", f"mira.{tag}@school.example.org", school.id)
-    return create_teacher(session.engine, draft).id
+    return create_teacher(session.engine, draft).row.id
 
 
 def reload_and_select(qtbot: Any, tab: TeachersTab, teacher_id: int) -> None:
@@ -97,7 +92,7 @@ def reload_and_select(qtbot: Any, tab: TeachersTab, teacher_id: int) -> None:
     assert tab.select_teacher(teacher_id)
 
 
-def test_lists_sorts_and_filters_teachers(qtbot: Any, make_tab: Any, session: DatabaseSession) -> None:
+def test_lists_sorts_and_filters_teachers(qtbot: Any, make_tab: Any, session: Workspace) -> None:
     tab = make_tab(session)
     total = scalar(session.engine, "SELECT count(*) FROM teachers")
     assert tab.proxy.rowCount() == total and tab.count_label.text() == f"{total:,} teachers"
@@ -126,7 +121,7 @@ def test_lists_sorts_and_filters_teachers(qtbot: Any, make_tab: Any, session: Da
     shot(tab, "tab")
 
 
-def test_create_then_edit_reports_a_concurrent_change(qtbot: Any, make_tab: Any, session: DatabaseSession) -> None:
+def test_create_then_edit_reports_a_concurrent_change(qtbot: Any, make_tab: Any, session: Workspace) -> None:
     tab = make_tab(session)
     dialog = tab.new_teacher()
     assert isinstance(dialog, TeacherDialog) and not dialog.save_button.isEnabled()
@@ -165,7 +160,7 @@ def test_create_then_edit_reports_a_concurrent_change(qtbot: Any, make_tab: Any,
 
 
 def test_disable_deactivates_the_account_and_enable_offers_to_reactivate(
-    qtbot: Any, make_tab: Any, session: DatabaseSession
+    qtbot: Any, make_tab: Any, session: Workspace
 ) -> None:
     tab = make_tab(session)
     teacher_id = scalar(session.engine, "SELECT t.id FROM teachers t JOIN app_users u ON u.teacher_id = t.id "
@@ -194,7 +189,7 @@ def test_disable_deactivates_the_account_and_enable_offers_to_reactivate(
     assert actions.endswith("teacher.disable,teacher.enable")
 
 
-def test_assigning_a_block_of_another_teacher_says_so(qtbot: Any, make_tab: Any, session: DatabaseSession) -> None:
+def test_assigning_a_block_of_another_teacher_says_so(qtbot: Any, make_tab: Any, session: Workspace) -> None:
     tab = make_tab(session)
     teacher_id = add_teacher(session, "blocks")
     reload_and_select(qtbot, tab, teacher_id)
@@ -218,7 +213,7 @@ def test_assigning_a_block_of_another_teacher_says_so(qtbot: Any, make_tab: Any,
 
 
 def test_create_api_account_and_send_a_password_reset_through_the_api(
-    qtbot: Any, make_tab: Any, session: DatabaseSession
+    qtbot: Any, make_tab: Any, session: Workspace
 ) -> None:
     tab = make_tab(session)
     teacher_id = add_teacher(session, "account")
@@ -247,9 +242,9 @@ def test_create_api_account_and_send_a_password_reset_through_the_api(
 
 
 def test_without_api_the_reset_button_says_why(
-    qtbot: Any, make_tab: Any, seeded_db: SeededDatabase, session: DatabaseSession
+    qtbot: Any, make_tab: Any, seeded_db: SeededDatabase, session: Workspace
 ) -> None:
-    plain = open_session("NoApi", seeded_db.conninfo)
+    plain = open_test_workspace("NoApi", seeded_db.conninfo)
     try:
         tab = make_tab(plain)
         teacher_id = scalar(plain.engine, "SELECT teacher_id FROM app_users WHERE role = 'teacher' AND is_active "
@@ -268,7 +263,7 @@ def test_read_only_login_sees_the_actions_disabled_with_the_reason(
     qtbot: Any, make_tab: Any, pg_server: PgServer, seeded_db: SeededDatabase
 ) -> None:
     login = pg_server.login_role("teachers_ui_ro", "classhub_readonly")
-    readonly = open_session("ReadOnly", make_conninfo(seeded_db.conninfo, user=login))
+    readonly = open_test_workspace("ReadOnly", make_conninfo(seeded_db.conninfo, user=login))
     try:
         assert readonly.role == "classhub_readonly"
         tab = make_tab(readonly)

@@ -13,48 +13,35 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from classhub_desktop.core.duplicates.text import fold
 from classhub_desktop.core.permissions import Capability, why_not
-from classhub_desktop.store.session import DatabaseSession, open_session
-from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.paged_table import LoadState
 from classhub_desktop.ui.roster.roster_view import RosterView
 from classhub_desktop.ui.roster.student_editor import StudentEditor
 from classhub_desktop.ui.roster.students_model import SORT_COLUMN
 from classhub_desktop.ui.roster.students_tab import EMPTY_TEXT, NO_MATCH_TEXT
 from classhub_desktop.ui.tasks import TaskRunner
+from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
-from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test
+from tests.conftest import open_test_workspace
+from tests.ui.conftest import OP_TIMEOUT_MS
 
-
-@pytest.fixture(autouse=True)
-def _no_task_left_and_no_dialog(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(errors, "NON_MODAL", True)
-    yield
-    texts = finish_ui_test()
-    assert texts == [], f"unexpected error dialogs: {texts}"
+pytestmark = pytest.mark.usefixtures("no_task_or_dialog_left")  # tests/ui/conftest.py
 
 
 @pytest.fixture(scope="module")
-def session(seeded_db: SeededDatabase) -> Iterator[DatabaseSession]:
-    s = open_session("Test", seeded_db.conninfo)
+def session(seeded_db: SeededDatabase) -> Iterator[Workspace]:
+    s = open_test_workspace("Test", seeded_db.conninfo)
     yield s
     s.close()
 
 
 @pytest.fixture
-def runner(qapp: QApplication) -> Iterator[TaskRunner]:
-    r = TaskRunner(show_errors=False)
-    yield r
-    assert r.shutdown(OP_TIMEOUT_MS)
-
-
-@pytest.fixture
-def make_view(qtbot: Any, runner: TaskRunner) -> Callable[[DatabaseSession | None], RosterView]:
-    def make(session: DatabaseSession | None) -> RosterView:
+def make_view(qtbot: Any, runner: TaskRunner) -> Callable[[Workspace | None], RosterView]:
+    def make(session: Workspace | None) -> RosterView:
         view = RosterView(runner)
+        runner.sig_changes.connect(view.apply_changes)  # what the main window does for every page
         qtbot.addWidget(view)
         view.resize(1400, 800)
         view.show()
@@ -78,7 +65,7 @@ def names(view: RosterView) -> list[tuple[str, str]]:
     return [(m.row(i).last_name, m.row(i).first_name) for i in range(m.rowCount())]
 
 
-def test_first_page_count_and_sorting_by_header(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_first_page_count_and_sorting_by_header(qtbot: Any, make_view: Any, session: Workspace,
                                                 seeded_db: SeededDatabase) -> None:
     view = make_view(session)
     tab = view.students
@@ -102,7 +89,7 @@ def test_first_page_count_and_sorting_by_header(qtbot: Any, make_view: Any, sess
     assert tab.table.horizontalHeader().sortIndicatorSection() == SORT_COLUMN["date_of_birth"]
 
 
-def test_search_is_debounced_and_each_keystroke_cancels(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_search_is_debounced_and_each_keystroke_cancels(qtbot: Any, make_view: Any, session: Workspace,
                                                         seeded_db: SeededDatabase) -> None:
     view = make_view(session)
     tab = view.students
@@ -128,7 +115,7 @@ def test_search_is_debounced_and_each_keystroke_cancels(qtbot: Any, make_view: A
     assert tab.model.rowCount() == 0 and tab.table.overlay_text() == NO_MATCH_TEXT
 
 
-def test_filters_and_detail_panel(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_filters_and_detail_panel(qtbot: Any, make_view: Any, session: Workspace,
                                   seeded_db: SeededDatabase) -> None:
     view = make_view(session)
     tab = view.students
@@ -168,7 +155,7 @@ def test_filters_and_detail_panel(qtbot: Any, make_view: Any, session: DatabaseS
     assert f"{detail.token_balance:,} tokens" in tab.detail.balance.text()
 
 
-def test_edit_saves_and_a_conflict_is_reported_not_overwritten(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_edit_saves_and_a_conflict_is_reported_not_overwritten(qtbot: Any, make_view: Any, session: Workspace,
                                                                seeded_db: SeededDatabase) -> None:
     with psycopg.connect(seeded_db.conninfo) as conn:
         sid = conn.execute("INSERT INTO students (sourced_id, first_name, last_name, grade) VALUES"
@@ -222,7 +209,7 @@ def test_edit_saves_and_a_conflict_is_reported_not_overwritten(qtbot: Any, make_
     assert actions == ["student.update", "student.update"]
 
 
-def test_invalid_input_is_explained_in_the_editor(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_invalid_input_is_explained_in_the_editor(qtbot: Any, make_view: Any, session: Workspace,
                                                   seeded_db: SeededDatabase) -> None:
     with psycopg.connect(seeded_db.conninfo) as conn:
         sid = conn.execute("INSERT INTO students (first_name, last_name) VALUES ('Ina', 'Valid') RETURNING id"
@@ -245,7 +232,7 @@ def test_readonly_login_sees_edit_and_import_disabled_with_the_reason(
     qtbot: Any, make_view: Any, pg_server: Any, seeded_db: SeededDatabase
 ) -> None:
     login = pg_server.login_role("roster_ui_ro", "classhub_readonly")
-    ro = open_session("Read-only", make_conninfo(seeded_db.conninfo, user=login))
+    ro = open_test_workspace("Read-only", make_conninfo(seeded_db.conninfo, user=login))
     try:
         view = make_view(ro)
         reason = why_not("classhub_readonly", Capability.EDIT_ROSTER)
@@ -265,7 +252,7 @@ def test_markup_in_a_name_is_shown_as_text(qtbot: Any, make_view: Any, fresh_db:
     conninfo = fresh_db()
     with psycopg.connect(conninfo) as conn:
         conn.execute("INSERT INTO students (first_name, last_name) VALUES ('<i>Ada</i>', '<img src=x>Byron')")
-    empty = open_session("Markup", conninfo)
+    empty = open_test_workspace("Markup", conninfo)
     view = make_view(empty)
     tab = view.students
     try:
@@ -283,7 +270,7 @@ def test_without_a_session_and_on_an_empty_roster(qtbot: Any, make_view: Any, fr
     view = make_view(None)
     assert not view.import_action.isEnabled() and view.import_action.toolTip() == "Connect to a database first."
     assert view.students.model.state.value == "idle"
-    empty = open_session("Empty", fresh_db())
+    empty = open_test_workspace("Empty", fresh_db())
     try:
         view.set_session(empty)
         qtbot.waitUntil(lambda: view.students.model.state is LoadState.COMPLETE, timeout=OP_TIMEOUT_MS)
@@ -294,7 +281,7 @@ def test_without_a_session_and_on_an_empty_roster(qtbot: Any, make_view: Any, fr
         empty.close()
 
 
-def test_blocks_tab_lists_blocks_and_shows_their_students(qtbot: Any, make_view: Any, session: DatabaseSession,
+def test_blocks_tab_lists_blocks_and_shows_their_students(qtbot: Any, make_view: Any, session: Workspace,
                                                           seeded_db: SeededDatabase) -> None:
     view = make_view(session)
     blocks = view.blocks
