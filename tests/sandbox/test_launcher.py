@@ -146,12 +146,14 @@ def test_cli_no_gui_serves_until_ctrl_c(sandbox_root: Path) -> None:
         assert line.strip() == f"Sandbox API: http://127.0.0.1:{port}", process.stderr.read()  # type: ignore[union-attr]
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10, trust_env=False).status_code == 200
         process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0
+        # communicate() drains stderr while waiting: a child blocked on a full pipe would never exit.
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(10)
-    assert "Stopping the sandbox." in process.stderr.read()  # type: ignore[union-attr]
+    assert "Stopping the sandbox." in err
     assert port_is_free(port)  # the API child stopped with it
 
 
