@@ -29,17 +29,29 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
-from classhub_desktop.ui.duplicates.widgets import EMPTY, student_label, value_text
+from classhub_desktop.ui.duplicates.candidate_rows import (
+    COL_A,
+    COL_B,
+    COL_FLAGS,
+    COL_REASONS,
+    COL_SCORE,
+    CandidateRow,
+    Clusters,
+    PairKey,
+    candidate_row,
+)
+from classhub_desktop.ui.duplicates.candidate_rows import TWINS_TEXT as TWINS_TEXT  # re-exported (tests)
+from classhub_desktop.ui.duplicates.candidate_rows import pair_key as pair_key  # re-exported (batch, tests)
+from classhub_desktop.ui.duplicates.widgets import EMPTY, student_label
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PAIR_ROLE = Qt.ItemDataRole.UserRole
-TWINS_TEXT = "Possible twins"
 TWINS_TOOLTIP = (
     "Same surname, date of birth and guardian but a different first name: these may be two children. "
     "Never merged in batch mode; compare carefully before merging by hand."
 )
-HEADERS: tuple[tuple[str, str], ...] = (
+HEADERS: tuple[tuple[str, str], ...] = (  # in the order of candidate_rows.COL_SCORE … COL_REASONS
     ("Score", "How likely the two records are the same child (0 to 1); the evidence explains it."),
     ("Student A", "The older record's name and id"),
     ("Student B", ""),
@@ -47,41 +59,40 @@ HEADERS: tuple[tuple[str, str], ...] = (
     ("Flags", "Possible twins, and the group (A = B = C) of three or more records the pair belongs to"),
     ("Reasons", "The strongest pieces of evidence; select the pair to see all of them"),
 )
-COL_SCORE, COL_A, COL_B, COL_DOB, COL_FLAGS, COL_REASONS = range(len(HEADERS))
 COLUMN_WIDTHS = (60, 220, 220, 170, 150)
-
-
-def pair_key(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a < b else (b, a)
 
 
 class CandidateModel(QAbstractTableModel):
     """The pairs of a scan (best first) and the records they name."""
 
+    # True before and False after remove_pairs() removes its rows one by one: the list then says which pair is
+    # current once, not after every row (each time re-filling the comparison panel and the page's actions).
+    sig_removing = Signal(bool)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pairs: list[ScoredPair] = []
         self._records: dict[int, StudentRecord] = {}
-        self._cluster_of: dict[int, int] = {}  # student id -> cluster number (clusters of 3 or more)
-        self._cluster_size: dict[int, int] = {}
+        self._clusters = Clusters()
+        self._rows: dict[PairKey, CandidateRow] = {}  # cell texts and keys per pair (candidate_rows.py)
         # The model sorts itself (CandidateFilter forwards sort()): one key per row and a C-level sort, instead
         # of the proxy calling data() from C++ for every comparison (~100 ms for 650 pairs on the GUI thread).
         self._sort_column, self._sort_order = -1, Qt.SortOrder.AscendingOrder
-        self._haystacks: dict[tuple[int, int], str] = {}  # the text filter's words per pair, made once
 
     def set_pairs(
-        self, pairs: Sequence[ScoredPair], records: dict[int, StudentRecord], clusters: Sequence[Sequence[int]] = ()
+        self,
+        pairs: Sequence[ScoredPair],
+        records: dict[int, StudentRecord],
+        clusters: Sequence[Sequence[int]] = (),
+        rows: dict[PairKey, CandidateRow] | None = None,
     ) -> None:
+        """Show `pairs`; `rows` are their cells made on the scan's worker (candidate_rows.scan_for_list), else
+        each is made here when first needed."""
         self.beginResetModel()
         self._records = dict(records)
-        self._haystacks = {}
+        self._clusters = Clusters.of(clusters)
+        self._rows = dict(rows) if rows is not None else {}
         self._pairs = self._in_sort_order(list(pairs))
-        self._cluster_of, self._cluster_size = {}, {}
-        big = [c for c in clusters if len(c) > 2]
-        for number, cluster in enumerate(big, start=1):
-            for student_id in cluster:
-                self._cluster_of[student_id] = number
-                self._cluster_size[number] = len(cluster)
         self.endResetModel()
 
     def pairs(self) -> list[ScoredPair]:
@@ -103,14 +114,18 @@ class CandidateModel(QAbstractTableModel):
     def remove_pairs(self, keys: Iterable[tuple[int, int]]) -> int:
         """Remove the pairs with these (a, b) keys; returns how many rows went."""
         drop = {pair_key(a, b) for a, b in keys}
-        removed = 0
-        for row in range(len(self._pairs) - 1, -1, -1):
-            if pair_key(self._pairs[row].a, self._pairs[row].b) in drop:
+        rows = [r for r in range(len(self._pairs) - 1, -1, -1) if pair_key(self._pairs[r].a, self._pairs[r].b) in drop]
+        if not rows:
+            return 0
+        self.sig_removing.emit(True)
+        try:
+            for row in rows:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._pairs[row]
                 self.endRemoveRows()
-                removed += 1
-        return removed
+        finally:
+            self.sig_removing.emit(False)
+        return len(rows)
 
     def add_pair(self, pair: ScoredPair) -> None:
         """Show `pair` again (its verdict was taken back); its records are still known."""
@@ -126,13 +141,14 @@ class CandidateModel(QAbstractTableModel):
 
     def haystack(self, row: int) -> str:
         """What the text filter searches in a row: names, ids, dates and reasons, casefolded."""
-        pair = self._pairs[row]
+        return self._row(self._pairs[row]).haystack
+
+    def _row(self, pair: ScoredPair) -> CandidateRow:
         key = pair_key(pair.a, pair.b)
-        text = self._haystacks.get(key)
-        if text is None:
-            text = " ".join(self._text(pair, column) for column in (COL_A, COL_B, COL_DOB, COL_REASONS)).casefold()
-            self._haystacks[key] = text
-        return text
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = candidate_row(pair, self._records, self._clusters)
+        return row
 
     def _in_sort_order(self, pairs: list[ScoredPair]) -> list[ScoredPair]:
         if self._sort_column < 0 or len(pairs) < 2:
@@ -156,8 +172,7 @@ class CandidateModel(QAbstractTableModel):
         self.layoutChanged.emit()
 
     def cluster_text(self, pair: ScoredPair) -> str:
-        number = self._cluster_of.get(pair.a)
-        return f"Group {number} ({self._cluster_size[number]} records)" if number else ""
+        return self._clusters.text(pair)
 
     # - Qt -
 
@@ -197,35 +212,11 @@ class CandidateModel(QAbstractTableModel):
                 return parent.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         return None
 
-    def _dob_text(self, pair: ScoredPair) -> str:
-        a = value_text(getattr(self._records.get(pair.a), "date_of_birth", None))
-        b = value_text(getattr(self._records.get(pair.b), "date_of_birth", None))
-        if a == b:
-            return a or EMPTY
-        return f"{a or EMPTY} ≠ {b or EMPTY}"
-
     def _text(self, pair: ScoredPair, column: int) -> str:
-        if column == COL_SCORE:
-            return f"{pair.score:.2f}"
-        if column == COL_A:
-            return student_label(self._records.get(pair.a), pair.a)
-        if column == COL_B:
-            return student_label(self._records.get(pair.b), pair.b)
-        if column == COL_DOB:
-            return self._dob_text(pair)
-        if column == COL_REASONS:
-            return "; ".join(pair.reasons)
-        flags = [TWINS_TEXT] if pair.possible_twins else []
-        cluster = self.cluster_text(pair)
-        return " · ".join([*flags, cluster] if cluster else flags)
+        return self._row(pair).texts[column]
 
     def _sort_key(self, pair: ScoredPair, column: int) -> Any:
-        if column == COL_SCORE:  # equal scores (many are 1.00): the stronger evidence first
-            return pair.score + 1e-6 * max(-100.0, min(100.0, sum(e.weight for e in pair.evidence)))
-        if column in (COL_A, COL_B):
-            record = self._records.get(pair.a if column == COL_A else pair.b)
-            return f"{record.last_name}\t{record.first_name}".casefold() if record else ""
-        return self._text(pair, column).casefold()
+        return self._row(pair).sort_keys[column]
 
     def _tooltip(self, pair: ScoredPair, column: int) -> str | None:
         if column == COL_REASONS:
@@ -288,6 +279,7 @@ class CandidateList(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._removing = False  # CandidateModel.remove_pairs() is at work (see CandidateModel.sig_removing)
         self.model = CandidateModel(self)
         self.proxy = CandidateFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -356,6 +348,7 @@ class CandidateList(QWidget):
             signal.connect(self._forget_visible)
         self.proxy.modelReset.connect(self._current_changed)
         self.proxy.rowsRemoved.connect(self._current_changed)
+        self.model.sig_removing.connect(self._removing_changed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -417,4 +410,10 @@ class CandidateList(QWidget):
         return True
 
     def _current_changed(self, *_args: object) -> None:
-        self.sig_selected.emit(self.current_pair())
+        if not self._removing:
+            self.sig_selected.emit(self.current_pair())
+
+    def _removing_changed(self, removing: bool) -> None:
+        self._removing = removing
+        if not removing:
+            self._current_changed()

@@ -83,6 +83,9 @@ class _Cell(QFrame):
         policy = QSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         policy.setRetainSizeWhenHidden(True)  # values line up whether a row offers a choice or not
         self.radio.setSizePolicy(policy)
+        # Hidden from the start: most fields offer no choice, and hiding 30 shown radio buttons when the first
+        # pair is compared took ~10 ms of show/hide events; set_value shows the ones that offer a choice.
+        self.radio.hide()
         self.label = _ValueLabel()
         self.label.sig_clicked.connect(lambda: self.radio.setChecked(True) if self.property("choosable") else None)
         layout = QHBoxLayout(self)
@@ -222,8 +225,15 @@ class ComparisonPanel(QWidget):
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.placeholder, 1)
         layout.addWidget(self.splitter, 1)
+        # The placeholder covers the comparison rather than replacing it: hiding the comparison's ~130 widgets
+        # and showing them again cost ~10 ms of show events at every refill of the list (no pair, then the first).
+        self.placeholder.setParent(self)
+        self.placeholder.setAutoFillBackground(True)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.placeholder.setGeometry(self.rect())
 
     # - content -
 
@@ -232,7 +242,9 @@ class ComparisonPanel(QWidget):
         self.pair = pair
         shown = pair is not None and a is not None and b is not None
         self.placeholder.setVisible(not shown)
-        self.splitter.setVisible(shown)
+        if not shown:
+            self.placeholder.setGeometry(self.rect())
+            self.placeholder.raise_()
         if not shown or a is None or b is None or pair is None:
             self.records, self.survivor_id, self.absorbed_id, self._from = {}, 0, 0, {}
             self.evidence.set_pair(None)

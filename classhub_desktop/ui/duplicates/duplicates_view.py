@@ -39,11 +39,12 @@ from classhub_desktop.core.duplicates.scoring import (
     high_confidence_pairs,
 )
 from classhub_desktop.core.permissions import Capability
-from classhub_desktop.store.duplicates.scan import ScanResult, forget_verdict, mark_not_duplicate, scan
+from classhub_desktop.store.duplicates.scan import ScanResult, forget_verdict, mark_not_duplicate
 from classhub_desktop.store.merge.operations import MergeResult, UndoResult
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.duplicates.batch import BatchReviewDialog
+from classhub_desktop.ui.duplicates.candidate_rows import ListedScanResult, scan_for_list
 from classhub_desktop.ui.duplicates.candidates import CandidateList
 from classhub_desktop.ui.duplicates.classes_panel import DuplicateClassesPanel
 from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
@@ -409,7 +410,7 @@ class DuplicatesView(QWidget):
         task = self.ops.run(
             "scan",
             "Scanning for duplicate students",
-            scan,
+            scan_for_list,  # the scan, and the list's rows made on its worker
             self.session.engine,
             min_score=min_score,
             on_progress=self._scan_progress,
@@ -435,7 +436,8 @@ class DuplicatesView(QWidget):
         self.result, self.scanned_min_score = result, min_score
         self._last_verdict = None
         self._undone_since_scan = False
-        self.candidates.model.set_pairs(result.pairs, result.records, result.clusters)
+        rows = result.rows if isinstance(result, ListedScanResult) else None
+        self.candidates.model.set_pairs(result.pairs, result.records, result.clusters, rows)
         self.candidates.apply_filter()
         self._update_info()
         self._show_list_state()
