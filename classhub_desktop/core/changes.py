@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol, runtime_checkable
 
 
 class Entity(Enum):
@@ -82,14 +81,6 @@ class Changes:
         """Short text for logs and tests, e.g. 'students 2, merges 1, audit log 1'."""
         ordered = sorted(self.touched.items(), key=lambda item: item[0].value)
         return ", ".join(f"{entity.value} {len(ids) if ids else 'some'}" for entity, ids in ordered)
-
-
-@runtime_checkable
-class HasChanges(Protocol):
-    """A write's result that carries the Changes it made (e.g. a MergeResult)."""
-
-    @property
-    def changes(self) -> Changes: ...
 
 
 def changes_of(result: object) -> Changes:

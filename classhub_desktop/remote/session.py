@@ -48,7 +48,7 @@ def api_display(base_url: str, username: str) -> str:
 
 @dataclass
 class ApiSession:
-    """Implements core.session.Session for the API alone (teacher profiles), or alongside a database."""
+    """A signed-in API client for the API alone (teacher profiles), or alongside a database in a Workspace."""
 
     profile_name: str
     client: ApiClient

@@ -1,4 +1,4 @@
-"""An open workspace: the database session and/or the API session of one profile, as one Session.
+"""An open workspace: the database session and/or the API session of one profile, as one handle.
 
 Opened by `workspace.connect.open_workspace`; pages receive it and use `engine`, `api`, `api_problem`, `can`.
 """
@@ -17,7 +17,7 @@ from classhub_desktop.store.session import DatabaseSession
 
 @dataclass(eq=False)  # a handle on open connections: equal only to itself
 class Workspace:
-    """What a profile opened: a database session, an API session, or both (implements core.session.Session).
+    """What a profile opened: a database session, an API session, or both.
 
     `api_problem` says why the API part of an administrator profile is missing (it failed to sign in);
     the workspace is usable without it. `warnings` says, in words for the user, what is not as asked
