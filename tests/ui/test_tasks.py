@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress
 from classhub_desktop.ui.common import errors
-from classhub_desktop.ui.common.progress import ProgressDialog, run_with_progress
+from classhub_desktop.ui.common.progress import ProgressDialog, run_op_with_progress
+from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks
 from tests.ui.conftest import finish_ui_test
 
@@ -274,7 +275,7 @@ def test_start_from_a_worker_thread_is_refused(qapp: QApplication, runner: TaskR
     assert len(errors_seen) == 1
 
 
-# --- ProgressDialog / run_with_progress ---------------------------------------------------------
+# --- ProgressDialog / run_op_with_progress ---------------------------------------------------------
 
 
 class _ShowCounter(QObject):
@@ -290,7 +291,8 @@ class _ShowCounter(QObject):
 
 def test_progress_dialog_cancel_button_cancels(qtbot: Any, window: QWidget, runner: TaskRunner) -> None:
     results: list[Any] = []
-    task = run_with_progress(window, runner, "Scanning files", op_long, on_result=results.append, show_after_ms=0)
+    task = run_op_with_progress(PageOps(window, runner), "scan", window, "Scanning files", op_long,
+                                on_done=results.append, show_after_ms=0)
     dialog = window.findChild(ProgressDialog)
     assert isinstance(dialog, ProgressDialog) and dialog.task is task
     qtbot.waitUntil(dialog.isVisible, timeout=5000)
@@ -312,7 +314,8 @@ def test_progress_dialog_shows_determinate_progress(qtbot: Any, window: QWidget,
         return "ok"
 
     results: list[Any] = []
-    task = run_with_progress(window, runner, "Checking", op_half, on_result=results.append, show_after_ms=0)
+    task = run_op_with_progress(PageOps(window, runner), "check", window, "Checking", op_half, on_done=results.append,
+                                show_after_ms=0)
     dialog = window.findChild(ProgressDialog)
     assert dialog is not None
     qtbot.waitUntil(lambda: dialog.bar.value() == 50, timeout=5000)
@@ -326,7 +329,7 @@ def test_progress_dialog_shows_determinate_progress(qtbot: Any, window: QWidget,
 
 def test_quick_task_never_shows_the_dialog(qtbot: Any, window: QWidget, runner: TaskRunner) -> None:
     results: list[Any] = []
-    task = run_with_progress(window, runner, "Quick", op_add, 20, 22, on_result=results.append)
+    task = run_op_with_progress(PageOps(window, runner), "add", window, "Quick", op_add, 20, 22, on_done=results.append)
     dialog = window.findChild(ProgressDialog)
     assert dialog is not None and not dialog.isVisible()
     counter = _ShowCounter()
@@ -338,10 +341,11 @@ def test_quick_task_never_shows_the_dialog(qtbot: Any, window: QWidget, runner: 
     assert counter.shown == 0
 
 
-def test_run_with_progress_routes_errors_to_on_error(qtbot: Any, window: QWidget, nonmodal_dialogs: None) -> None:
+def test_run_op_with_progress_routes_errors_to_on_error(qtbot: Any, window: QWidget, nonmodal_dialogs: None) -> None:
     runner = TaskRunner(window, error_parent=window)  # would show a dialog if nobody handled it
     caught: list[BaseException] = []
-    task = run_with_progress(window, runner, "Failing", op_fail, "disk full", on_error=caught.append)
+    task = run_op_with_progress(PageOps(window, runner), "fail", window, "Failing", op_fail, "disk full",
+                                on_error=caught.append)
     with qtbot.waitSignal(task.sig_done, timeout=5000):
         pass
     assert [str(e) for e in caught] == ["disk full"]

@@ -48,7 +48,7 @@ from classhub_desktop.ui.audit.note_dialog import NoteDialog
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
-from classhub_desktop.ui.common.progress import ProgressDialog
+from classhub_desktop.ui.common.progress import run_op_with_progress
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
@@ -344,8 +344,11 @@ class AuditView(QWidget):
         if self.session is None or not self.export_action.isEnabled():
             return None
         title = "Exporting the audit log"
-        task = self.ops.run(
+        # Cancel in the progress dialog cancels the export.
+        return run_op_with_progress(
+            self.ops,
             "export",
+            self,
             title,
             export_audit_csv,
             self.session.engine,
@@ -354,8 +357,6 @@ class AuditView(QWidget):
             on_done=lambda n: self.sig_status.emit(f"Exported {n:,} audit entries to {path}"),
             on_error=self._export_failed,
         )
-        ProgressDialog(task, self, title=title)  # Cancel in it cancels the export
-        return task
 
     def _export_failed(self, error: BaseException) -> None:
         show_error(self, "The export failed", error)

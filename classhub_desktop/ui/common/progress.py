@@ -1,5 +1,4 @@
-"""A progress dialog bound to a Task; `run_op_with_progress` starts a page's operation (ui.page_ops) with one,
-`run_with_progress` a bare task.
+"""A progress dialog bound to a Task; `run_op_with_progress` starts a page's operation (ui.page_ops) with one.
 
 The dialog appears only when the task is still running after `show_after_ms` (400 ms by default, so
 quick operations never flash a window), follows the task's progress (a busy bar while the total is
@@ -17,7 +16,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from classhub_desktop.ui.page_ops import PageOps
-from classhub_desktop.ui.tasks import Task, TaskRunner
+from classhub_desktop.ui.tasks import Task
 
 SHOW_AFTER_MS = 400
 _INT_MAX = 2**31 - 1
@@ -117,30 +116,5 @@ def run_op_with_progress(
     """`ops.run(slot, title, fn, *args, **kwargs)` (callbacks as PageOps.run takes them: on_done, on_error,
     on_cancelled, ...) with a progress dialog over `parent` whose Cancel cancels the operation."""
     task = ops.run(slot, title, fn, *args, **kwargs)
-    ProgressDialog(task, parent, title=title, show_after_ms=show_after_ms)
-    return task
-
-
-def run_with_progress(
-    parent: QWidget | None,
-    runner: TaskRunner,
-    title: str,
-    fn: Callable[..., Any],
-    *args: Any,
-    on_result: Callable[[Any], None] | None = None,
-    on_error: Callable[[BaseException], None] | None = None,
-    show_after_ms: int = SHOW_AFTER_MS,
-    **kwargs: Any,
-) -> Task:
-    """Start `fn` on `runner` with a progress dialog over `parent`.
-
-    `on_result` receives the return value. Errors go to `on_error` when given, otherwise to the
-    runner's error dialog. The keyword names above are taken by this helper; `fn` cannot receive them.
-    """
-    task = runner.start(title, fn, *args, **kwargs)
-    if on_result is not None:
-        task.sig_finished.connect(on_result)
-    if on_error is not None:
-        task.sig_failed.connect(on_error)
     ProgressDialog(task, parent, title=title, show_after_ms=show_after_ms)
     return task

@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.store.duplicates.scan import ScanResult, scan
-from classhub_desktop.ui.duplicates.widgets import EMPTY, student_label, value_text
+from classhub_desktop.ui.common.values import EMPTY, value_text
+from classhub_desktop.ui.duplicates.widgets import student_label
 
 TWINS_TEXT = "Possible twins"
 # The list's columns, in the order of candidates.HEADERS.

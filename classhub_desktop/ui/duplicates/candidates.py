@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
+from classhub_desktop.ui.common.values import EMPTY
 from classhub_desktop.ui.duplicates.candidate_rows import (
     COL_A,
     COL_B,
@@ -42,7 +43,7 @@ from classhub_desktop.ui.duplicates.candidate_rows import (
 )
 from classhub_desktop.ui.duplicates.candidate_rows import TWINS_TEXT as TWINS_TEXT  # re-exported (tests)
 from classhub_desktop.ui.duplicates.candidate_rows import pair_key as pair_key  # re-exported (batch, tests)
-from classhub_desktop.ui.duplicates.widgets import EMPTY, student_label
+from classhub_desktop.ui.duplicates.widgets import student_label
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -17,8 +17,8 @@ from classhub_desktop.store.duplicates.classes import (
 )
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
+from classhub_desktop.ui.common.values import value_text
 from classhub_desktop.ui.duplicates.list_panel import ListPanel
-from classhub_desktop.ui.duplicates.widgets import value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 

@@ -21,17 +21,9 @@ from PySide6.QtWidgets import (
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
 from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldSide, default_field_choices, default_survivor
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, value_text
 from classhub_desktop.ui.duplicates.evidence import EvidenceView
-from classhub_desktop.ui.duplicates.widgets import (
-    COMPARED_FIELDS,
-    EMPTY,
-    diff_color,
-    differs,
-    field_label,
-    record_value,
-    student_label,
-    value_text,
-)
+from classhub_desktop.ui.duplicates.widgets import COMPARED_FIELDS, differs, record_value, student_label
 
 NO_PAIR_TEXT = "Select a pair in the list to compare the two records side by side."
 INFO_ONLY = {

@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.duplicates.scoring import FieldEvidence, ScoredPair
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.values import EMPTY
 from classhub_desktop.ui.duplicates.candidates import TWINS_TOOLTIP
-from classhub_desktop.ui.duplicates.widgets import EMPTY, cell_text, header_tooltip
+from classhub_desktop.ui.duplicates.widgets import cell_text, header_tooltip
 
 WEIGHT_TOOLTIP = (
     "What this comparison adds to (or takes from) the evidence, in log2 odds: +1 doubles the odds that the "

@@ -16,9 +16,9 @@ from classhub_desktop.store.merge.operations import (
 )
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.values import EMPTY, value_text
 from classhub_desktop.ui.duplicates.list_panel import ListPanel
 from classhub_desktop.ui.duplicates.merge_flow import error_heading
-from classhub_desktop.ui.duplicates.widgets import EMPTY, value_text
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 

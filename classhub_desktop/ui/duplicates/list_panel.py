@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QTableWidgetItem
 
 from classhub_desktop.core.changes import Changes, changes_of
 from classhub_desktop.ui.common.errors import user_message
-from classhub_desktop.ui.common.progress import ProgressDialog
+from classhub_desktop.ui.common.progress import run_op_with_progress
 from classhub_desktop.ui.duplicates.widgets import StateStack, ask, list_table
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import Task, TaskRunner
@@ -128,9 +128,8 @@ class ListPanel(QWidget):
             on_done(result)
             self.sig_wrote.emit(changes_of(result))
 
-        task = self.ops.run("write", title, fn, *args, on_done=done, on_error=on_error, **kwargs)
-        ProgressDialog(task, self, title=title)
-        return task
+        return run_op_with_progress(self.ops, "write", self, title, fn, *args, on_done=done, on_error=on_error,
+                                    **kwargs)
 
     def ask(self, title: str, text: str, yes_text: str, on_yes: Callable[[], object], *, informative: str) -> None:
         """A non-blocking question (`confirm_box` while open); `on_yes` runs when confirmed."""

@@ -28,7 +28,7 @@ from classhub_desktop.store.merge.operations import (
     preview_merge,
 )
 from classhub_desktop.ui.common.errors import show_error
-from classhub_desktop.ui.common.progress import ProgressDialog
+from classhub_desktop.ui.common.progress import run_op_with_progress
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
 from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
@@ -82,8 +82,11 @@ class MergeFlow(QObject):
         return self.ops.task("step")
 
     def _run_step(self, title: str, fn: Callable[..., Any], on_done: Callable[[Any], None], step: str) -> Task:
-        task = self.ops.run(
+        # Cancel in the progress dialog cancels the step.
+        return run_op_with_progress(
+            self.ops,
             "step",
+            self.widget,
             title,
             fn,
             self.engine,
@@ -94,8 +97,6 @@ class MergeFlow(QObject):
             on_error=lambda error: self._failed(error, step),
             on_cancelled=lambda: self._end(False),
         )
-        ProgressDialog(task, self.widget, title=title)  # Cancel in it cancels the step
-        return task
 
     def start(self) -> Task:
         return self._run_step("Preparing the merge preview", preview_merge, self._show_preview, "The merge preview")

@@ -25,15 +25,8 @@ from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.store.merge.operations import MergeConflict, MergePreview, TableChange
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
-from classhub_desktop.ui.duplicates.widgets import (
-    EMPTY,
-    cell_text,
-    diff_color,
-    differs,
-    field_label,
-    header_tooltip,
-    value_text,
-)
+from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, value_text
+from classhub_desktop.ui.duplicates.widgets import cell_text, differs, header_tooltip
 
 NO_CONFLICTS = "No conflicts: every related row moves to the kept record as it is."
 

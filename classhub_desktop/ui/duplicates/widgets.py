@@ -23,14 +23,7 @@ from PySide6.QtWidgets import (
 from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
-
-# `X as X`: re-exported for the Duplicates modules, and for ui/roster until it imports them from ui.common.values
-# (ui features must not import each other).
-from classhub_desktop.ui.common.values import EMPTY as EMPTY
-from classhub_desktop.ui.common.values import FIELD_LABELS
-from classhub_desktop.ui.common.values import diff_color as diff_color
-from classhub_desktop.ui.common.values import field_label as field_label
-from classhub_desktop.ui.common.values import value_text as value_text
+from classhub_desktop.ui.common.values import FIELD_LABELS, value_text
 
 #: The rows of the comparison, in this order (every identifying column of a student).
 COMPARED_FIELDS: tuple[str, ...] = tuple(FIELD_LABELS)
