@@ -309,9 +309,7 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return  # a write of a closed session: the pages show nothing of it
         for page in self.pages.values():
-            apply = getattr(page, "apply_changes", None)  # pages without it keep their own refresh
-            if apply is not None:
-                apply(changes)
+            cast(Page, page).apply_changes(changes)
 
     @Slot()
     def refresh_current_page(self) -> None:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QToolButton, QWidget
 
 from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import Profile, ProfileStore
+from classhub_desktop.core.changes import Changes
 from classhub_desktop.core.connection import ConnectionFailed, Problem
 from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.core.progress import CancelToken, Progress
@@ -111,6 +112,9 @@ class MergePage(QWidget):
         self.session = session
 
     def refresh(self) -> None:
+        pass
+
+    def apply_changes(self, changes: Changes) -> None:
         pass
 
 
