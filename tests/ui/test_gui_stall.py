@@ -74,7 +74,7 @@ from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store.merge.operations import MergeResult
 from classhub_desktop.ui.app import create_main_window, start_with_profile
 from classhub_desktop.ui.common import errors
-from classhub_desktop.ui.duplicates.candidates import pair_key
+from classhub_desktop.ui.duplicates.candidate_rows import pair_key
 from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
 from classhub_desktop.ui.gc_tuning import tune_garbage_collection

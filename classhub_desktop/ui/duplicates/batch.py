@@ -30,7 +30,7 @@ from classhub_desktop.store.duplicates.scan import mark_not_duplicate
 from classhub_desktop.store.merge.operations import MergeResult
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.labels import plain_label
-from classhub_desktop.ui.duplicates.candidates import pair_key
+from classhub_desktop.ui.duplicates.candidate_rows import pair_key
 from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
 from classhub_desktop.ui.duplicates.widgets import StateStack, student_label

@@ -40,9 +40,8 @@ from classhub_desktop.ui.duplicates.candidate_rows import (
     Clusters,
     PairKey,
     candidate_row,
+    pair_key,
 )
-from classhub_desktop.ui.duplicates.candidate_rows import TWINS_TEXT as TWINS_TEXT  # re-exported (tests)
-from classhub_desktop.ui.duplicates.candidate_rows import pair_key as pair_key  # re-exported (batch, tests)
 from classhub_desktop.ui.duplicates.widgets import student_label
 
 AnyIndex = QModelIndex | QPersistentModelIndex

@@ -432,12 +432,11 @@ class DuplicatesView(QWidget):
         if message:
             self.info_label.setText(message)
 
-    def _scanned(self, result: ScanResult, min_score: float) -> None:
+    def _scanned(self, result: ListedScanResult, min_score: float) -> None:
         self.result, self.scanned_min_score = result, min_score
         self._last_verdict = None
         self._undone_since_scan = False
-        rows = result.rows if isinstance(result, ListedScanResult) else None
-        self.candidates.model.set_pairs(result.pairs, result.records, result.clusters, rows)
+        self.candidates.model.set_pairs(result.pairs, result.records, result.clusters, result.rows)
         self.candidates.apply_filter()
         self._update_info()
         self._show_list_state()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from classhub_desktop.core.duplicates.scoring import HIGH_CONFIDENCE_SCORE, high_confidence_pairs
 from classhub_desktop.ui.app import style_sheet
 from classhub_desktop.ui.duplicates.batch import MERGED, NOT_DUPLICATE, SKIPPED
-from classhub_desktop.ui.duplicates.candidates import pair_key
+from classhub_desktop.ui.duplicates.candidate_rows import pair_key
 from classhub_desktop.ui.duplicates.duplicates_view import DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog
 from classhub_desktop.ui.duplicates.widgets import confirm_button

@@ -26,7 +26,7 @@ from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.store.duplicates.scan import mark_not_duplicate
 from classhub_desktop.store.merge.operations import MergeResult, merge_students
 from classhub_desktop.ui.common.values import EMPTY, value_text
-from classhub_desktop.ui.duplicates.candidates import COL_FLAGS, TWINS_TEXT, pair_key
+from classhub_desktop.ui.duplicates.candidate_rows import COL_FLAGS, TWINS_TEXT, pair_key
 from classhub_desktop.ui.duplicates.duplicates_view import NOT_SCANNED_TITLE, DuplicatesView
 from classhub_desktop.ui.duplicates.preview_dialog import MergePreviewDialog, table_texts
 from classhub_desktop.ui.duplicates.widgets import COMPARED_FIELDS, confirm_button, differs, record_value
