@@ -77,11 +77,6 @@ class Changes:
         ids = self.touched[entity]
         return not ids or row_id in ids
 
-    def describe(self) -> str:
-        """Short text for logs and tests, e.g. 'students 2, merges 1, audit log 1'."""
-        ordered = sorted(self.touched.items(), key=lambda item: item[0].value)
-        return ", ".join(f"{entity.value} {len(ids) if ids else 'some'}" for entity, ids in ordered)
-
 
 def changes_of(result: object) -> Changes:
     """The Changes a finished operation reports: the result itself, its `.changes`, or none."""
