@@ -4,6 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
+
+# The three bands of a pair's match probability (core/duplicates/scoring.py calibrates it).
+MATCH_PROBABILITY = 0.9  # at or above: the same child (an import matches it; batch review offers it)
+POSSIBLE_PROBABILITY = 0.5  # at or above (and below MATCH_PROBABILITY): a person decides
+
+
+class Band(StrEnum):
+    """What a pair is taken for: the same child, a person decides, or two children."""
+
+    MATCH = "match"
+    POSSIBLE = "possible"
+    NON_MATCH = "non-match"
+
+
+def band_of(probability: float, possible_twins: bool = False) -> Band:
+    """The band of a match probability; possible twins are never in the match band."""
+    if probability >= MATCH_PROBABILITY and not possible_twins:
+        return Band.MATCH
+    if probability >= POSSIBLE_PROBABILITY:
+        return Band.POSSIBLE
+    return Band.NON_MATCH
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,10 @@ class ScoredPair:
     evidence: tuple[FieldEvidence, ...]
     possible_twins: bool  # never merged automatically, never in batch mode
     blocked_by: tuple[str, ...]  # the blocking passes that proposed the pair
+
+    @property
+    def band(self) -> Band:
+        return band_of(self.score, self.possible_twins)
 
     @property
     def reasons(self) -> list[str]:
