@@ -1,4 +1,7 @@
-"""The candidate list: one row per scored pair, sortable, filtered by text, minimum score and twins."""
+"""The candidate list: one row per scored pair, sortable, filtered by text, minimum probability, band and twins.
+
+The first column shows the pair's band as a coloured badge (bands.py: Match / Possible / Non-match, "Twins?"
+for possible twins) beside its match probability."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
@@ -28,8 +32,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.duplicates.model import Band
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
 from classhub_desktop.ui.common.values import EMPTY
+from classhub_desktop.ui.duplicates.bands import (
+    BADGE_ROLE,
+    BAND_ROLE,
+    BAND_TEXT,
+    BANDS_TOOLTIP,
+    BadgeDelegate,
+    badge,
+    band_tooltip,
+    is_dark,
+)
 from classhub_desktop.ui.duplicates.candidate_rows import (
     COL_A,
     COL_B,
@@ -42,7 +57,7 @@ from classhub_desktop.ui.duplicates.candidate_rows import (
     candidate_row,
     pair_key,
 )
-from classhub_desktop.ui.duplicates.widgets import student_label
+from classhub_desktop.ui.duplicates.widgets import ElideMiddleDelegate, student_label
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -52,14 +67,15 @@ TWINS_TOOLTIP = (
     "Never merged in batch mode; compare carefully before merging by hand."
 )
 HEADERS: tuple[tuple[str, str], ...] = (  # in the order of candidate_rows.COL_SCORE … COL_REASONS
-    ("Score", "How likely the two records are the same child (0 to 1); the evidence explains it."),
+    ("Probability", BANDS_TOOLTIP),
     ("Student A", "The older record's name and id"),
     ("Student B", ""),
     ("Date of birth", "One date when both agree; both dates when they differ"),
     ("Flags", "Possible twins, and the group (A = B = C) of three or more records the pair belongs to"),
     ("Reasons", "The strongest pieces of evidence; select the pair to see all of them"),
 )
-COLUMN_WIDTHS = (60, 220, 220, 170, 150)
+COLUMN_WIDTHS = (136, 220, 220, 170, 150)
+ALL_BANDS = "All bands"
 
 
 class CandidateModel(QAbstractTableModel):
@@ -206,6 +222,11 @@ class CandidateModel(QAbstractTableModel):
             return self._tooltip(pair, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_SCORE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == BADGE_ROLE and column == COL_SCORE:
+            parent = self.parent()
+            return badge(pair, isinstance(parent, QWidget) and is_dark(parent.palette()))
+        if role == BAND_ROLE:
+            return pair.band
         if role == Qt.ItemDataRole.DecorationRole and column == COL_FLAGS and pair.possible_twins:
             parent = self.parent()
             if isinstance(parent, QWidget):
@@ -219,6 +240,8 @@ class CandidateModel(QAbstractTableModel):
         return self._row(pair).sort_keys[column]
 
     def _tooltip(self, pair: ScoredPair, column: int) -> str | None:
+        if column == COL_SCORE:
+            return band_tooltip(pair)
         if column == COL_REASONS:
             return "\n".join(e.text for e in pair.evidence if e.text) or None
         if column == COL_FLAGS and pair.possible_twins:
@@ -234,13 +257,14 @@ class CandidateModel(QAbstractTableModel):
 
 
 class CandidateFilter(QSortFilterProxyModel):
-    """Text (names, ids, reasons), minimum score, and whether possible twins are shown."""
+    """Text (names, ids, reasons), minimum score, one band (None: all), and whether possible twins are shown."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = ""
         self.min_score = 0.0
         self.show_twins = True
+        self.band: Band | None = None
         self.setSortRole(SORT_ROLE)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -249,13 +273,14 @@ class CandidateFilter(QSortFilterProxyModel):
         if isinstance(model, CandidateModel):
             model.sort(column, order)
 
-    def set_filter(self, text: str, min_score: float, show_twins: bool) -> None:
+    def set_filter(self, text: str, min_score: float, show_twins: bool, band: Band | None = None) -> None:
         self.beginFilterChange()
         self.text, self.min_score, self.show_twins = text.strip().casefold(), min_score, show_twins
+        self.band = band
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def is_active(self) -> bool:
-        return bool(self.text) or not self.show_twins
+        return bool(self.text) or not self.show_twins or self.band is not None
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         model = self.sourceModel()
@@ -264,6 +289,8 @@ class CandidateFilter(QSortFilterProxyModel):
     def accepts(self, model: CandidateModel, row: int) -> bool:
         pair = model.pair(row)
         if pair.score < self.min_score - 1e-9 or (pair.possible_twins and not self.show_twins):
+            return False
+        if self.band is not None and pair.band != self.band:
             return False
         if not self.text:
             return True
@@ -286,6 +313,7 @@ class CandidateList(QWidget):
         self.text_edit = QLineEdit()
         self.text_edit.setPlaceholderText("Filter by name, id or reason…")
         self.text_edit.setClearButtonEnabled(True)
+        self.text_edit.setMinimumWidth(180)
         self.text_edit.setToolTip("Show pairs whose names, ids, dates or reasons contain every word typed (Ctrl+F)")
         self.score_spin = QDoubleSpinBox()
         self.score_spin.setRange(0.0, 1.0)
@@ -295,6 +323,12 @@ class CandidateList(QWidget):
         self.twins_check = QCheckBox("Show possible twins")
         self.twins_check.setChecked(True)
         self.twins_check.setToolTip(TWINS_TOOLTIP)
+        self.band_combo = QComboBox()
+        self.band_combo.addItem(ALL_BANDS, None)
+        for band in Band:
+            self.band_combo.addItem(BAND_TEXT[band], band)
+        self.band_combo.setToolTip("Show the pairs of one band only. " + BANDS_TOOLTIP)
+        self.band_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.count_label = QLabel("")
         self.count_label.setObjectName("countLabel")
         self.debounce = QTimer(self)
@@ -304,6 +338,7 @@ class CandidateList(QWidget):
         self.text_edit.textChanged.connect(self.debounce.start)
         self.score_spin.valueChanged.connect(self.apply_filter)
         self.twins_check.toggled.connect(self.apply_filter)
+        self.band_combo.currentIndexChanged.connect(self.apply_filter)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         find = QLabel("&Find:")
@@ -315,6 +350,11 @@ class CandidateList(QWidget):
         score.setBuddy(self.score_spin)
         bar.addWidget(score)
         bar.addWidget(self.score_spin)
+        bar.addSpacing(8)
+        band_label = QLabel("&Band:")
+        band_label.setBuddy(self.band_combo)
+        bar.addWidget(band_label)
+        bar.addWidget(self.band_combo)
         bar.addSpacing(8)
         bar.addWidget(self.twins_check)
         bar.addStretch(1)
@@ -338,6 +378,9 @@ class CandidateList(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
+        self.table.setItemDelegateForColumn(COL_SCORE, BadgeDelegate(self.table))
+        for column in (COL_A, COL_B):
+            self.table.setItemDelegateForColumn(column, ElideMiddleDelegate(self.table))
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         # visible_pairs() is asked several times per change (actions, batch offer): remember it until the proxy
         # changes. Cleared before (and again after) every change, so no slot ever reads a list of before it.
@@ -358,7 +401,8 @@ class CandidateList(QWidget):
 
     def apply_filter(self) -> None:
         self.debounce.stop()
-        self.proxy.set_filter(self.text_edit.text(), self.score_spin.value(), self.twins_check.isChecked())
+        self.proxy.set_filter(self.text_edit.text(), self.score_spin.value(), self.twins_check.isChecked(),
+                              self.band())
         self.update_count()
         self.sig_filter_changed.emit()
         if not self.table.currentIndex().isValid() and self.proxy.rowCount() > 0:
@@ -367,13 +411,34 @@ class CandidateList(QWidget):
     def clear_filter(self) -> None:
         self.text_edit.clear()
         self.twins_check.setChecked(True)
+        self.band_combo.setCurrentIndex(0)
         self.apply_filter()
 
+    def band(self) -> Band | None:
+        """The band the filter shows (None: every band)."""
+        band = self.band_combo.currentData()
+        return Band(band) if band else None
+
+    def set_band(self, band: Band | None) -> None:
+        self.band_combo.setCurrentIndex(max(0, self.band_combo.findData(band)))
+
     def update_count(self) -> None:
+        """"12 of 40 pairs · 25 match · 14 possible · 1 possible twins", the band counts of every pair listed (the
+        band filter's items say them too)."""
         total, shown = self.model.rowCount(), self.proxy.rowCount()
-        twins = sum(1 for p in self.model.pairs() if p.possible_twins)
+        pairs = self.model.pairs()
+        bands = {band: 0 for band in Band}
+        for pair in pairs:
+            bands[pair.band] += 1
+        twins = sum(1 for p in pairs if p.possible_twins)
         text = f"{total:,} pair{'s' if total != 1 else ''}" if shown == total else f"{shown:,} of {total:,} pairs"
-        self.count_label.setText(text + (f" · {twins} possible twins" if twins else ""))
+        parts = [text] + [f"{bands[band]:,} {BAND_TEXT[band].lower()}" for band in Band if bands[band] and total]
+        if twins:
+            parts.append(f"{twins:,} possible twins")
+        self.count_label.setText(" · ".join(parts))
+        for index in range(1, self.band_combo.count()):
+            band = Band(self.band_combo.itemData(index))
+            self.band_combo.setItemText(index, f"{BAND_TEXT[band]} ({bands[band]:,})" if total else BAND_TEXT[band])
 
     # - selection -
 

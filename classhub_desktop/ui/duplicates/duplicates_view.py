@@ -1,15 +1,18 @@
-"""The Duplicates page: scan for likely duplicate students, compare a pair, merge it (after a preview) or
-record "not a duplicate"; merge history with Undo; batch review; duplicate classes.
+"""The Duplicates page: scan for likely duplicate students (each pair with its band and match probability),
+compare a pair, merge it (after a preview) or record "not a duplicate"; merge history with Undo; batch review;
+duplicate classes; the "not a duplicate" verdicts, each revocable.
 
+The tabs are their own modules: candidates_tab.py (the list and the comparison; this page runs their actions),
+history.py, classes_panel.py and verdicts_panel.py (panels that run their own work).
 Every database step runs on a worker through PageOps ("scan" and "verdict" slots here; the merge flow, the
-batch dialog and the two panels run theirs). Reading needs Capability.READ; merging, undoing and verdicts need
-Capability.MERGE_STUDENTS, removing duplicate classes Capability.RUN_MAINTENANCE: actions a login's role may not
-use are disabled with the reason as their tooltip.
+batch dialog and the panels run theirs). Reading needs Capability.READ; merging, undoing and verdicts (recording
+or revoking one) need Capability.MERGE_STUDENTS, removing duplicate classes Capability.RUN_MAINTENANCE: actions a
+login's role may not use are disabled with the reason as their tooltip.
 
 Changes (see `apply_changes`): this page's own writes are shown from their results at once (a merged student's
-pairs and a decided pair leave the list without a scan); a write of another page that touches students, merges or
-verdicts makes the shown scan stale, and the page scans again when it is visible and idle (at once, or when next
-shown or when the current step ends).
+pairs and a decided pair leave the list without a scan; a pair marked since the scan whose verdict is revoked
+comes back); a write of another page that touches students, merges or verdicts makes the shown scan stale, and
+the page scans again when it is visible and idle (at once, or when next shown or when the current step ends).
 """
 
 from __future__ import annotations
@@ -17,18 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QSplitter,
-    QStyle,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStyle, QTabWidget, QVBoxLayout, QWidget
 from sqlalchemy import Engine
 
 from classhub_desktop.core.changes import Changes, Entity
@@ -44,42 +36,34 @@ from classhub_desktop.store.merge.operations import MergeResult, UndoResult
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.duplicates.batch import BatchReviewDialog
-from classhub_desktop.ui.duplicates.candidate_rows import ListedScanResult, scan_for_list
-from classhub_desktop.ui.duplicates.candidates import CandidateList
+from classhub_desktop.ui.duplicates.candidate_rows import ListedScanResult, PairKey, pair_key, scan_for_list
+from classhub_desktop.ui.duplicates.candidates_tab import (
+    MERGE_TIP,
+    NOT_DUP_TIP,
+    UNDO_VERDICT_TIP,
+    CandidatesTab,
+    make_action,
+    tool_button,
+)
+from classhub_desktop.ui.duplicates.candidates_tab import (
+    NOT_SCANNED_TITLE as NOT_SCANNED_TITLE,  # tests read it here
+)
 from classhub_desktop.ui.duplicates.classes_panel import DuplicateClassesPanel
-from classhub_desktop.ui.duplicates.comparison import ComparisonPanel
 from classhub_desktop.ui.duplicates.history import HistoryPanel
 from classhub_desktop.ui.duplicates.merge_flow import MergeFlow
-from classhub_desktop.ui.duplicates.widgets import StateStack, student_label
+from classhub_desktop.ui.duplicates.verdicts_panel import VerdictsPanel
+from classhub_desktop.ui.duplicates.widgets import student_label
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
 SCAN_TIP = "Look for likely duplicate students (F5). Reading only: nothing is changed."
-MERGE_TIP = "Preview merging the selected pair with the choices shown, then confirm (Ctrl+M)"
-NOT_DUP_TIP = "These are two different children: remove the pair and never propose it again (Ctrl+N)"
-UNDO_VERDICT_TIP = "Take back the last “Not a duplicate” of this session (Ctrl+Z)"
 BATCH_TIP = (
     f"Review the pairs scored {HIGH_CONFIDENCE_SCORE:.2f} or more one after another with the keyboard "
     "(Ctrl+B); possible twins are never offered"
 )
-NOT_SCANNED_TITLE = "No scan yet"
-NOT_SCANNED_HINT = (
-    "Scan compares every student with the students that share a date of birth, a sounding-alike name, a "
-    "guardian contact or a similar name, and lists the pairs that look like the same child, best first, "
-    "with the evidence. Nothing is changed by a scan."
-)
-NOTHING_FOUND_TITLE = "No likely duplicates"
-NO_MATCH_TITLE = "No pair matches the filter"
+VERDICTS_SHOW = (Entity.VERDICTS, Entity.STUDENTS, Entity.MERGES)  # what the verdicts tab shows
 OWN_WRITES_KEPT = 16  # own writes whose broadcast has not arrived yet (one at a time in practice)
-
-
-def _tool_button(action: QAction) -> QToolButton:
-    action.setIconText(action.text())
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    return button
 
 
 class DuplicatesView(QWidget):
@@ -99,22 +83,14 @@ class DuplicatesView(QWidget):
         self.flow: MergeFlow | None = None
         self.batch_dialog: BatchReviewDialog | None = None
         self._last_verdict: ScoredPair | None = None
-        self._undone_since_scan = False
+        self._marked: dict[PairKey, ScoredPair] = {}  # pairs marked "not a duplicate" since the scan
+        self._taken_back_since_scan = False  # an undone merge or a revoked verdict: only a scan shows its pair
         self._own_writes: list[Changes] = []  # see apply_changes
         self.rescan_when_shown = ReloadWhenShown(self, self._rescan_after_changes)
         self._build()
         self.set_session(None)
 
     # - layout -
-
-    def _action(self, icon: QStyle.StandardPixmap, text: str, keys: str, slot: object, owner: QWidget) -> QAction:
-        action = QAction(self.style().standardIcon(icon), text, owner)
-        if keys:
-            action.setShortcut(QKeySequence(keys))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.triggered.connect(slot)
-        owner.addAction(action)
-        return action
 
     def _build(self) -> None:
         heading = QLabel(self.title)
@@ -125,81 +101,53 @@ class DuplicatesView(QWidget):
         self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.hide()
-        self.scan_action = self._action(QStyle.StandardPixmap.SP_FileDialogContentsView, "Scan", "", self.scan, self)
-        self.batch_action = self._action(
-            QStyle.StandardPixmap.SP_MediaPlay, "Batch review…", "Ctrl+B", self.open_batch, self
-        )
+        self.scan_action = make_action(self, QStyle.StandardPixmap.SP_FileDialogContentsView, "Scan")
+        self.batch_action = make_action(self, QStyle.StandardPixmap.SP_MediaPlay, "Batch review…", "Ctrl+B")
+        self.scan_action.triggered.connect(self.scan)
+        self.batch_action.triggered.connect(self.open_batch)
         top = QHBoxLayout()
         top.addWidget(heading)
         top.addSpacing(12)
         top.addWidget(self.info_label, 1, Qt.AlignmentFlag.AlignBottom)
         top.addWidget(self.progress_bar)
-        self.scan_button = _tool_button(self.scan_action)
+        self.scan_button = tool_button(self.scan_action)
         top.addWidget(self.scan_button)
-        top.addWidget(_tool_button(self.batch_action))
+        top.addWidget(tool_button(self.batch_action))
 
-        self.candidates_tab = QWidget()
-        self.candidates = CandidateList()
+        self.candidates_tab = tab = CandidatesTab()
+        self.candidates, self.comparison, self.list_stack = tab.candidates, tab.comparison, tab.list_stack
+        self.bottom, self.splitter = tab.bottom, tab.splitter
+        self.find_action, self.reset_action = tab.find_action, tab.reset_action
+        self.undo_verdict_action, self.not_dup_action, self.merge_action = (
+            tab.undo_verdict_action, tab.not_dup_action, tab.merge_action)
         self.candidates.score_spin.setValue(DEFAULT_MIN_SCORE)
         self.candidates.sig_selected.connect(self._pair_selected)
         self.candidates.sig_filter_changed.connect(self._filter_changed)
-        self.list_stack = StateStack(self.candidates)
-        self.comparison = ComparisonPanel()
-        tab = self.candidates_tab
-        self.find_action = self._action(
-            QStyle.StandardPixmap.SP_FileDialogContentsView, "Find", "Ctrl+F", self._focus_filter, tab
-        )
-        self.reset_action = self._action(
-            QStyle.StandardPixmap.SP_DialogResetButton, "Reset choices", "", self.comparison.reset_choices, tab
-        )
-        self.reset_action.setToolTip("Keep the older record and the most recent non-empty value of each field")
-        self.undo_verdict_action = self._action(
-            QStyle.StandardPixmap.SP_ArrowBack, "Undo “Not a duplicate”", "Ctrl+Z", self.undo_verdict, tab
-        )
-        self.not_dup_action = self._action(
-            QStyle.StandardPixmap.SP_DialogNoButton, "Not a duplicate", "Ctrl+N", self.not_duplicate, tab
-        )
-        self.merge_action = self._action(
-            QStyle.StandardPixmap.SP_DialogApplyButton, "Merge…", "Ctrl+M", self.merge, tab
-        )
-        actions = QHBoxLayout()
-        actions.setContentsMargins(0, 4, 0, 0)
-        actions.addWidget(_tool_button(self.reset_action))
-        actions.addWidget(_tool_button(self.undo_verdict_action))
-        actions.addStretch(1)
-        actions.addWidget(_tool_button(self.not_dup_action))
-        actions.addWidget(_tool_button(self.merge_action))
-        self.bottom = bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(self.comparison, 1)
-        bottom_layout.addLayout(actions)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.list_stack)
-        self.splitter.addWidget(bottom)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setSizes([250, 430])
-        tab_layout = QVBoxLayout(tab)
-        tab_layout.setContentsMargins(0, 6, 0, 0)
-        tab_layout.addWidget(self.splitter)
+        for action, slot in ((self.find_action, self._focus_filter), (self.undo_verdict_action, self.undo_verdict),
+                             (self.not_dup_action, self.not_duplicate), (self.merge_action, self.merge)):
+            action.triggered.connect(slot)
 
         self.history = HistoryPanel(self.runner)
-        self.history.sig_status.connect(self.sig_status)
         self.history.sig_undone.connect(self._merge_undone)
         self.classes = DuplicateClassesPanel(self.runner)
-        self.classes.sig_status.connect(self.sig_status)
-        for panel in (self.history, self.classes):
-            panel.sig_wrote.connect(self._own_write)
+        self.verdicts = VerdictsPanel(self.runner)
+        self.verdicts.sig_revoked.connect(self._verdict_revoked)
+        for panel in (self.history, self.classes, self.verdicts):
+            panel.sig_status.connect(self.sig_status)
+        self.history.sig_wrote.connect(self._own_write)
+        self.classes.sig_wrote.connect(self._own_write)
+        self.verdicts.sig_wrote.connect(self._own_verdicts_write)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(tab, "Candidates")
-        self.tabs.addTab(self.history, "Merge history")
-        self.tabs.addTab(self.classes, "Duplicate classes")
-        self.tabs.setTabToolTip(0, "Likely duplicate students from the last scan")
-        self.tabs.setTabToolTip(1, "Every merge, newest first; undo one from here")
-        self.tabs.setTabToolTip(2, "Classes booked twice for a student at the same date and time (runbook 004)")
+        for widget, name, tip in (
+            (tab, "Candidates", "Likely duplicate students from the last scan"),
+            (self.history, "Merge history", "Every merge, newest first; undo one from here"),
+            (self.classes, "Duplicate classes", "Classes booked twice for a student at the same date and time "
+             "(runbook 004)"),
+            (self.verdicts, "Not duplicates", "Pairs marked “not a duplicate”, with who decided and when; revoke one "
+             "from here"),
+        ):
+            self.tabs.setTabToolTip(self.tabs.addTab(widget, name), tip)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 8)
         layout.addLayout(top)
@@ -215,22 +163,25 @@ class DuplicatesView(QWidget):
         self.session = session
         self.result = None
         self._last_verdict = None
+        self._marked.clear()
         self.candidates.model.set_pairs([], {})
         self.candidates.update_count()
         self.info_label.setText("")
         self._show_list_state()
-        self.history.set_session(session)
-        self.classes.set_session(session)
+        for panel in (self.history, self.classes, self.verdicts):
+            panel.set_session(session)
         self._update_actions()
 
     def refresh(self) -> None:
-        """F5: scan again and reload the history (and the duplicate classes, once they were searched)."""
+        """F5: scan again and reload the history (and the duplicate classes, once they were searched, and the
+        verdicts, now if shown else when next shown)."""
         if self.session is None:
             return
         if not self.ops.busy("scan") and not self._busy:
             self.scan()
         self.history.load()
         self.classes.refresh()
+        self.verdicts.refresh()
 
     # - changes -
 
@@ -238,10 +189,11 @@ class DuplicatesView(QWidget):
         """What a committed write changed (the main window broadcasts every one).
 
         This page's own writes (merges, verdicts, undo, removed classes: `_own_write`) were already shown from
-        their results, so their broadcast is skipped. Another page's write reloads the merge history on MERGES
-        and the duplicate classes (once searched) on CLASSES, and on STUDENTS, MERGES or VERDICTS makes the shown
-        scan stale: pairs may have appeared, changed or gone, and only a scan can tell. Each reload happens
-        while visible (at once, else when next shown); the scan also waits for the current step to end.
+        their results, so their broadcast is skipped. Another page's write reloads the merge history on MERGES,
+        the duplicate classes (once searched) on CLASSES and the verdicts on VERDICTS, STUDENTS or MERGES (names
+        and merged students), and on STUDENTS, MERGES or VERDICTS makes the shown scan stale: pairs may have
+        appeared, changed or gone, and only a scan can tell. Each reload happens while visible (at once, else when
+        next shown); the scan also waits for the current step to end.
         """
         for index, own in enumerate(self._own_writes):
             if own is changes:  # the very value our own result carried (the runner broadcasts it as is)
@@ -253,11 +205,20 @@ class DuplicatesView(QWidget):
             self.history.reload_when_shown.mark_stale()
         if changes.touches(Entity.CLASSES):
             self.classes.reload_when_shown.mark_stale()
+        if changes.touches(*VERDICTS_SHOW):
+            self.verdicts.reload_when_shown.mark_stale()
         if self.result is not None and changes.touches(Entity.STUDENTS, Entity.MERGES, Entity.VERDICTS):
             self.rescan_when_shown.mark_stale()
             self._update_info()
 
     def _own_write(self, changes: Changes) -> None:
+        """A write of this page, shown from its result (the verdicts tab loads again when it shows what changed)."""
+        self._own_verdicts_write(changes)
+        if changes.touches(*VERDICTS_SHOW):
+            self.verdicts.reload_when_shown.mark_stale()
+
+    def _own_verdicts_write(self, changes: Changes) -> None:
+        """A write of the verdicts tab (which shows it already)."""
         if changes:
             self._own_writes.append(changes)
             del self._own_writes[:-OWN_WRITES_KEPT]
@@ -318,32 +279,9 @@ class DuplicatesView(QWidget):
         self.reset_action.setEnabled(pair is not None and not self._busy)
 
     def _show_list_state(self) -> None:
-        self._list_message()
-        self.bottom.setVisible(self.list_stack.currentWidget() is self.candidates)  # no pair: nothing to compare
-
-    def _list_message(self) -> None:
-        if self.session is None:
-            self.list_stack.show_message("Not connected", "Connect to a database to look for duplicate students.")
-        elif self.result is None:
-            self.list_stack.show_message(NOT_SCANNED_TITLE, NOT_SCANNED_HINT, "Scan now", self.scan)
-        elif self.candidates.model.rowCount() == 0:
-            self.list_stack.show_message(
-                NOTHING_FOUND_TITLE,
-                f"The scan looked at {self.result.candidates:,} candidate pairs and found none scored "
-                f"{self.scanned_min_score:.2f} or more (or every one was marked “not a duplicate”). "
-                "Lower the minimum score and scan again to see weaker pairs.",
-                "Scan again",
-                self.scan,
-            )
-        elif self.candidates.proxy.rowCount() == 0:
-            self.list_stack.show_message(
-                NO_MATCH_TITLE,
-                f"{self.candidates.model.rowCount():,} pairs are hidden by the filter.",
-                "Clear the filter",
-                self._clear_filter,
-            )
-        else:
-            self.list_stack.show_content()
+        self.candidates_tab.show_state(
+            self.session is not None, self.result, self.scanned_min_score, self.scan, self._clear_filter
+        )
 
     def _clear_filter(self) -> None:
         self.candidates.score_spin.setValue(min(self.candidates.score_spin.value(), self.scanned_min_score))
@@ -371,8 +309,8 @@ class DuplicatesView(QWidget):
         )
         if self.candidates.score_spin.value() < self.scanned_min_score - 1e-9:
             text += " · scan again to include weaker pairs"
-        if self._undone_since_scan:
-            text += " · scan again after the undo to see its pair"
+        if self._taken_back_since_scan:
+            text += " · scan again to see the pairs an undo or a revoked verdict brought back"
         if self.rescan_when_shown.stale:
             text += " · students changed elsewhere: scanning again"
         if result.notes:
@@ -435,7 +373,8 @@ class DuplicatesView(QWidget):
     def _scanned(self, result: ListedScanResult, min_score: float) -> None:
         self.result, self.scanned_min_score = result, min_score
         self._last_verdict = None
-        self._undone_since_scan = False
+        self._marked.clear()
+        self._taken_back_since_scan = False
         self.candidates.model.set_pairs(result.pairs, result.records, result.clusters, result.rows)
         self.candidates.apply_filter()
         self._update_info()
@@ -501,6 +440,7 @@ class DuplicatesView(QWidget):
     def _verdict_saved(self, pair: ScoredPair, changes: Changes) -> None:
         self._own_write(changes)
         self._last_verdict = pair
+        self._marked[pair_key(pair.a, pair.b)] = pair
         self._remove_pairs([(pair.a, pair.b)])
         model = self.candidates.model
         self.sig_status.emit(
@@ -524,14 +464,31 @@ class DuplicatesView(QWidget):
 
     def _verdict_forgotten(self, pair: ScoredPair, changes: Changes) -> None:
         self._own_write(changes)
-        self._last_verdict = None
+        self._list_again(pair)
+        self.sig_status.emit("The pair is a candidate again.")
+
+    def _verdict_revoked(self, a: int, b: int) -> None:
+        """A verdict revoked in the verdicts tab: a pair marked since the scan is listed again at once (its
+        evidence is known); any other one waits for the next scan."""
+        pair = self._marked.get(pair_key(a, b))
+        if pair is not None:
+            self._list_again(pair)
+        elif self.result is not None:
+            self._taken_back_since_scan = True
+            self._update_info()
+
+    def _list_again(self, pair: ScoredPair) -> None:
+        self._marked.pop(pair_key(pair.a, pair.b), None)
+        if self._last_verdict is not None and pair_key(self._last_verdict.a, self._last_verdict.b) == pair_key(
+            pair.a, pair.b
+        ):
+            self._last_verdict = None
         self.candidates.model.add_pair(pair)
         self.candidates.update_count()
         self._update_info()
         self._show_list_state()
         self.candidates.select_pair(pair.a, pair.b)
         self._update_actions()
-        self.sig_status.emit("The pair is a candidate again.")
 
     def merge(self) -> MergeFlow | None:
         """Preview the merge of the selected pair as the comparison says; the preview dialog confirms it."""
@@ -584,7 +541,7 @@ class DuplicatesView(QWidget):
         self.history.load()
 
     def _merge_undone(self, _result: UndoResult) -> None:
-        self._undone_since_scan = True
+        self._taken_back_since_scan = True
         self._update_info()
 
     def _remove_pairs(self, keys: list[tuple[int, int]]) -> None:
@@ -623,6 +580,9 @@ class DuplicatesView(QWidget):
         return dialog
 
     def _batch_verdict(self, a: int, b: int) -> None:
+        model = self.candidates.model
+        if (row := model.row_of(a, b)) >= 0:
+            self._marked[pair_key(a, b)] = model.pair(row)
         self._remove_pairs([(a, b)])
         self.sig_verdict_saved.emit(a, b)
 

@@ -1,11 +1,13 @@
-"""The evidence of a pair: its score, the twins warning, and every field comparison with its weight."""
+"""The evidence of a pair: its band and match probability, the twins warning, and every field comparison with its
+weight."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QTableWidget,
@@ -17,12 +19,13 @@ from PySide6.QtWidgets import (
 from classhub_desktop.core.duplicates.scoring import FieldEvidence, ScoredPair
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.values import EMPTY
+from classhub_desktop.ui.duplicates.bands import badge, band_tooltip, is_dark
 from classhub_desktop.ui.duplicates.candidates import TWINS_TOOLTIP
 from classhub_desktop.ui.duplicates.widgets import cell_text, header_tooltip
 
 WEIGHT_TOOLTIP = (
     "What this comparison adds to (or takes from) the evidence, in log2 odds: +1 doubles the odds that the "
-    "two records are one child. The weights add up to the score (10 is even odds)."
+    "two records are one child. Their sum, with the prior odds of a duplicate in this roster, gives the probability."
 )
 
 
@@ -37,6 +40,8 @@ def similarity_text(evidence: FieldEvidence) -> str:
 class EvidenceView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.band_label = QLabel()  # the band's badge
+        self.band_label.setObjectName("bandBadge")
         self.score_label = QLabel()
         self.score_label.setStyleSheet("font-size: 13pt; font-weight: 600;")
         self.twins_label = plain_label("⚠ Possible twins: check with the school before merging.", wrap=True)
@@ -65,7 +70,12 @@ class EvidenceView(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 0, 0, 0)
-        layout.addWidget(self.score_label)
+        heading = QHBoxLayout()
+        heading.setContentsMargins(0, 0, 0, 0)
+        heading.addWidget(self.band_label)
+        heading.addWidget(self.score_label)
+        heading.addStretch(1)
+        layout.addLayout(heading)
         layout.addWidget(self.twins_label)
         layout.addWidget(self.blocked_label)
         layout.addWidget(self.table, 1)
@@ -73,17 +83,25 @@ class EvidenceView(QWidget):
     def set_pair(self, pair: ScoredPair | None) -> None:
         self.table.setRowCount(0)
         if pair is None:
+            self.band_label.hide()
             self.score_label.setText("")
             self.twins_label.hide()
             self.blocked_label.setText("")
             return
         total = sum(e.weight for e in pair.evidence)
-        self.score_label.setText(f"Score {pair.score:.2f}")
-        self.score_label.setToolTip(f"The weights add up to {weight_text(total)}; 10 is even odds.")
+        dark = is_dark(self.palette())
+        label, fill, ink = badge(pair, dark)
+        self.band_label.setText(label)
+        self.band_label.setStyleSheet(
+            f"background: {fill.name()}; color: {ink.name()}; font-weight: 600; border-radius: 8px; padding: 2px 9px;"
+        )
+        self.band_label.setToolTip(band_tooltip(pair))
+        self.band_label.show()
+        self.score_label.setText(f"Score {pair.score:.2f}")  # the match probability
+        self.score_label.setToolTip(f"{band_tooltip(pair)}\nThe weights add up to {weight_text(total)}.")
         self.twins_label.setVisible(pair.possible_twins)
         passes = ", ".join(pair.blocked_by)
         self.blocked_label.setText(f"Proposed by: {passes}" if passes else "")
-        dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         plus, minus = (
             (QColor(110, 200, 120), QColor(240, 120, 110)) if dark else (QColor(0, 110, 40), QColor(180, 30, 30))
         )

@@ -1,6 +1,7 @@
-"""The scaffold the Merge history and Duplicate classes tabs share: a status label and action buttons above a
-read-only table, a centred message in the table's place when there is nothing to list (not connected, empty,
-failed to load), a "Loading…" state, and the panel's work run through PageOps ("load" and "write" slots)."""
+"""The scaffold the Merge history, Duplicate classes and Verdicts tabs share (`TabPanel`): a status label and
+action buttons above the panel's list, a centred message in the list's place when there is nothing to list (not
+connected, empty, failed to load), a "Loading…" state, and the panel's work run through PageOps ("load" and
+"write" slots). `ListPanel` is a TabPanel whose list is a read-only QTableWidget filled row by row."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from classhub_desktop.core.changes import Changes, changes_of
 from classhub_desktop.ui.common.errors import user_message
@@ -20,21 +29,14 @@ from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
 
-class ListPanel(QWidget):
-    """Subclasses add their actions (`add_action`), implement `load()` with `run_load`, and fill the table with
-    `show_rows` or say why it is empty with `stack.show_message`."""
+class TabPanel(QWidget):
+    """Subclasses add their actions (`add_action`), implement `load()` with `run_load`, and show their list (the
+    `content` widget) with `stack.show_content()` or say why it is empty with `stack.show_message`."""
 
     sig_status = Signal(str)
     sig_wrote = Signal(Changes)  # a write of this panel finished and is shown; the runner broadcasts the same value
 
-    def __init__(
-        self,
-        runner: TaskRunner,
-        headers: tuple[str, ...],
-        widths: tuple[int, ...],
-        table_name: str,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, runner: TaskRunner, content: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
         self.ops = PageOps(self, runner)
@@ -45,8 +47,7 @@ class ListPanel(QWidget):
         self._top = QHBoxLayout()
         self._top.setContentsMargins(0, 0, 0, 0)
         self._top.addWidget(self.status_label, 1)
-        self.table = list_table(headers, widths, table_name)
-        self.stack = StateStack(self.table)
+        self.stack = StateStack(content)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(self._top)
@@ -68,7 +69,6 @@ class ListPanel(QWidget):
         self.ops.cancel("load")
         self.reload_when_shown.forget()
         self.session = session
-        self.table.setRowCount(0)
         self.status_label.setText("")
 
     def load(self) -> Task | None:
@@ -104,12 +104,6 @@ class ListPanel(QWidget):
     def load_failed(self, error: BaseException) -> None:
         """Called after a failed load has been shown; subclasses re-enable what they disabled."""
 
-    def show_rows(self, rows: Sequence[Sequence[QTableWidgetItem]]) -> None:
-        self.table.setRowCount(len(rows))
-        for row, items in enumerate(rows):
-            for column, item in enumerate(items):
-                self.table.setItem(row, column, item)
-
     # - writing -
 
     def run_write(
@@ -134,3 +128,29 @@ class ListPanel(QWidget):
     def ask(self, title: str, text: str, yes_text: str, on_yes: Callable[[], object], *, informative: str) -> None:
         """A non-blocking question (`confirm_box` while open); `on_yes` runs when confirmed."""
         self.confirm_box = ask(self, title, text, yes_text, on_yes, informative=informative)
+
+
+class ListPanel(TabPanel):
+    """A TabPanel whose list is a read-only table (`table`) that subclasses fill with `show_rows`."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        headers: tuple[str, ...],
+        widths: tuple[int, ...],
+        table_name: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        table = list_table(headers, widths, table_name)
+        super().__init__(runner, table, parent)
+        self.table = table
+
+    def set_session(self, session: Workspace | None) -> None:
+        super().set_session(session)
+        self.table.setRowCount(0)
+
+    def show_rows(self, rows: Sequence[Sequence[QTableWidgetItem]]) -> None:
+        self.table.setRowCount(len(rows))
+        for row, items in enumerate(rows):
+            for column, item in enumerate(items):
+                self.table.setItem(row, column, item)

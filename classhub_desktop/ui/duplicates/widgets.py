@@ -1,4 +1,5 @@
-"""Small pieces the Duplicates page shares: an empty-state stack, a read-only list table, a non-blocking question.
+"""Small pieces the Duplicates page shares: an empty-state stack, a read-only list table, a non-blocking question,
+a delegate that elides in the middle (a long name keeps its "(#id)").
 
 Value formatting lives in ui.common.values (the roster import preview shows values the same way).
 """
@@ -8,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QMessageBox,
     QPushButton,
     QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -166,3 +169,11 @@ def confirm_button(box: QMessageBox) -> QPushButton:
     button = box.property("yes_button")
     assert isinstance(button, QPushButton)
     return button
+
+
+class ElideMiddleDelegate(QStyledItemDelegate):
+    """Cells too narrow for their text lose its middle: "Maximiliane Alexa…Bergerdorff (#12)"."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
