@@ -3,6 +3,11 @@
 Pure: no database here. store/merge/operations.py discovers the tables that point at `students` from the
 catalog and applies these policies with set-based SQL.
 
+Survivor fields (`decide_fields`, see "survivor fields" below): per field the better value by quality, not the
+newer one, each with its reason in words (`FieldDecision`), overridden by the user's choices
+(`complete_decisions`). The merge preview, the merge, the GUI (comparison, preview, batch review) and
+`duplicates merge` all use it.
+
 Table policies (`TABLE_POLICIES`, by table name; every other table is "repoint"):
 
 - "repoint": re-point the rows to the survivor; if a unique key would collide, stop (fail closed).
@@ -30,7 +35,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from rapidfuzz.distance import OSA
+
+from classhub_desktop.core.duplicates.names import is_nickname
 from classhub_desktop.core.duplicates.scoring import StudentRecord
+from classhub_desktop.core.duplicates.text import address_key
 from classhub_desktop.core.roster.editing import REQUIRED_STUDENT_FIELDS, STUDENT_FIELDS
 
 FieldSide = Literal["survivor", "absorbed"]
@@ -91,6 +100,84 @@ def reference_key(schema: str, table: str, column: str) -> str:
 
 
 # --- survivor fields ------------------------------------------------------------------------------
+#
+# The default value of each field is chosen by quality, not by recency. Two filled values that differ
+# are first related to each other: the same value written differently ("writing": case, accents,
+# spacing, punctuation, a phone's format), a short form of the other ("short": an initial, a nickname,
+# a clipped or abbreviated form, fewer name parts), a slip ("typo": one or two letters or digits off,
+# a doubled, dropped or swapped letter; a birth date with day and month or two digits swapped), or
+# really different. A variant never replaces the better value: the better-written one stays (mixed
+# case over lower or upper case, accents over none, punctuation and tidy spacing), the fuller one
+# stays, and of two spellings a slip apart the roster's clearly usual spelling wins (`SpellingCounts`,
+# counted by the store in one statement), else the better-written one, else the kept record's. A first
+# name that is a record's preferred name never replaces a first name. First and last name swapped
+# between the records keep the kept record's order unless the roster says clearly that it is the
+# swapped one. Only a really different value of a field that plausibly changes (`_ON_DIFFERENCE`
+# "newer": an address, a guardian, a phone, an e-mail, a grade, a school) comes from the record changed
+# last, street, city and postal code together; names, birth date and state id stay. An empty value
+# never replaces a filled one, and every decision carries its reason in words.
+
+Relation = Literal["writing", "short", "typo", "different"]
+Difference = Literal["keep", "newer"]
+
+_ON_DIFFERENCE: Mapping[str, Difference] = {
+    "first_name": "keep",
+    "middle_name": "keep",
+    "last_name": "keep",
+    "preferred_name": "newer",
+    "date_of_birth": "keep",
+    "grade": "newer",
+    "state_id": "keep",
+    "school_id": "newer",
+    "email": "newer",
+    "guardian_name": "newer",
+    "guardian_email": "newer",
+    "guardian_phone": "newer",
+    "address_line": "newer",
+    "city": "newer",
+    "postal_code": "newer",
+}
+_NEW_WHAT: Mapping[str, str] = {
+    "preferred_name": "a new preferred name",
+    "grade": "a new grade",
+    "school_id": "a new school",
+    "email": "a new e-mail address",
+    "guardian_name": "a new guardian",
+    "guardian_email": "a new guardian e-mail",
+    "guardian_phone": "a new guardian phone",
+    "address_line": "a new address",
+    "city": "a new address",
+    "postal_code": "a new address",
+}
+ADDRESS_FIELDS: tuple[str, ...] = ("address_line", "city", "postal_code")
+_NAME_FIELDS = frozenset({"first_name", "middle_name", "last_name", "preferred_name", "guardian_name"})
+_GIVEN_NAMES = frozenset({"first_name", "middle_name", "preferred_name"})
+_EMAILS = frozenset({"email", "guardian_email"})
+_DIGITS = re.compile(r"\D+")
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+_PARTS = re.compile(r"[\s\-]+")
+
+# The spellings the store counts in the roster (one statement: store/merge/operations.py): how many
+# OTHER students (the two records, merged and demo students aside) have that value in that field
+# (names compared folded: case, accents and punctuation aside; a city in lower case). Keyed by
+# (field, value as stored).
+COUNTED_FIELDS: tuple[str, ...] = ("first_name", "last_name", "city")
+SpellingCounts = Mapping[tuple[str, str], int]
+# A spelling a slip away from the other is taken from the roster only when it is clearly the usual one:
+# at least MIN_USUAL students and FREQUENCY_RATIO times as many as the other spelling. Swapped first and
+# last names: the other order must be SWAP_RATIO times likelier (first-name count x last-name count).
+MIN_USUAL = 3
+FREQUENCY_RATIO = 4
+SWAP_RATIO = 8.0
+
+
+@dataclass(frozen=True)
+class FieldDecision:
+    """Which record's value the survivor keeps for one field, and why in words ("" when both agree)."""
+
+    side: FieldSide
+    reason: str
+    by_user: bool = False  # chosen by the user rather than by the defaults
 
 
 def is_empty(value: object) -> bool:
@@ -103,42 +190,398 @@ def _spelling_key(value: str) -> str:
     return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch)).casefold()
 
 
-def _written_well(value: str) -> tuple[bool, bool]:
-    """Mixed case beats all-lower/all-upper; accents beat their absence (they carry information)."""
-    letters = [ch for ch in value if ch.isalpha()]
-    mixed = any(ch.isupper() for ch in letters) and any(ch.islower() for ch in letters)
-    return mixed, any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFKD", value))
+def _parts(value: str) -> list[str]:
+    return [key for key in (_spelling_key(part) for part in _PARTS.split(value)) if key]
 
 
-def _same_but_spelling(mine: object, theirs: object) -> bool:
-    return isinstance(mine, str) and isinstance(theirs, str) and _spelling_key(mine) == _spelling_key(theirs)
+def _shown(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return f"'{value}'"
 
 
-def default_choices_for_values(
+# - how two values relate -
+
+
+def _slip(a: str, b: str) -> str:
+    """What kind of slip turns key `a` into key `b` ("" when it is not one): a doubled, extra, dropped,
+    swapped or mistyped letter, or two of those (keys of 4 characters or more; 3 with the same first letter)."""
+    shorter = min(len(a), len(b))
+    if shorter < 2:
+        return ""
+    distance = OSA.distance(a, b, score_cutoff=2)
+    if distance == 1:
+        if len(a) == len(b):
+            swapped = [i for i in range(len(a)) if a[i] != b[i]]
+            return "two letters swapped" if len(swapped) == 2 else "one letter different"
+        if len(b) < len(a):
+            return "a dropped letter"
+        i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))
+        doubled = b[i] == b[i - 1] if i > 0 else b[i] == b[i + 1]
+        return "a doubled letter" if doubled else "an extra letter"
+    if distance == 2 and (shorter >= 4 or (shorter == 3 and a[0] == b[0])):
+        return "two slips"
+    return ""
+
+
+def _short_form(a: str, b: str, given: bool) -> str:
+    """How the shorter of two different keys (and their parts) is a short form of the longer one ("" if not)."""
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) == 1:
+        return "an initial of" if long.startswith(short) else ""
+    if given and is_nickname(short, long):
+        return "a nickname of"
+    if long.startswith(short) and len(long) - len(short) >= 3:
+        return "a short form of"
+    return ""
+
+
+def _address_key(value: str) -> str:
+    return _spelling_key(address_key(value))
+
+
+def _abbreviated(a: str, b: str) -> bool:
+    """One address is the other with street words abbreviated ("Street" / "St.", "Highland Way" / "Highland Wy")."""
+    if _address_key(a) == _address_key(b):
+        return True
+    words_a, words_b = a.split(), b.split()
+    if len(words_a) != len(words_b):
+        return False
+    for x, y in zip(words_a, words_b, strict=True):
+        kx, ky = _spelling_key(x), _spelling_key(y)
+        short, long = (kx, ky) if len(kx) <= len(ky) else (ky, kx)
+        if short != long and not (short and short[0] == long[0] and _subsequence(short, long)):
+            return False
+    return True
+
+
+def _subsequence(short: str, long: str) -> bool:
+    letters = iter(long)
+    return all(ch in letters for ch in short)
+
+
+def relation(field: str, mine: Any, theirs: Any) -> tuple[Relation, str]:
+    """How two filled, different values of `field` relate, and the words for it ("one letter different",
+    "a nickname of", "without its accents" is left to the writing comparison)."""
+    if field == "date_of_birth":
+        return ("typo", "a day/month or digit slip") if _date_slip(mine, theirs) else ("different", "")
+    if field == "school_id" or not isinstance(mine, str) or not isinstance(theirs, str):
+        return ("different", "")
+    if field == "grade":
+        return ("writing", "") if _grade_key(mine) == _grade_key(theirs) else ("different", "")
+    if field == "guardian_phone":
+        a, b = _DIGITS.sub("", mine)[-10:], _DIGITS.sub("", theirs)[-10:]
+        if a == b:
+            return ("writing", "")
+        return ("typo", "one digit off") if a and b and OSA.distance(a, b, score_cutoff=1) <= 1 else ("different", "")
+    if field in _EMAILS:
+        a, b = mine.strip().casefold(), theirs.strip().casefold()
+        if a == b:
+            return ("writing", "")
+        return ("typo", "one character off") if OSA.distance(a, b, score_cutoff=1) <= 1 else ("different", "")
+    if field == "state_id":
+        a, b = _NON_ALNUM.sub("", mine).upper(), _NON_ALNUM.sub("", theirs).upper()
+        if a == b:
+            return ("writing", "")
+        slip = _slip(a, b)
+        return ("typo", slip.replace("letter", "digit")) if slip else ("different", "")
+    a, b = _spelling_key(mine), _spelling_key(theirs)
+    if a == b:
+        return ("writing", "")
+    if not a or not b:
+        return ("different", "")
+    if field == "address_line" and _abbreviated(mine, theirs):
+        return ("short", "an abbreviation of")
+    if field in _NAME_FIELDS:
+        pa, pb = _parts(mine), _parts(theirs)
+        if len(pa) != len(pb) and (set(pa) <= set(pb) or set(pb) <= set(pa)):
+            return ("short", "a part of")
+        pairs = zip(pa, pb, strict=False)
+        if len(pa) == len(pb) > 1 and all(x == y or _short_form(x, y, True) == "an initial of" for x, y in pairs):
+            return ("short", "an initial of")
+        how = _short_form(a, b, field in _GIVEN_NAMES)
+        if how:
+            return ("short", how)
+    slip = _slip(a, b)
+    return ("typo", slip) if slip else ("different", "")
+
+
+def _grade_key(value: str) -> str:
+    text = value.strip().upper()
+    if text in ("K", "KG", "KINDERGARTEN", "0", "00"):
+        return "K"
+    digits = _DIGITS.sub("", text)
+    return str(int(digits)) if digits and len(digits) <= 2 else text
+
+
+def _date_slip(a: Any, b: Any) -> bool:
+    """Day and month swapped, or the two are a digit slip apart (one digit off, two digits swapped)."""
+    if not isinstance(a, date) or not isinstance(b, date):
+        return False
+    if (a.year, a.month, a.day) == (b.year, b.day, b.month):
+        return True
+    return OSA.distance(f"{a.year:04d}{a.month:02d}{a.day:02d}", f"{b.year:04d}{b.month:02d}{b.day:02d}") <= 1
+
+
+# - which of two writings of one value is better -
+
+
+def _writing_marks(field: str, value: str) -> tuple[int, int, int, int]:
+    """Higher is better: (case kept, accents, punctuation inside, tidy spacing)."""
+    tidy = int(value == value.strip() and "  " not in value)
+    cased = [ch for ch in value if ch.isalpha() and ch.lower() != ch.upper()]
+    if field in _EMAILS:
+        return (int(not cased or any(ch.islower() for ch in cased)), 0, 0, tidy)
+    if field in ("guardian_phone", "state_id", "grade", "postal_code"):
+        return (1, 0, 0, tidy)
+    mixed = not cased or (any(ch.isupper() for ch in cased) and any(ch.islower() for ch in cased))
+    accents = sum(1 for ch in unicodedata.normalize("NFKD", value) if unicodedata.combining(ch))
+    inner = " ".join(value.split())
+    # apostrophes, hyphens and spaces between letters ("O'Brien", "Mary Ann"), not a final "."
+    triples = zip(inner, inner[1:], inner[2:], strict=False)
+    punctuation = sum(1 for before, ch, after in triples if not ch.isalnum() and before.isalnum() and after.isalnum())
+    return (int(mixed), accents, punctuation, tidy)
+
+
+_WRITING_WORDS = ("in {case}", "without its accents", "without its punctuation", "with extra spaces")
+
+
+def _worse_writing(field: str, better: str, worse: str) -> str:
+    """How `worse` is written worse than `better` ("" if it is not): "in lower case", "without its accents"."""
+    good, bad = _writing_marks(field, better), _writing_marks(field, worse)
+    for index, (x, y) in enumerate(zip(good, bad, strict=True)):
+        if x > y:
+            case = "capitals" if worse.upper() == worse else "lower case"
+            return _WRITING_WORDS[index].format(case=case)
+        if x < y:
+            return ""
+    return ""
+
+
+def _case_or_accents(field: str, value: str) -> tuple[int, int]:
+    marks = _writing_marks(field, value)
+    return (marks[0], marks[1])
+
+
+# - the decisions -
+
+
+def _newer(
+    field: str, mine: Any, theirs: Any, absorbed_newer: bool | None, why: str = ""
+) -> FieldDecision:
+    what = why or _NEW_WHAT.get(field, "a newer value")
+    if absorbed_newer:
+        return FieldDecision("absorbed", f"took {_shown(theirs)}: the absorbed record is the newer one ({what})")
+    if absorbed_newer is None:
+        return FieldDecision("survivor", f"kept {_shown(mine)}: both records changed at the same time")
+    return FieldDecision("survivor", f"kept {_shown(mine)}: the kept record is the newer one")
+
+
+def _by_counts(field: str, mine: str, theirs: str, counts: SpellingCounts) -> FieldSide | None:
+    """The side whose spelling the roster clearly prefers, or None."""
+    ours, other = counts.get((field, mine)), counts.get((field, theirs))
+    if ours is None or other is None:
+        return None
+    if other >= max(MIN_USUAL, FREQUENCY_RATIO * ours):
+        return "absorbed"
+    if ours >= max(MIN_USUAL, FREQUENCY_RATIO * other):
+        return "survivor"
+    return None
+
+
+def _students(count: int) -> str:
+    return f"{count} student{'s' if count != 1 else ''}"
+
+
+def _spelled(usual_count: int, usual: str, rare_count: int, rare: str) -> str:
+    """The roster's evidence in words: "30 students in the roster have 'Hassan' (case and accents aside), none
+    'Hassann'"."""
+    rare_text = f"{rare_count or 'none'} {_shown(rare)}"
+    return f"{_students(usual_count)} in the roster have {_shown(usual)} (case and accents aside), {rare_text}"
+
+
+def _decide(
+    field: str,
+    mine: Any,
+    theirs: Any,
+    absorbed_newer: bool | None,
+    counts: SpellingCounts,
+) -> FieldDecision:
+    if (is_empty(mine) and is_empty(theirs)) or mine == theirs:
+        return FieldDecision("survivor", "")
+    if field == "status":
+        if "active" in (mine, theirs):
+            side: FieldSide = "absorbed" if theirs == "active" else "survivor"
+            kept = theirs if side == "absorbed" else mine
+            return FieldDecision(side, f"{'took' if side == 'absorbed' else 'kept'} {_shown(kept)}: "
+                                       "the child is on a current roster")
+        return FieldDecision("survivor", f"kept {_shown(mine)}")
+    if is_empty(theirs):
+        return FieldDecision("survivor", f"kept {_shown(mine)}: the other record has none")
+    if is_empty(mine):
+        return FieldDecision("absorbed", f"took {_shown(theirs)}: the kept record has none")
+    kind, how = relation(field, mine, theirs)
+    if kind == "writing":
+        if isinstance(mine, str) and isinstance(theirs, str):
+            worse = _worse_writing(field, theirs, mine)
+            if worse:
+                return FieldDecision("absorbed", f"took {_shown(theirs)}: {_shown(mine)} is the same {worse}")
+            worse = _worse_writing(field, mine, theirs)
+            if worse:
+                return FieldDecision("survivor", f"kept {_shown(mine)}: {_shown(theirs)} is the same {worse}")
+        return FieldDecision("survivor", f"kept {_shown(mine)}: {_shown(theirs)} is the same, written differently")
+    if kind == "short":
+        mine_fuller = len(_spelling_key(str(mine))) >= len(_spelling_key(str(theirs)))
+        if mine_fuller:
+            return FieldDecision("survivor", f"kept {_shown(mine)}: {_shown(theirs)} looks like {how} it")
+        return FieldDecision("absorbed", f"took {_shown(theirs)}: {_shown(mine)} looks like {how} it")
+    if kind == "typo":
+        slip = f"looks like a typo of it ({how})"
+        took = f"looks like a typo of it ({relation(field, theirs, mine)[1]})"  # `mine` seen from `theirs`
+        if isinstance(mine, str) and isinstance(theirs, str):
+            # The roster's usual spelling first (spelling carries more than case), then the better writing.
+            preferred = _by_counts(field, mine, theirs, counts) if field in COUNTED_FIELDS else None
+            if preferred == "absorbed":
+                evidence = _spelled(counts[(field, theirs)], theirs, counts[(field, mine)], mine)
+                return FieldDecision("absorbed", f"took {_shown(theirs)}: {_shown(mine)} {took}; {evidence}")
+            if preferred == "survivor":
+                evidence = _spelled(counts[(field, mine)], mine, counts[(field, theirs)], theirs)
+                return FieldDecision("survivor", f"kept {_shown(mine)}: {_shown(theirs)} {slip}; {evidence}")
+            ours, other = _case_or_accents(field, mine), _case_or_accents(field, theirs)
+            if other > ours and not any(x < y for x, y in zip(other, ours, strict=True)):
+                written = _worse_writing(field, theirs, mine)
+                return FieldDecision("absorbed", f"took {_shown(theirs)}: {_shown(mine)} {took}, {written}")
+            if ours > other and not any(x < y for x, y in zip(ours, other, strict=True)):
+                written = _worse_writing(field, mine, theirs)
+                return FieldDecision("survivor", f"kept {_shown(mine)}: {_shown(theirs)} {slip}, {written}")
+        return FieldDecision("survivor", f"kept {_shown(mine)}: {_shown(theirs)} {slip}")
+    if _ON_DIFFERENCE.get(field, "keep") == "newer":
+        return _newer(field, mine, theirs, absorbed_newer)
+    return FieldDecision(
+        "survivor", f"kept {_shown(mine)}: the two differ, and a {field.replace('_', ' ')} rarely changes "
+        f"(choose {_shown(theirs)} if it is the right one)"
+    )
+
+
+def _text(values: Mapping[str, Any], field: str) -> str:
+    value = values.get(field)
+    return value if isinstance(value, str) and value.strip() else ""
+
+
+def _close(a: str, b: str) -> bool:
+    ka, kb = _spelling_key(a), _spelling_key(b)
+    return bool(ka and kb) and (ka == kb or bool(_slip(ka, kb)))
+
+
+def _swapped(survivor: Mapping[str, Any], absorbed: Mapping[str, Any]) -> bool:
+    """First and last name of one record are (about) the last and first name of the other."""
+    sf, sl, af, al = (_text(r, f) for r in (survivor, absorbed) for f in ("first_name", "last_name"))
+    if not (sf and sl and af and al):
+        return False
+    return _close(sf, al) and _close(sl, af) and not (_close(sf, af) and _close(sl, al))
+
+
+def _swap_decisions(
+    survivor: Mapping[str, Any], absorbed: Mapping[str, Any], counts: SpellingCounts
+) -> dict[str, FieldDecision]:
+    sf, sl = _text(survivor, "first_name"), _text(survivor, "last_name")
+    af, al = _text(absorbed, "first_name"), _text(absorbed, "last_name")
+    other = f"'{af} {al}'"
+    # One name is sf ~ al, the other sl ~ af: how usual is each as a first and as a last name (its best spelling)?
+    found = [
+        [counts.get((field, value)) for value in values]
+        for field, values in (("first_name", (sf, al)), ("last_name", (sl, af)),
+                              ("first_name", (sl, af)), ("last_name", (sf, al)))
+    ]
+    if all(n is not None for ns in found for n in ns):
+        first_s, last_s, first_w, last_w = (max(n or 0 for n in ns) for ns in found)
+        if (first_w + 0.5) * (last_w + 0.5) >= SWAP_RATIO * (first_s + 0.5) * (last_s + 0.5):
+            evidence = (f"in the roster {_students(first_w)} have the first name {_shown(af)}, {first_s or 'none'} "
+                        f"{_shown(sf)}; {last_w} the last name {_shown(al)}, {last_s or 'none'} {_shown(sl)}")
+            return {
+                field: FieldDecision("absorbed", f"took {_shown(value)}: the kept record has first and last name "
+                                                 f"swapped; {evidence}")
+                for field, value in (("first_name", af), ("last_name", al))
+            }
+    return {
+        field: FieldDecision("survivor", f"kept {_shown(value)}: the other record has first and last name swapped "
+                                         f"({other})")
+        for field, value in (("first_name", sf), ("last_name", sl))
+    }
+
+
+def _goes_by(survivor: Mapping[str, Any], absorbed: Mapping[str, Any]) -> dict[str, FieldDecision]:
+    """A first name that is a record's preferred name (the name the child goes by, "Ana Sofía" for Sofía) is not
+    the first name: it never replaces one, and a kept first name that is only the preferred name gives way to a
+    fuller or other first name (not to a slip of it)."""
+    mine, theirs = _text(survivor, "first_name"), _text(absorbed, "first_name")
+    if not mine or not theirs or _spelling_key(mine) == _spelling_key(theirs):
+        return {}
+    goes_by = {_spelling_key(_text(r, "preferred_name")) for r in (survivor, absorbed)} - {""}
+    mine_goes_by, theirs_goes_by = _spelling_key(mine) in goes_by, _spelling_key(theirs) in goes_by
+    if theirs_goes_by and not mine_goes_by:
+        return {"first_name": FieldDecision(
+            "survivor", f"kept {_shown(mine)}: {_shown(theirs)} is the preferred name, not the first name")}
+    if mine_goes_by and not theirs_goes_by and relation("first_name", mine, theirs)[0] in ("short", "different"):
+        return {"first_name": FieldDecision(
+            "absorbed", f"took {_shown(theirs)}: {_shown(mine)} is the preferred name, not the first name")}
+    return {}
+
+
+def _moved(survivor: Mapping[str, Any], absorbed: Mapping[str, Any]) -> bool:
+    """The two addresses are really different (not one written or abbreviated differently, or a slip)."""
+    for field in ADDRESS_FIELDS:
+        mine, theirs = survivor.get(field), absorbed.get(field)
+        filled = not is_empty(mine) and not is_empty(theirs) and mine != theirs
+        if filled and relation(field, mine, theirs)[0] == "different":
+            return True
+    return False
+
+
+def decide_fields(
     survivor: Mapping[str, Any],
     absorbed: Mapping[str, Any],
-    survivor_updated: datetime,
-    absorbed_updated: datetime,
-) -> dict[str, FieldSide]:
-    """Per field the most recent non-empty value: an empty side never wins over a filled one; when
-    both are filled and differ, the record updated last wins (the survivor on a tie). A value that
-    differs only in case, accents, spacing or punctuation is a way of writing, not news: the better
-    written one wins ("Johnson" over "johnson", "Hernández" over "Hernandez"), else the survivor's.
-    Status: active wins over inactive (the child is on a current roster)."""
-    choices: dict[str, FieldSide] = {}
-    for name in MERGEABLE_FIELDS:
-        mine, theirs = survivor.get(name), absorbed.get(name)
-        if name == "status" and "active" in (mine, theirs) and mine != theirs:
-            choices[name] = "absorbed" if theirs == "active" else "survivor"
-        elif is_empty(theirs) or theirs == mine:
-            choices[name] = "survivor"
-        elif _same_but_spelling(mine, theirs):
-            choices[name] = "absorbed" if _written_well(str(theirs)) > _written_well(str(mine)) else "survivor"
-        elif is_empty(mine) or absorbed_updated > survivor_updated:
-            choices[name] = "absorbed"
-        else:
-            choices[name] = "survivor"
-    return choices
+    survivor_updated: datetime | None = None,
+    absorbed_updated: datetime | None = None,
+    counts: SpellingCounts | None = None,
+) -> dict[str, FieldDecision]:
+    """The default value of every mergeable field for merging `absorbed` into `survivor`, by quality (see
+    the comment above), each with its reason. `counts` are the roster's spelling frequencies
+    (`spelling_count_requests`); without them a slip keeps the kept record's spelling unless the other one
+    is better written."""
+    counts = counts or {}
+    absorbed_newer = (
+        None
+        if survivor_updated is None or absorbed_updated is None or survivor_updated == absorbed_updated
+        else absorbed_updated > survivor_updated
+    )
+    decisions = {name: _decide(name, survivor.get(name), absorbed.get(name), absorbed_newer, counts)
+                 for name in MERGEABLE_FIELDS}
+    decisions.update(_goes_by(survivor, absorbed))
+    if _swapped(survivor, absorbed):
+        decisions.update(_swap_decisions(survivor, absorbed, counts))
+    if _moved(survivor, absorbed):
+        for field in ADDRESS_FIELDS:
+            mine, theirs = survivor.get(field), absorbed.get(field)
+            if not is_empty(mine) and not is_empty(theirs) and mine != theirs:
+                decisions[field] = _newer(field, mine, theirs, absorbed_newer,
+                                          "a new address: street, city and postal code go together")
+    return decisions
+
+
+def spelling_count_requests(survivor: Mapping[str, Any], absorbed: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (field, value) spellings whose frequency in the roster can decide between the two records, and only
+    those (most pairs need none): both spellings of a first name, last name or city a slip apart, and, when first
+    and last name look swapped, the four names counted as first and as last names."""
+    wanted: list[tuple[str, str]] = []
+    if _swapped(survivor, absorbed):
+        names = [_text(r, f) for r in (survivor, absorbed) for f in ("first_name", "last_name")]
+        wanted += [(field, value) for field in ("first_name", "last_name") for value in names]
+    for field in COUNTED_FIELDS:
+        mine, theirs = _text(survivor, field), _text(absorbed, field)
+        if mine and theirs and mine != theirs and relation(field, mine, theirs)[0] == "typo":
+            wanted += [(field, mine), (field, theirs)]
+    return list(dict.fromkeys(wanted))
 
 
 def default_survivor(a: StudentRecord, b: StudentRecord) -> StudentRecord:
@@ -146,14 +589,50 @@ def default_survivor(a: StudentRecord, b: StudentRecord) -> StudentRecord:
     return min(a, b, key=lambda r: (r.created_at or datetime.max, r.id))
 
 
+def record_values(record: StudentRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in MERGEABLE_FIELDS}
+
+
+def default_field_decisions(
+    survivor: StudentRecord, absorbed: StudentRecord, counts: SpellingCounts | None = None
+) -> dict[str, FieldDecision]:
+    """`decide_fields` of two records."""
+    return decide_fields(record_values(survivor), record_values(absorbed), survivor.updated_at,
+                         absorbed.updated_at, counts)
+
+
 def default_field_choices(survivor: StudentRecord, absorbed: StudentRecord) -> dict[str, FieldSide]:
-    """The default per-field choice for merging `absorbed` into `survivor` (most recent non-empty)."""
-    return default_choices_for_values(
-        {name: getattr(survivor, name) for name in MERGEABLE_FIELDS},
-        {name: getattr(absorbed, name) for name in MERGEABLE_FIELDS},
-        survivor.updated_at,
-        absorbed.updated_at,
-    )
+    """The default side of every field for merging `absorbed` into `survivor` (without roster counts)."""
+    return {name: d.side for name, d in default_field_decisions(survivor, absorbed).items()}
+
+
+def complete_decisions(
+    choices: Mapping[str, str] | None,
+    defaults: Mapping[str, FieldDecision],
+    survivor: Mapping[str, Any] | None = None,
+    absorbed: Mapping[str, Any] | None = None,
+) -> dict[str, FieldDecision]:
+    """`defaults` overridden by the user's `choices` (marked `by_user`, the reason naming the value taken from
+    `survivor` / `absorbed` when given); unknown fields or sides raise ValueError naming the valid ones."""
+    result = dict(defaults)
+    for name, side in (choices or {}).items():
+        if name not in MERGEABLE_FIELDS:
+            raise ValueError(
+                f"{name!r} is not a field the survivor can take from either student; choose one of "
+                f"{', '.join(MERGEABLE_FIELDS)}"
+            )
+        if side not in ("survivor", "absorbed"):
+            raise ValueError(f"field {name!r}: choose 'survivor' or 'absorbed', not {side!r}")
+        default = defaults.get(name)
+        if default is not None and default.side == side and not default.by_user:
+            continue  # the user confirmed the default: keep its reason
+        chosen: FieldSide = "survivor" if side == "survivor" else "absorbed"
+        source = survivor if chosen == "survivor" else absorbed
+        value = source.get(name) if source is not None else None
+        what = f"{'kept' if chosen == 'survivor' else 'took'} {_shown(value)}" if not is_empty(value) else (
+            f"the {'kept' if chosen == 'survivor' else 'absorbed'} record's value")
+        result[name] = FieldDecision(chosen, f"your choice: {what}", by_user=True)
+    return result
 
 
 def complete_choices(
@@ -161,17 +640,8 @@ def complete_choices(
     defaults: Mapping[str, FieldSide],
 ) -> dict[str, FieldSide]:
     """`defaults` overridden by the user's `choices`; unknown fields or sides raise ValueError."""
-    result: dict[str, FieldSide] = dict(defaults)
-    for name, side in (choices or {}).items():
-        if name not in MERGEABLE_FIELDS:
-            raise ValueError(f"{name!r} is not a field the survivor can take from either student")
-        if side == "survivor":
-            result[name] = "survivor"
-        elif side == "absorbed":
-            result[name] = "absorbed"
-        else:
-            raise ValueError(f"field {name!r}: choose 'survivor' or 'absorbed', not {side!r}")
-    return result
+    decisions = complete_decisions(choices, {name: FieldDecision(side, "") for name, side in defaults.items()})
+    return {name: d.side for name, d in decisions.items()}
 
 
 def resolve_fields(

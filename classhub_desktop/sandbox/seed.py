@@ -227,6 +227,16 @@ def _remove_files(files_dir: Path, created_dir: bool) -> None:
             child.unlink(missing_ok=True)
 
 
+def _clean_names(kids: list[Kid]) -> dict[str, list[str]]:
+    """Student id -> [first, last] of the original record, for every original and its duplicates."""
+    clean: dict[int, list[str]] = {}
+    for kid in kids:
+        if kid.kind == "dup" and kid.origin is not None:
+            names = [kid.origin.first, kid.origin.last]
+            clean[kid.origin.id] = clean[kid.id] = names
+    return {str(student_id): clean[student_id] for student_id in sorted(clean)}
+
+
 def _student_row(kid: Kid, school_ids: list[int]) -> tuple[object, ...]:
     return (
         kid.id,
@@ -411,6 +421,9 @@ def _seed(
         "not_duplicates": people.lookalike_pairs,
         # How each duplicate row differs from the record it copies (for recall per kind of defect).
         "duplicate_variations": {str(k.id): list(k.variations) for k in kids if k.kind == "dup"},
+        # The clean (original) first and last name of every student in a true duplicate pair, by id: what a
+        # merge of the pair should leave on the kept record.
+        "duplicate_clean_names": _clean_names(kids),
         "failed_uploads": uploads.failed,
         "demo_students": [k.id for k in demo_kids],
         "counts": dict(sorted(counts.items())),

@@ -1,7 +1,9 @@
 """Benchmark: `duplicates scan` on a seeded 100,000-student sandbox, scored against the seed's truth.
 
 Prints precision, recall and F1 at the default threshold (pairs, and pairs implied by the clusters),
-the scan time, and the candidate pairs per blocking pass. Targets on a 2-core machine: F1 >= 0.95,
+the scan time, and the candidate pairs per blocking pass; then, for the default merge of every true pair (the
+merge preview's field step), how many would change a clean survivor name into a misspelling and how many would
+fix a misspelled one. Targets on a 2-core machine: F1 >= 0.95,
 scan <= 10 s.
 
 Run: .venv/bin/pytest -m benchmark tests/benchmarks/bench_duplicates_scan.py -s -p no:cacheprovider \
@@ -21,6 +23,7 @@ from classhub_desktop.core.progress import Progress, ProgressUpdate
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store.duplicates.scan import concurrent_blocks, scan
 from classhub_desktop.store.engine import make_engine
+from tests.merge_name_support import judge_default_merges
 
 STUDENTS = 100_000
 MIN_F1 = 0.95
@@ -36,6 +39,7 @@ def _prf(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -> tuple[floa
 
 
 @pytest.mark.benchmark
+@pytest.mark.timeout(1200)  # seeding 100,000 students alone takes about two minutes on a busy 2-core machine
 def test_duplicate_scan_on_100k_students(fresh_db: Callable[[], str], tmp_path: Path) -> None:
     conninfo = fresh_db()
     seeded = seed_database(conninfo, SeedOptions(students=STUDENTS, files_dir=tmp_path / "files", seed=1))
@@ -75,6 +79,22 @@ def test_duplicate_scan_on_100k_students(fresh_db: Callable[[], str], tmp_path: 
         print(f"  possible twins at or above the threshold: {sum(p.possible_twins for p in result.pairs)}")
         for note in result.notes:
             print(f"  note: {note}")
+        # Issue 12 item 7: the default merge of every true pair (the older record survives), through the field step
+        # of the merge preview (store.merge.operations.survivor_fields: the function preview_merge runs for the GUI
+        # and `duplicates merge --dry-run`), judged against the seed's clean names.
+        started = time.perf_counter()
+        names = judge_default_merges(
+            engine, seeded.truth["duplicate_students"], seeded.truth["duplicate_clean_names"], whole_merge=False
+        )
+        print(f"  default merges of the {names.pairs:,} true pairs ({time.perf_counter() - started:.1f} s): "
+              f"{names.changed:,} change the survivor's first or last name")
+        print(f"    clean survivor name changed into a misspelling: {len(names.worsened)} "
+              f"(of {names.clean_survivors:,} clean survivors)")
+        print(f"    misspelled survivor name fixed: {len(names.fixed)} (of {names.misspelled_survivors:,})")
+        for line in names.worsened[:10]:
+            print(f"      worse: {line}")
+        for line in names.fixed[:5]:
+            print(f"      fixed: {line}")
 
         assert f1 >= MIN_F1
         assert result.seconds <= MAX_SECONDS

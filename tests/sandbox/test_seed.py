@@ -21,7 +21,9 @@ from psycopg import sql
 
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 from classhub_desktop.sandbox.seed import TABLES, TRUTH_CATEGORIES, SeedError, SeedOptions, seed_database, write_truth
+from classhub_desktop.store.engine import make_engine
 from tests.conftest import PgServer
+from tests.merge_name_support import judge_default_merges
 
 N = 2000
 
@@ -524,3 +526,24 @@ def test_write_truth_is_json_without_the_password(seeded: Seeded, tmp_path: Path
     text = path.read_text(encoding="utf-8")
     assert json.loads(text) == seeded.truth
     assert seeded.password not in text
+
+
+# -- merges of the true pairs ---------------------------------------------------------------------
+
+
+def test_default_merges_of_the_true_pairs_never_misspell_a_clean_survivor_name(seeded: Seeded) -> None:
+    clean = seeded.truth["duplicate_clean_names"]
+    pairs = seeded.truth["duplicate_students"]
+    assert {str(i) for pair in pairs for i in pair} == set(clean)
+    engine = make_engine(seeded.conninfo)
+    try:
+        outcome = judge_default_merges(engine, pairs, clean)
+        fields_only = judge_default_merges(engine, pairs, clean, whole_merge=False)  # what the benchmark runs
+    finally:
+        engine.dispose()
+    assert fields_only == outcome
+    print(f"\n{outcome.pairs} true pairs: {outcome.changed} default merges change a name; "
+          f"{len(outcome.worsened)} of {outcome.clean_survivors} clean survivor names made worse; "
+          f"{len(outcome.fixed)} of {outcome.misspelled_survivors} misspelled survivor names fixed")
+    assert outcome.pairs == len(pairs) > 40 and outcome.clean_survivors > 30
+    assert outcome.worsened == []

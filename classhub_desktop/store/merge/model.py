@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from classhub_desktop.core.changes import Changes
+from classhub_desktop.core.merge import FieldDecision
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class MergeConflict:
 @dataclass(frozen=True)
 class MergePreview:
     """What a merge does (or, from `preview_merge`, would do: a preview changes nothing, so it carries no
-    `Changes`)."""
+    `Changes`), with the value of every survivor field and the reason it was chosen."""
 
     survivor_id: int
     absorbed_id: int
@@ -44,6 +45,9 @@ class MergePreview:
     conflicts: list[MergeConflict]
     field_values: dict[str, tuple[Any, Any, Any]]  # field -> (survivor value, absorbed value, result)
     journal_rows: int
+    # field -> which record's value the survivor keeps and why (the quality defaults of core/merge.py, or the
+    # user's choice); every mergeable field
+    decisions: dict[str, FieldDecision] = field(default_factory=dict)
 
     @property
     def moved(self) -> int:
@@ -52,6 +56,17 @@ class MergePreview:
     @property
     def deleted(self) -> int:
         return sum(c.deleted for c in self.table_changes)
+
+
+@dataclass(frozen=True)
+class SurvivorFields:
+    """The survivor's fields a merge of the two students would produce, with the reason for each (the field step
+    of the merge alone: `survivor_fields`)."""
+
+    survivor_id: int
+    absorbed_id: int
+    field_values: dict[str, tuple[Any, Any, Any]]  # field -> (survivor value, absorbed value, result)
+    decisions: dict[str, FieldDecision]
 
 
 @dataclass(frozen=True)

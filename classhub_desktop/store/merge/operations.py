@@ -10,11 +10,17 @@
 3. a `merges` row, then per table its conflict policy (core/merge.py, store/merge/policies.py):
    losers deleted, the rest re-pointed, every changed or deleted row journaled in `merge_journal`
    with its before- and after-image (store/merge/journal.py);
-4. the survivor takes the chosen fields, the absorbed student is marked `merged` with
+4. the survivor takes the chosen fields: per field the caller's choice (`field_choices`: "survivor" or
+   "absorbed"), else the quality default of core/merge.py `decide_fields` (a typo, a case or accent loss, a
+   short form or a swapped name never replaces the better value; only a plausibly real change such as a new
+   address comes from the newer record), with the roster's spelling counts (`spelling_counts`, one
+   statement) as evidence; each decision and its reason is in the preview (`MergePreview.decisions`) and in
+   the merge's summary and audit row (`field_reasons`); the absorbed student is marked `merged` with
    `merged_into_id`, its sourced id becomes an alias of the survivor, and `audit_log` gets
    "student.merge".
 
-`preview_merge` runs exactly that and rolls back. `undo_merge` replays the journal backwards and
+`preview_merge` runs exactly that and rolls back; `survivor_fields` runs only its field step (read-only, for
+checking many pairs at once). `undo_merge` replays the journal backwards and
 restores every row byte for byte (version and updated_at included), unless a journaled row was
 changed since (UndoRefused lists them); it marks `merges.undone_at` and audits
 "student.merge_undo". Its result is an `UndoResult` (rows restored per table).
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,11 +39,15 @@ from sqlalchemy.exc import DBAPIError
 
 from classhub_desktop.core.changes import Changes, Entity
 from classhub_desktop.core.merge import (
+    COUNTED_FIELDS,
+    FieldDecision,
     FieldSide,
+    SpellingCounts,
     changed_fields,
-    complete_choices,
-    default_choices_for_values,
+    complete_decisions,
+    decide_fields,
     resolve_fields,
+    spelling_count_requests,
 )
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.core.sqlstate import SqlCategory, classify_sqlstate
@@ -54,6 +64,7 @@ from classhub_desktop.store.merge.model import (
     MergeRecord,
     MergeResult,
     StudentBusy,
+    SurvivorFields,
     TableChange,
     UndoRefused,
     UndoResult,
@@ -70,6 +81,7 @@ __all__ = [
     "MergeRecord",
     "MergeResult",
     "StudentBusy",
+    "SurvivorFields",
     "TableChange",
     "UndoRefused",
     "UndoResult",
@@ -77,6 +89,7 @@ __all__ = [
     "merge_students",
     "preview_merge",
     "student_references",
+    "survivor_fields",
     "undo_merge",
 ]
 
@@ -113,7 +126,8 @@ def preview_merge(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> MergePreview:
-    """What `merge_students` would do: the same code in a transaction that is rolled back."""
+    """What `merge_students` would do: the same code in a transaction that is rolled back. `field_choices`
+    overrides the default of any field; the preview says per field which value is kept and why."""
     return _run(engine, survivor_id, absorbed_id, field_choices, progress, cancel, commit=False).preview
 
 
@@ -190,6 +204,33 @@ def undo_merge(
     return UndoResult(merge_id, survivor_id, absorbed_id, restored, journal_rows, seconds, changes)
 
 
+def survivor_fields(
+    engine: Engine,
+    pairs: Iterable[tuple[int, int]],
+    field_choices: Mapping[str, FieldSide] | None = None,
+    *,
+    cancel: CancelToken | None = None,
+) -> list[SurvivorFields]:
+    """For each (survivor, absorbed) pair, the survivor's fields its merge would produce and why: the field step
+    of `preview_merge` / `merge_students` alone (the same function), without locks or the related rows, for
+    checking many pairs at once (read-only; a missing student raises MergeInvalid)."""
+    cancel = cancel or CancelToken()
+    result: list[SurvivorFields] = []
+    with engine.connect() as conn:
+        for survivor_id, absorbed_id in pairs:
+            cancel.raise_if_cancelled()
+            rows = conn.execute(
+                text("SELECT * FROM students WHERE id IN (:s, :a)"), {"s": survivor_id, "a": absorbed_id}
+            ).mappings().all()
+            found = {int(r["id"]): dict(r) for r in rows}
+            missing = [i for i in (survivor_id, absorbed_id) if i not in found]
+            if missing:
+                raise MergeInvalid(f"There is no student #{missing[0]}.")
+            decisions, values = _survivor_fields(conn, found[survivor_id], found[absorbed_id], field_choices)
+            result.append(SurvivorFields(survivor_id, absorbed_id, values, decisions))
+    return result
+
+
 def merge_history(engine: Engine, limit: int = 200) -> list[MergeRecord]:
     """The newest merges first, with both students' current names and the journal size."""
     statement = text(
@@ -259,12 +300,8 @@ def _merge(
     students = _lock_students(conn, survivor_id, absorbed_id)
     survivor, absorbed = students[survivor_id], students[absorbed_id]
     _validate(survivor, absorbed)
-    defaults = default_choices_for_values(survivor, absorbed, survivor["updated_at"], absorbed["updated_at"])
-    try:
-        choices = complete_choices(field_choices, defaults)
-    except ValueError as exc:
-        raise MergeInvalid(f"{exc}.") from exc
-    values = resolve_fields(survivor, absorbed, choices)
+    decisions, values = _survivor_fields(conn, survivor, absorbed, field_choices)
+    choices: dict[str, FieldSide] = {name: decision.side for name, decision in decisions.items()}
 
     merge_id = int(conn.execute(
         text("INSERT INTO merges (survivor_id, absorbed_id, field_choices) VALUES (:s, :a, CAST(:c AS jsonb)) "
@@ -284,7 +321,7 @@ def _merge(
     _update_students(ctx, students_info, survivor, absorbed, values)
     _add_alias(ctx, catalog, absorbed)
 
-    preview = MergePreview(survivor_id, absorbed_id, ctx.changes, ctx.conflicts, values, ctx.journal.rows)
+    preview = MergePreview(survivor_id, absorbed_id, ctx.changes, ctx.conflicts, values, ctx.journal.rows, decisions)
     summary = _summary(preview, choices)
     conn.execute(text("UPDATE merges SET summary = CAST(:summary AS jsonb) WHERE id = :m"),
                  {"summary": json.dumps(summary, default=str), "m": merge_id})
@@ -398,10 +435,71 @@ def _summary(preview: MergePreview, choices: Mapping[str, FieldSide]) -> dict[st
         ],
         "conflicts": [{"table": c.table, "key": c.key, "resolution": c.resolution} for c in preview.conflicts],
         "fields_from_absorbed": sorted(name for name, side in choices.items() if side == "absorbed"),
+        # why each differing field kept the value it kept (the defaults' reasons, or "your choice")
+        "field_reasons": {
+            name: decision.reason for name, decision in preview.decisions.items() if decision.reason
+        },
         "journal_rows": preview.journal_rows,
     }
 
 
+def _survivor_fields(
+    conn: Connection,
+    survivor: Mapping[str, Any],
+    absorbed: Mapping[str, Any],
+    field_choices: Mapping[str, FieldSide] | None,
+) -> tuple[dict[str, FieldDecision], dict[str, tuple[Any, Any, Any]]]:
+    """The field step of a merge: per field the user's choice, else the quality default (with the roster's
+    spelling counts as evidence), and the resulting values."""
+    counts = spelling_counts(conn, survivor, absorbed)
+    defaults = decide_fields(survivor, absorbed, survivor["updated_at"], absorbed["updated_at"], counts)
+    try:
+        decisions = complete_decisions(field_choices, defaults, survivor, absorbed)
+    except ValueError as exc:
+        raise MergeInvalid(f"{exc}.") from exc
+    values = resolve_fields(survivor, absorbed, {name: decision.side for name, decision in decisions.items()})
+    return decisions, values
+
+
+# How spelling_counts compares a field: (the column's expression, the value's), matching migration 0005's indexes.
+_FOLDED = ('(classhub_fold({}) COLLATE "C")', '(classhub_fold(CAST({} AS text)) COLLATE "C")')
+_COUNTED_KEYS: Mapping[str, tuple[str, str]] = {
+    "first_name": _FOLDED,
+    "last_name": _FOLDED,
+    "city": ("lower({})", "lower(btrim(CAST({} AS text)))"),
+}
+
+
+def spelling_counts(conn: Connection, survivor: Mapping[str, Any], absorbed: Mapping[str, Any]) -> SpellingCounts:
+    """How many other students (merged and demo students aside) spell a name or city of the two records so, for
+    the spellings that can decide a field (core.merge.spelling_count_requests; most pairs need none): ONE
+    statement, a subquery per field. Names compare folded (`classhub_fold`: case, accents and punctuation aside),
+    through the folded-name indexes of migration 0005 (a first name's prefix index, the name order's leading
+    last name), so a count costs an index range scan, not a pass over the roster; a city compares in lower case."""
+    wanted = spelling_count_requests(survivor, absorbed)
+    if not wanted:
+        return {}
+    params: dict[str, Any] = {f"v{i}": value for i, (_field, value) in enumerate(wanted)}
+    parts: list[str] = []
+    order: list[tuple[str, str]] = []
+    for field in COUNTED_FIELDS:
+        mine = [(i, value) for i, (f, value) in enumerate(wanted) if f == field]
+        if not mine:
+            continue
+        column, key = _COUNTED_KEYS[field]
+        column = column.format(ident(field))
+        counts = ", ".join(f"count(*) FILTER (WHERE {column} = {key.format(f':v{i}')})" for i, _v in mine)
+        values = ", ".join(key.format(f":v{i}") for i, _v in mine)
+        parts.append(
+            f"(SELECT ARRAY[{counts}] FROM students WHERE {column} IN ({values}) "
+            "AND status NOT IN ('merged', 'demo') AND id NOT IN (:s, :a))"
+        )
+        order += [(field, value) for _i, value in mine]
+    row = conn.execute(
+        text(f"SELECT {', '.join(parts)}"), {**params, "s": survivor["id"], "a": absorbed["id"]}
+    ).one()
+    found = [int(count) for counts in row for count in counts]
+    return dict(zip(order, found, strict=True))
 
 
 def _journaled_table(conn: Connection, display: str) -> TableInfo:

@@ -1,7 +1,10 @@
 """Batch review: the high-confidence pairs one after another, driven from the keyboard.
 
-M merges (default survivor and field values, after the preview dialog is confirmed), N records "not a
-duplicate", S or → skips, ← goes back, Esc leaves. Possible twins are never offered. A pair that names a
+M merges (after the preview dialog is confirmed) through the same MergeFlow as the page, so a pair gets the same
+defaults here as there: the older record survives, each field keeps the better value (core/merge.py
+`decide_fields`: a typo, a case or accent loss, a short form or swapped names never replace a value), the preview
+shows each kept value and why and lets the user flip it. N records "not a duplicate", S or → skips, ← goes back,
+Esc leaves. Possible twins are never offered. A pair that names a
 student merged away earlier in the batch is skipped by itself.
 
 The dialog runs its steps through its own PageOps (the dialog owns it) and reports the Changes of every write

@@ -1,4 +1,10 @@
-"""Side-by-side comparison of a pair: differences highlighted, which record survives, a value choice per field."""
+"""Side-by-side comparison of a pair: differences highlighted, which record survives, a value choice per field.
+
+Each differing field shows the value a merge would keep by default (core/merge.py `decide_fields`: the better value
+by quality, not the newer one) with the reason as its tooltip; a click on the other value chooses it. Only the
+user's own choices go to the merge (`field_choices()`): the merge preview decides every other field with the same
+defaults plus the roster's spelling counts, and shows each value kept and why.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
-from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldSide, default_field_choices, default_survivor
+from classhub_desktop.core.merge import (
+    MERGEABLE_FIELDS,
+    FieldDecision,
+    FieldSide,
+    default_field_decisions,
+    default_survivor,
+)
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, value_text
 from classhub_desktop.ui.duplicates.evidence import EvidenceView
@@ -138,6 +150,8 @@ class ComparisonPanel(QWidget):
         self.survivor_id = 0
         self.absorbed_id = 0
         self._from: dict[str, int] = {}  # field -> id of the record whose value is kept
+        self._picked: set[str] = set()  # fields the user chose (the rest follow the defaults)
+        self._defaults: dict[str, FieldDecision] = {}  # the default of each field, with its reason
         self._updating = False
         self._build()
         self.set_pair(None, None, None)
@@ -239,6 +253,7 @@ class ComparisonPanel(QWidget):
             self.placeholder.raise_()
         if not shown or a is None or b is None or pair is None:
             self.records, self.survivor_id, self.absorbed_id, self._from = {}, 0, 0, {}
+            self._picked, self._defaults = set(), {}
             self.evidence.set_pair(None)
             return
         self.records = {a.id: a, b.id: b}
@@ -259,7 +274,8 @@ class ComparisonPanel(QWidget):
         self.set_survivor(default_survivor(a, b).id)
 
     def set_survivor(self, student_id: int, *, reset_choices: bool = True) -> None:
-        """Keep `student_id`; with `reset_choices`, every field takes its default (most recent non-empty)."""
+        """Keep `student_id`; with `reset_choices`, every field takes its default (the better value), else the
+        values shown stay (they follow the record they come from) and count as the user's choices."""
         if student_id not in self.records:
             return
         self.survivor_id = student_id
@@ -272,30 +288,54 @@ class ComparisonPanel(QWidget):
         if reset_choices or not self._from:
             self.reset_choices()
         else:
+            self._picked = {f for f in MERGEABLE_FIELDS if f in self._from and self._differs(f)}
+            self._defaults = self._decisions()
             self._show_choices()
 
     def reset_choices(self) -> None:
+        """Every field back to its default: the better value (core/merge.py `decide_fields`)."""
         if not self.records:
             return
-        survivor, absorbed = self.records[self.survivor_id], self.records[self.absorbed_id]
-        defaults = default_field_choices(survivor, absorbed)
+        self._defaults = self._decisions()
+        self._picked = set()
         self._from = {
-            field: (self.absorbed_id if side == "absorbed" else self.survivor_id) for field, side in defaults.items()
+            field: (self.absorbed_id if decision.side == "absorbed" else self.survivor_id)
+            for field, decision in self._defaults.items()
         }
         self._show_choices()
 
+    def _decisions(self) -> dict[str, FieldDecision]:
+        return default_field_decisions(self.records[self.survivor_id], self.records[self.absorbed_id])
+
+    def _differs(self, field: str) -> bool:
+        a, b = (record_value(self.records[i], field) for i in (self.survivor_id, self.absorbed_id))
+        return differs(a, b)
+
     def choose(self, field: str, student_id: int) -> None:
-        """Take `field`'s value from record `student_id` (what clicking its radio button does)."""
+        """Take `field`'s value from record `student_id` (what clicking its radio button does): the user's choice."""
         if field in MERGEABLE_FIELDS and student_id in self.records:
             self._from[field] = student_id
+            self._picked.add(field)
             self._show_choices()
 
     def field_choices(self) -> dict[str, FieldSide]:
-        """For store.merge: per mergeable field, whether the survivor keeps its value or takes the absorbed one."""
-        return {
-            field: ("absorbed" if self._from.get(field, self.survivor_id) == self.absorbed_id else "survivor")
-            for field in MERGEABLE_FIELDS
-        }
+        """For store.merge: the user's own choices only (field -> the side whose value is kept); the merge gives
+        every other field its default, which the preview shows with its reason."""
+        return {field: self._side(field) for field in MERGEABLE_FIELDS if field in self._picked}
+
+    def shown_choices(self) -> dict[str, FieldSide]:
+        """Per mergeable field, the side whose value is shown as kept (the defaults and the user's choices)."""
+        return {field: self._side(field) for field in MERGEABLE_FIELDS}
+
+    def reason(self, field: str) -> str:
+        """Why the value shown as kept is kept ("" when both records agree)."""
+        if field in self._picked:
+            return "your choice"
+        decision = self._defaults.get(field)
+        return decision.reason if decision is not None else ""
+
+    def _side(self, field: str) -> FieldSide:
+        return "absorbed" if self._from.get(field, self.survivor_id) == self.absorbed_id else "survivor"
 
     def chosen_from(self, field: str) -> int:
         return self._from.get(field, self.survivor_id)
@@ -321,6 +361,11 @@ class ComparisonPanel(QWidget):
                 cell_b.radio.setChecked(not from_a)
                 cell_a.set_chosen(from_a)
                 cell_b.set_chosen(not from_a)
+                why = self.reason(field)
+                tip = f"{why[:1].upper()}{why[1:]}" if why else ""
+                if cell_a.toolTip() != tip:
+                    cell_a.setToolTip(tip)
+                    cell_b.setToolTip(tip)
         finally:
             self._updating = False
         survivor, absorbed = self.records[self.survivor_id], self.records[self.absorbed_id]
@@ -335,7 +380,8 @@ class ComparisonPanel(QWidget):
         self.keep_hint.setText(
             f"{gone} (#{absorbed.id}) will be marked merged into {kept} (#{survivor.id}) and its related rows move "
             f"to {kept}. {taken} field{'s' if taken != 1 else ''} of {kept} will take {gone}'s value "
-            "(bold: kept, struck out: dropped)."
+            "(bold: kept, struck out: dropped; by default the better value, not the newer one: point at a value "
+            "for the reason). The preview confirms each value and why."
         )
         self.sig_changed.emit()
 

@@ -1,7 +1,12 @@
 """One merge as the user lives it: preview (rolled back) → preview dialog → confirmed merge, each with progress.
 
-Used by the page and by batch mode. Every database step runs on a worker through the flow's own PageOps (the
-flow owns it: once the flow has ended and is deleted, no late callback reaches it); errors are shown with
+Used by the page and by batch mode (one code path, so both get the same defaults). The preview runs with the
+user's own field choices from the comparison (`choices`: only the fields the user set); every other field takes
+the store's quality default (core/merge.py `decide_fields`). The preview dialog shows each kept value and why and
+lets the user flip it; the merge then runs with exactly the choices the dialog shows.
+
+Every database step runs on a worker through the flow's own PageOps (the flow owns it: once the flow has ended and
+is deleted, no late callback reaches it); errors are shown with
 ui/common/errors under a heading that says which step failed. The merge's `MergeResult.changes` reach the other
 pages through the runner's broadcast.
 """
@@ -110,10 +115,12 @@ class MergeFlow(QObject):
         self.sig_preview_shown.emit(dialog)
 
     def _preview_answered(self, result: int) -> None:
-        self.dialog = None
+        dialog, self.dialog = self.dialog, None
         if result != QDialog.DialogCode.Accepted:
             self._end(False)
             return
+        if dialog is not None:
+            self.choices = dialog.field_choices()  # what the preview showed, with any value flipped there
         self._run_step("Merging the two records", merge_students, self._merged, "The merge")
 
     def _merged(self, result: MergeResult) -> None:

@@ -1,4 +1,10 @@
-"""The merge preview: rows moved per table, every conflict with its resolution, the resulting record."""
+"""The merge preview: the resulting record field by field (which value is kept and why, each choosable), rows moved
+per table, every conflict with its resolution.
+
+The kept values are the store's (core/merge.py `decide_fields`: the better value by quality, with the roster's
+spelling counts, or the user's choice from the comparison). Ticking the other value of a field flips it here
+(`field_choices()`); the merge then runs with exactly the choices shown.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -15,6 +21,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from classhub_desktop.core.duplicates.scoring import StudentRecord
+from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldDecision, FieldSide, complete_decisions, resolve_fields
 from classhub_desktop.store.merge.operations import MergeConflict, MergePreview, TableChange
 from classhub_desktop.ui.common.labels import plain_label
 from classhub_desktop.ui.common.tables import make_read_only
@@ -29,6 +38,13 @@ from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, va
 from classhub_desktop.ui.duplicates.widgets import cell_text, differs, header_tooltip
 
 NO_CONFLICTS = "No conflicts: every related row moves to the kept record as it is."
+FIELDS_HINT = (
+    "Where the two records differ, the ticked value is kept: by default the better one (a typo, a case or accent "
+    "loss, a short form or swapped names never replace a value; a new address or phone comes from the newer "
+    "record). Tick the other value to keep it instead."
+)
+# The columns of the fields table.
+FIELD, KEPT, ABSORBED, RESULT, WHY = range(5)
 
 
 def row_text(row: dict[str, Any], limit: int = 6) -> str:
@@ -58,6 +74,14 @@ def _item(text: str, *, right: bool = False, tooltip: str = "") -> QTableWidgetI
     return item
 
 
+class _OneLine(QStyledItemDelegate):
+    """A value on one line, elided (its tooltip has all of it), in a table whose reasons wrap."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText
+
+
 def table_texts(table: QTableWidget) -> list[list[str]]:
     """Every cell's text, row by row (tests and screenshots read it)."""
     return [[cell_text(table, r, c) for c in range(table.columnCount())] for r in range(table.rowCount())]
@@ -82,7 +106,13 @@ class MergePreviewDialog(QDialog):
         self.absorbed_name = f"{absorbed.full_name} (#{preview.absorbed_id})" if absorbed else f"#{preview.absorbed_id}"
         self.setWindowTitle("Merge preview")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.resize(1040, 660)
+        self.resize(1120, 760)
+        self.confirm = confirm
+        self.decisions: dict[str, FieldDecision] = dict(preview.decisions)
+        self._survivor_values = {field: values[0] for field, values in preview.field_values.items()}
+        self._absorbed_values = {field: values[1] for field, values in preview.field_values.items()}
+        self._rows: dict[str, int] = {}
+        self._filling = False
         moved = sum(c.moved for c in preview.table_changes)
         deleted = sum(c.deleted for c in preview.table_changes)
         tables = sum(1 for c in preview.table_changes if c.moved or c.deleted)
@@ -101,12 +131,8 @@ class MergePreviewDialog(QDialog):
             if conflicts
             else "no conflicts"
         )
-        self.summary_label = plain_label(
-            "; ".join(parts) + f". {self.absorbed_name} stays as a 'merged' record pointing at "
-            f"{self.survivor_name}; its SIS id becomes an alias. {preview.journal_rows:,} rows are journaled, so "
-            "Merge history can undo it.",
-            wrap=True,
-        )
+        self._summary_start = "; ".join(parts)
+        self.summary_label = plain_label(wrap=True)
         self.rolled_back_label = plain_label(
             "Nothing has been changed yet: this preview ran the merge in a transaction that was rolled back.", wrap=True
         )
@@ -117,8 +143,18 @@ class MergePreviewDialog(QDialog):
 
         self.changes_table = _table(["Table", "Column", "Moved", "Removed", "Kept"], "changesTable")
         self._fill_changes(preview.table_changes)
-        self.fields_table = _table(["Field", "Kept record", "Absorbed record", "Result"], "fieldsTable")
-        self._fill_fields(preview.field_values)
+        self.fields_table = _table(["Field", "Kept record", "Absorbed record", "Result", "Why"], "fieldsTable")
+        self.fields_table.setWordWrap(True)  # a reason takes the lines it needs; values stay on one line
+        self._one_line = _OneLine(self.fields_table)
+        for column in (KEPT, ABSORBED, RESULT):
+            self.fields_table.setItemDelegateForColumn(column, self._one_line)
+        rows = self.fields_table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        rows.setMinimumSectionSize(self.fields_table.fontMetrics().height() + 8)
+        self._fill_fields()
+        self.fields_table.itemChanged.connect(self._field_ticked)
+        self.fields_hint = plain_label(FIELDS_HINT, wrap=True)
+        self.fields_hint.setObjectName("countLabel")
         self.conflicts_table = _table(["Table", "Key", "Kept row", "Dropped row", "Resolution"], "conflictsTable")
         self._fill_conflicts(preview.conflicts)
         self.no_conflicts_label = plain_label(NO_CONFLICTS, wrap=True)
@@ -128,21 +164,24 @@ class MergePreviewDialog(QDialog):
         rows_box = QGroupBox("Rows per table")
         QVBoxLayout(rows_box).addWidget(self.changes_table)
         fields_box = QGroupBox(f"Resulting record ({self.survivor_name})")
-        QVBoxLayout(fields_box).addWidget(self.fields_table)
+        fields_layout = QVBoxLayout(fields_box)
+        fields_layout.addWidget(self.fields_hint)
+        fields_layout.addWidget(self.fields_table)
         self.conflicts_box = QGroupBox(f"Conflicts ({len(preview.conflicts)})")
         conflicts_layout = QVBoxLayout(self.conflicts_box)
         conflicts_layout.addWidget(self.no_conflicts_label)
         conflicts_layout.addWidget(self.conflicts_table)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(rows_box)
-        top.addWidget(fields_box)
-        top.setSizes([440, 560])
-        top.setChildrenCollapsible(False)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(rows_box)
+        bottom.addWidget(self.conflicts_box)
+        bottom.setSizes([420, 660])
+        bottom.setChildrenCollapsible(False)
         body = QSplitter(Qt.Orientation.Vertical)
-        body.addWidget(top)
-        body.addWidget(self.conflicts_box)
+        body.addWidget(fields_box)
+        body.addWidget(bottom)
         body.setChildrenCollapsible(False)
-        body.setSizes([380, 200 if preview.conflicts else 60])
+        body.setSizes([470, 190])
+        self._show_summary()
 
         self.buttons = QDialogButtonBox()
         self.merge_button: QPushButton | None = None
@@ -192,32 +231,112 @@ class MergePreviewDialog(QDialog):
         header_tooltip(table, 3, "Rows removed because the kept record already had them (conflicts)")
         header_tooltip(table, 4, "Rows of the kept record left as they are")
 
-    def _fill_fields(self, values: dict[str, tuple[Any, Any, Any]]) -> None:
+    # - the resulting record -
+
+    def field_choices(self) -> dict[str, FieldSide]:
+        """Per mergeable field the side whose value the kept record gets: what Merge runs with."""
+        return {field: decision.side for field, decision in self.decisions.items() if field in MERGEABLE_FIELDS}
+
+    def choose(self, field: str, side: FieldSide) -> None:
+        """Keep `side`'s value of `field` (what ticking it does)."""
+        if field not in self._rows or field not in MERGEABLE_FIELDS:
+            return
+        defaults = dict(self.preview.decisions)
+        self.decisions = complete_decisions(
+            {**{f: d.side for f, d in self.decisions.items() if d.by_user}, field: side},
+            defaults,
+            self._survivor_values,
+            self._absorbed_values,
+        )
+        self._fill_fields()
+        self._show_summary()
+
+    def result_values(self) -> dict[str, tuple[Any, Any, Any]]:
+        """field -> (kept record's value, absorbed record's value, result) with the choices shown."""
+        return resolve_fields(self._survivor_values, self._absorbed_values, self.field_choices())
+
+    def changed_fields(self) -> list[str]:
+        return [field for field, (kept, _absorbed, result) in self.result_values().items() if differs(kept, result)]
+
+    def _show_summary(self) -> None:
+        # The survivor's row is journaled once when any of its fields change.
+        previewed = any(before != after for before, _other, after in self.preview.field_values.values())
+        changing = any(before != after for before, _other, after in self.result_values().values())
+        rows = self.preview.journal_rows - int(previewed) + int(changing)
+        fields = len(self.changed_fields())
+        self.summary_label.setText(
+            f"{self._summary_start}; {fields} field{'s' if fields != 1 else ''} of the kept record change. "
+            f"{self.absorbed_name} stays as a 'merged' record pointing at {self.survivor_name}; its SIS id becomes an "
+            f"alias. {rows:,} rows are journaled, so Merge history can undo it."
+        )
+
+    def _fill_fields(self) -> None:
         table = self.fields_table
-        table.setRowCount(len(values))
-        highlight = QBrush(diff_color(self))
-        for row, (field, (kept, absorbed, result)) in enumerate(values.items()):
-            result_item = _item(value_text(result) or EMPTY, tooltip=value_text(result))
-            cells = [
-                _item(field_label(field)),
-                _item(value_text(kept) or EMPTY, tooltip=value_text(kept)),
-                _item(value_text(absorbed) or EMPTY, tooltip=value_text(absorbed)),
-                result_item,
-            ]
-            if differs(kept, result):  # the kept record changes here
-                font = result_item.font()
-                font.setBold(True)
-                result_item.setFont(font)
-                result_item.setBackground(highlight)
-                result_item.setToolTip(f"Changes from “{value_text(kept)}” to “{value_text(result)}”")
-            elif differs(kept, absorbed):
-                cells[2].setBackground(highlight)
-            for column, item in enumerate(cells):
-                table.setItem(row, column, item)
+        values = self.result_values()
+        self._filling = True
+        try:
+            table.setRowCount(len(values))
+            highlight = QBrush(diff_color(self))
+            for row, (field, (kept, absorbed, result)) in enumerate(values.items()):
+                self._rows[field] = row
+                decision = self.decisions.get(field)
+                reason = decision.reason if decision is not None and differs(kept, absorbed) else ""
+                cells = [
+                    _item(field_label(field)),
+                    _item(value_text(kept) or EMPTY, tooltip=value_text(kept)),
+                    _item(value_text(absorbed) or EMPTY, tooltip=value_text(absorbed)),
+                    _item(value_text(result) or EMPTY, tooltip=value_text(result)),
+                    _item(reason[:1].upper() + reason[1:], tooltip=reason),
+                ]
+                if differs(kept, absorbed) and field in MERGEABLE_FIELDS and decision is not None:
+                    from_absorbed = decision.side == "absorbed" and differs(kept, result)
+                    for column, ticked in ((KEPT, not from_absorbed), (ABSORBED, from_absorbed)):
+                        item = cells[column]
+                        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                        if self.confirm:
+                            flags |= Qt.ItemFlag.ItemIsUserCheckable
+                        item.setFlags(flags)
+                        item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+                        font = item.font()
+                        font.setBold(ticked)
+                        font.setStrikeOut(not ticked)
+                        item.setFont(font)
+                    if decision.by_user:
+                        font = cells[WHY].font()
+                        font.setItalic(True)
+                        cells[WHY].setFont(font)
+                if differs(kept, result):  # the kept record changes here
+                    result_item = cells[RESULT]
+                    font = result_item.font()
+                    font.setBold(True)
+                    result_item.setFont(font)
+                    result_item.setBackground(highlight)
+                    result_item.setToolTip(f"Changes from “{value_text(kept)}” to “{value_text(result)}”")
+                elif differs(kept, absorbed):
+                    cells[ABSORBED].setBackground(highlight)
+                for column, item in enumerate(cells):
+                    table.setItem(row, column, item)
+        finally:
+            self._filling = False
         header = table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        for column in (1, 2, 3):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(FIELD, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (KEPT, ABSORBED, RESULT):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            table.setColumnWidth(column, 175)
+        header.setSectionResizeMode(WHY, QHeaderView.ResizeMode.Stretch)
+        header_tooltip(table, KEPT, "The kept record's values; a ticked value is kept")
+        header_tooltip(table, ABSORBED, "The absorbed record's values; tick one to keep it instead")
+        header_tooltip(table, WHY, "Why the ticked value is kept")
+
+    def _field_ticked(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() not in (KEPT, ABSORBED):
+            return
+        field = next((f for f, row in self._rows.items() if row == item.row()), None)
+        if field is None:
+            return
+        ticked = item.checkState() == Qt.CheckState.Checked
+        side: FieldSide = "survivor" if (item.column() == KEPT) == ticked else "absorbed"
+        self.choose(field, side)
 
     def _fill_conflicts(self, conflicts: Sequence[MergeConflict]) -> None:
         table = self.conflicts_table
@@ -234,6 +353,6 @@ class MergePreviewDialog(QDialog):
                 table.setItem(row, column, item)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((130, 120, 240, 240)):
+        for column, width in enumerate((90, 100, 140, 140)):  # the resolution takes the rest
             table.setColumnWidth(column, width)
         header.setStretchLastSection(True)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from classhub_desktop.core.changes import Changes, Entity, changes_of
 from classhub_desktop.store.engine import make_engine
@@ -22,6 +22,7 @@ from classhub_desktop.store.merge.operations import (
     merge_students,
     preview_merge,
     student_references,
+    survivor_fields,
     undo_merge,
 )
 from tests.api_support import SeededDatabase
@@ -286,7 +287,7 @@ def test_survivor_fields_follow_the_choices(fresh_seeded_db: SeededDatabase, eng
     preview = preview_merge(engine, s, a, {"first_name": "survivor"})
 
     assert preview.field_values["email"] == (None, "kid@example.org", "kid@example.org")  # empty never wins
-    assert preview.field_values["city"] == ("Old Town", "New Town", "New Town")  # the newer record wins
+    assert preview.field_values["city"] == ("Old Town", "New Town", "New Town")  # a new address: the newer record's
     assert preview.field_values["first_name"] == (first, "Zed", first)  # the user's choice
     merge_students(engine, s, a, {"first_name": "survivor", "city": "survivor"})
     assert scalar(db.conninfo, "SELECT concat_ws('|', first_name, email, city) FROM students WHERE id = %s",
@@ -372,3 +373,76 @@ def test_merges_undone_in_reverse_order_restore_everything(fresh_seeded_db: Seed
     undo_merge(engine, second.merge_id)
     undo_merge(engine, first.merge_id)
     assert snapshot(db.conninfo) == before
+
+
+def test_default_values_keep_the_better_spelling_with_the_rosters_evidence_in_one_statement(
+    fresh_seeded_db: SeededDatabase, engine: Engine
+) -> None:
+    """Issue 12 item 7: "Hassan" / "Hassann" previewed Hassan -> Hassann (the newer record won)."""
+    db = fresh_seeded_db
+    s, a = duplicate_pair(db, 2)
+    others = other_students(db.conninfo, {s, a}, 5)
+    with psycopg.connect(db.conninfo) as conn:
+        conn.execute("UPDATE students SET last_name = 'Hassan' WHERE id = ANY(%s)", (others,))
+        conn.execute("UPDATE students SET first_name = 'Omar', last_name = 'Hassan', guardian_phone = '217-555-0100'"
+                     " WHERE id = %s", (s,))
+        conn.execute("UPDATE students SET first_name = 'OMAR', last_name = 'Hassann', guardian_phone = '309-555-0188'"
+                     " WHERE id = %s", (a,))
+        conn.execute("SELECT set_config('classhub.restoring', 'on', true)")  # backdate without the trigger
+        conn.execute("UPDATE students SET updated_at = updated_at - interval '1 day' WHERE id = %s", (s,))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "ARRAY[count(*)" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        preview = preview_merge(engine, s, a)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert len(statements) == 1  # the spelling counts: one statement, never a query per field
+    assert preview.field_values["last_name"] == ("Hassan", "Hassann", "Hassan")
+    hassans = scalar(db.conninfo, "SELECT count(*) FROM students WHERE lower(last_name) = 'hassan' AND status "
+                                  "NOT IN ('merged', 'demo') AND id NOT IN (%s, %s)", (s, a))
+    assert hassans >= 5
+    assert preview.decisions["last_name"].reason == (
+        f"kept 'Hassan': 'Hassann' looks like a typo of it (a doubled letter); {hassans} students in the roster have "
+        "'Hassan' (case and accents aside), none 'Hassann'")
+    assert preview.field_values["first_name"][2] == "Omar"
+    assert preview.decisions["first_name"].reason == "kept 'Omar': 'OMAR' is the same in capitals"
+    assert preview.field_values["guardian_phone"][2] == "309-555-0188"  # a new phone: the newer record's
+    assert "the absorbed record is the newer one (a new guardian phone)" in preview.decisions["guardian_phone"].reason
+    assert set(preview.decisions) == set(preview.field_values) and not any(
+        d.by_user for d in preview.decisions.values())
+    # the other way round the roster fixes the kept record's spelling
+    fixed = preview_merge(engine, a, s)
+    assert fixed.field_values["last_name"] == ("Hassann", "Hassan", "Hassan")
+    assert fixed.decisions["last_name"].reason.startswith("took 'Hassan': 'Hassann' looks like a typo of it")
+    # the user's choice wins and says so; the merge audits every reason, and undo still restores everything
+    before = snapshot(db.conninfo)
+    result = merge_students(engine, s, a, {"last_name": "absorbed"})
+    assert result.preview.decisions["last_name"].by_user
+    assert scalar(db.conninfo, "SELECT last_name FROM students WHERE id = %s", (s,)) == "Hassann"
+    details = scalar(db.conninfo, "SELECT details FROM audit_log WHERE action = 'student.merge' ORDER BY id DESC "
+                                  "LIMIT 1")
+    assert details["field_reasons"]["last_name"] == "your choice: took 'Hassann'"
+    assert "typo" not in details["field_reasons"]["last_name"] and "first_name" in details["field_reasons"]
+    assert details["fields_from_absorbed"] == ["guardian_phone", "last_name"]
+    summary = scalar(db.conninfo, "SELECT summary FROM merges WHERE id = %s", (result.merge_id,))
+    assert summary["field_reasons"] == details["field_reasons"]
+    undo_merge(engine, result.merge_id)
+    assert snapshot(db.conninfo) == before
+
+
+def test_survivor_fields_is_the_field_step_of_the_preview(fresh_seeded_db: SeededDatabase, engine: Engine) -> None:
+    db = fresh_seeded_db
+    pairs = [(min(p), max(p)) for p in db.truth["duplicate_students"]]
+    fields = survivor_fields(engine, pairs)
+    for (s, a), planned in zip(pairs, fields, strict=True):
+        preview = preview_merge(engine, s, a)
+        assert (planned.survivor_id, planned.absorbed_id) == (s, a)
+        assert planned.field_values == preview.field_values and planned.decisions == preview.decisions
+    with pytest.raises(MergeInvalid, match="not a field"):
+        survivor_fields(engine, pairs[:1], {"sourced_id": "absorbed"})  # type: ignore[dict-item]

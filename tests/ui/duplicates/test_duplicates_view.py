@@ -294,11 +294,12 @@ def test_selecting_a_pair_fills_the_comparison_with_highlighted_differences(
         choosable = field in expected and field in MERGEABLE_FIELDS
         assert cell_a.radio.isVisibleTo(panel) == choosable == cell_b.radio.isVisibleTo(panel)
     assert not panel.cells["sourced_id"][0].radio.isVisibleTo(panel)  # the SIS id becomes an alias: no choice
-    # the older record survives by default, and each field takes the most recent non-empty value
+    # the older record survives by default, and each field keeps the better value (core.merge.decide_fields)
     survivor = default_survivor(a, b)
     absorbed = b if survivor is a else a
     assert (panel.survivor_id, panel.absorbed_id) == (survivor.id, absorbed.id)
-    assert panel.field_choices() == default_field_choices(survivor, absorbed)
+    # the defaults (the better value, with its reason) are shown; only the user's own choices go to the merge
+    assert panel.field_choices() == {} and panel.shown_choices() == default_field_choices(survivor, absorbed)
     assert f"(#{absorbed.id}) will be marked merged into" in panel.keep_hint.text()
     # the evidence with its weights
     rows = panel.evidence.rows()
@@ -307,7 +308,7 @@ def test_selecting_a_pair_fills_the_comparison_with_highlighted_differences(
     # a per-field choice, by clicking the other value
     field = next(f for f in expected if f in MERGEABLE_FIELDS)
     cell_a, cell_b = panel.cells[field]
-    before = panel.field_choices()[field]
+    before = panel.shown_choices()[field]
     other = cell_b if panel.chosen_from(field) == pair.a else cell_a
     qtbot.mouseClick(other.radio, Qt.MouseButton.LeftButton)
     assert panel.field_choices()[field] != before
@@ -318,7 +319,7 @@ def test_selecting_a_pair_fills_the_comparison_with_highlighted_differences(
     assert (panel.survivor_id, panel.absorbed_id) == (absorbed.id, survivor.id)
     assert {f: panel.chosen_from(f) for f in MERGEABLE_FIELDS} == chosen_from
     view.reset_action.trigger()
-    assert panel.field_choices() == default_field_choices(absorbed, survivor)
+    assert panel.field_choices() == {} and panel.shown_choices() == default_field_choices(absorbed, survivor)
 
 
 def _text(value: Any) -> str:
@@ -359,7 +360,7 @@ def test_preview_dialog_shows_tables_and_conflicts_and_changes_nothing(
     assert "dropped" in enrollment[3] and "kept the active enrollment" in enrollment[4]
     fields = table_texts(dialog.fields_table)
     assert [row[0] for row in fields][:3] == ["First name", "Middle name", "Last name"]
-    assert all(len(row) == 4 for row in fields)
+    assert all(len(row) == 5 for row in fields)  # field, kept, absorbed, result, why
     assert "Nothing has been changed yet" in dialog.rolled_back_label.text()
     assert f"#{absorbed}" in dialog.summary_label.text() or str(absorbed) in dialog.absorbed_name
     with qtbot.waitSignal(view.history.sig_loaded, timeout=2_000, raising=False):
