@@ -1,8 +1,14 @@
 """`classhub-desktop roster import|export`: the roster import (preview, then apply) and export.
 
-The same store functions as the Roster page. `import` prints the preview; `--dry-run` stops there
-(`--json`: the preview as JSON); otherwise it asks on a terminal, or needs `--yes`, which applies
-accepting every likely match the preview proposes. Exit 1 when the file has errors (nothing written).
+The same store functions as the Roster page. `import` prints the preview, the possible matches first
+(incoming sourced id, name and birth date next to the existing student, the match probability and the
+top reasons) and the existing students that look like one child already; `--dry-run` stops there
+(`--json`: the preview as JSON, with `possible` and `duplicate_groups`). Otherwise it asks on a
+terminal, or needs `--yes`, which applies every likely match (the match band). A possible match is
+never decided here without being told: without `--possible match` (update each existing student and
+record the incoming ids as aliases) or `--possible new` (create them as new students), an import with
+possible matches stops before writing anything, lists them and exits 3. Exit 1 when the file has
+errors (nothing written).
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ def add_commands(sub: Any) -> None:
     add_target(imp)
     imp.add_argument("path", type=Path, metavar="PATH", help="bundle folder, .zip, or students .csv")
     imp.add_argument("--dry-run", action="store_true", help="show the preview, write nothing")
-    imp.add_argument("--yes", action="store_true", help="apply without asking (accepting the proposed matches)")
+    imp.add_argument("--yes", action="store_true", help="apply without asking (accepting the likely matches)")
+    imp.add_argument("--possible", choices=("match", "new"), default=None,
+                     help="what to do with the possible matches (a person decides): 'match' updates each one's "
+                          "existing student and records the incoming ids as aliases, 'new' creates them; without "
+                          "it, an import with possible matches stops (exit 3) and lists them")
     imp.set_defaults(func=cmd_import)
 
     exp = actions.add_parser("export", help="export the roster as a OneRoster 1.1 bundle or a students CSV")
@@ -42,32 +52,79 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     return (RosterImportError, DBAPIError)
 
 
-def _describe(preview: Any) -> str:
+_KIND_TEXT = (("sourced_id", "known by sourced id"), ("alias", "known by an alias"), ("likely", "likely matches"),
+              ("possible", "possible matches"), ("new", "new"))
+POSSIBLE_EXIT = 3  # the import has possible matches and --possible did not say what to do with them
+MAX_LISTED = 200
+
+
+def _born(value: Any) -> str:
+    return f"born {value.isoformat()}" if value is not None else "no birth date"
+
+
+def _possible_lines(preview: Any, decision: str | None) -> list[str]:
+    possible = preview.possible()
+    if not possible:
+        return []
+    lines = [f"  Possible matches: {len(possible):,}, a person decides (probability, then the top reasons):"]
+    for m in possible[:MAX_LISTED]:
+        s = m.incoming
+        lines.append(f"    {s.sourced_id}  {s.first_name} {s.last_name}, {_born(s.date_of_birth)}"
+                     f"  <->  #{m.existing_id} {m.existing_label}  probability {m.score or 0.0:.2f}")
+        lines.extend(f"        - {reason}" for reason in m.reasons[:3])
+    if len(possible) > MAX_LISTED:
+        lines.append(f"    … and {len(possible) - MAX_LISTED:,} more possible matches (see --dry-run --json)")
+    if decision == "match":
+        lines.append("  --possible match: each is matched to the existing student shown (updated, the incoming ids "
+                     "recorded as aliases).")
+    elif decision == "new":
+        lines.append("  --possible new: each is created as a new student.")
+    else:
+        lines.append("  Decide with --possible match (update each existing student shown and record the incoming "
+                     "ids as aliases) or --possible new (create them as new students), or one by one in the "
+                     "import preview of the Roster page.")
+    return lines
+
+
+def _describe(preview: Any, decision: str | None = None) -> str:
     lines = [f"Import of {preview.source} ({preview.format or 'unreadable'}):"]
     for entity, c in preview.counts.items():
+        possible = f" {c.possible:>7,} possible" if c.possible else ""
         lines.append(f"  {entity:<12} {c.new:>7,} new {c.updated:>7,} updated {c.unchanged:>7,} unchanged "
-                     f"{c.deactivated:>7,} deactivated")
+                     f"{c.deactivated:>7,} deactivated{possible}")
     kinds: dict[str, int] = {}
     for m in preview.matches:
         kinds[m.kind] = kinds.get(m.kind, 0) + 1
     if kinds:
-        lines.append("  students matched: " + ", ".join(f"{n:,} by {k.replace('_', ' ')}" for k, n in kinds.items()))
+        shown = [f"{kinds[kind]:,} {text}" for kind, text in _KIND_TEXT if kind in kinds]
+        lines.append("  incoming students: " + ", ".join(shown))
+    lines.extend(_possible_lines(preview, decision))
+    if preview.likely():
+        lines.append("  Likely matches (the match band: applied with --yes):")
     for m in preview.likely()[:50]:
         lines.append(f"    likely {m.score:.2f}: {m.incoming.sourced_id} {m.incoming.last_name}, "
                      f"{m.incoming.first_name} -> #{m.existing_id} {m.existing_label}")
     if len(preview.likely()) > 50:
         lines.append(f"    … and {len(preview.likely()) - 50:,} more likely matches (see --dry-run --json)")
+    for group in preview.duplicate_groups():
+        lines.append(f"  {' and '.join(f'#{i}' for i in group)} look like the same student already: "
+                     "merge them in Duplicates")
     if preview.problems:
         lines.append(f"  {len(preview.problems):,} problem(s):")
         lines.extend(f"    {p}" for p in preview.problems[:200])
     return "\n".join(lines)
 
 
-
 def cmd_import(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import CancelToken, Progress
-    from classhub_desktop.store.roster_import.operations import apply_import, load_file, preview_import
+    from classhub_desktop.store.roster_import.operations import (
+        PossibleDecision,
+        apply_import,
+        load_file,
+        preview_import,
+    )
 
+    decision: str | None = args.possible
     parsed = load_file(args.path)
     workspace = open_database(args)
     engine = workspace.engine
@@ -79,13 +136,25 @@ def cmd_import(args: argparse.Namespace) -> int:
             return 1
         if args.dry_run:
             emit(args, {"dry_run": True, "applied": False, **preview.to_json()},
-                 _describe(preview) + "\nDry run: nothing was changed.")
+                 _describe(preview, decision) + "\nDry run: nothing was changed.")
             return 0
+        possible = preview.possible()
+        if possible and decision is None:
+            emit(args, {"dry_run": False, "applied": False, "needs_decision": True, **preview.to_json()},
+                 _describe(preview) + f"\nNothing was imported: {len(possible):,} possible match"
+                 f"{'es need' if len(possible) != 1 else ' needs'} a decision (--possible match or --possible new).")
+            return POSSIBLE_EXIT
         if not args.json:
-            print(_describe(preview))
+            print(_describe(preview, decision))
         likely = len(preview.likely())
-        confirm(args, f"Apply this import{f' (accepting {likely:,} likely matches)' if likely else ''}?")
-        result = apply_import(engine, preview, progress=Progress(), cancel=CancelToken())
+        parts = [f"accepting {likely:,} likely matches"] if likely else []
+        if possible:
+            parts.append(f"{'matching' if decision == 'match' else 'creating'} {len(possible):,} possible ones")
+        joined = ", ".join(parts)
+        confirm(args, f"Apply this import{f' ({joined})' if joined else ''}?")
+        chosen: PossibleDecision = "new" if decision == "new" else "match"
+        decisions = {m.incoming.sourced_id: chosen for m in possible}
+        result = apply_import(engine, preview, possible=decisions, progress=Progress(), cancel=CancelToken())
     except _store_errors() as exc:
         raise CliError(str(exc), exit_code=1) from exc
     finally:
@@ -95,7 +164,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     were = "API account of disabled teachers was" if n == 1 else "API accounts of disabled teachers were"
     accounts = f"\n{n:,} {were} disabled (enable one again on the Teachers tab if needed)." if n else ""
     emit(args, {"dry_run": False, "applied": True, "audit_id": result.audit_id, "seconds": round(result.seconds, 3),
-                "counts": counts, "accounts_disabled": n},
+                "counts": counts, "accounts_disabled": n, "possible_decision": decision if possible else None},
          f"Imported in {result.seconds:.1f} s (audit entry #{result.audit_id}).{accounts}")  # fmt: skip
     return 0
 

@@ -13,8 +13,10 @@ from sqlalchemy import text
 from classhub_desktop.cli import main
 from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.teachers.accounts import create_api_account
-from tests.roster_files.builders import bundle_member_texts, small_bundle_data, write_bundle_data
+from tests.api_support import SeededDatabase
+from tests.roster_files.builders import bundle_member_texts, small_bundle_data, write_bundle, write_bundle_data
 from tests.roster_import_support import table_counts
+from tests.store.roster_import.possible_support import aliases, grades, record_old_sis_numbers, returning_students
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
@@ -82,3 +84,40 @@ def test_file_with_errors_exits_1_and_writes_nothing(
     assert table_counts(db) == before
     assert main(["roster", "import", bundle, "--dry-run", "--db", db]) == 1
     assert "nothing was imported" in capsys.readouterr().out
+
+
+def test_possible_matches_stop_yes_with_exit_3_until_possible_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], fresh_seeded_db: SeededDatabase, tmp_path: Path
+) -> None:
+    db = fresh_seeded_db.conninfo
+    back = returning_students(db, fresh_seeded_db.truth, 50)
+    record_old_sis_numbers(db, back)  # half of them: another SIS number recorded, so they are possible
+    bundle = str(write_bundle(tmp_path / "b.zip", zip=True, students=0, teachers=1, classes=2, existing=back))
+    code, dry = run_json(capsys, "roster", "import", bundle, "--dry-run", "--db", db)
+    assert code == 0 and dry["counts"]["students"]["new"] == 0
+    kinds = {m["sourced_id"]: (m["kind"], m["existing_id"]) for m in dry["matches"]}
+    assert all(kinds[e["sourced_id"]] in (("likely", e["id"]), ("possible", e["id"])) for e in back), kinds
+    listed = {p["sourced_id"]: p for p in dry["possible"]}
+    assert len(listed) >= 25 and dry["counts"]["students"]["possible"] == len(listed)
+    one = next(iter(listed.values()))
+    assert set(one) >= {"name", "date_of_birth", "existing_id", "existing", "probability", "reasons"}
+    assert one["reasons"] and one["existing"]
+    before = table_counts(db)
+
+    assert main(["roster", "import", bundle, "--yes", "--db", db]) == 3  # nothing written, the list printed
+    out = capsys.readouterr().out
+    assert f"Possible matches: {len(listed)}" in out and "--possible match" in out and "--possible new" in out
+    sid, first = next((e["sourced_id"], e) for e in back if e["sourced_id"] in listed)
+    line = next(x for x in out.splitlines() if x.strip().startswith(sid))
+    assert f"#{first['id']}" in line and "probability" in line and first["date_of_birth"].isoformat() in line
+    code, stopped = run_json(capsys, "roster", "import", bundle, "--yes", "--db", db)
+    assert code == 3 and stopped["needs_decision"] and stopped["applied"] is False
+    assert table_counts(db) == before
+
+    code, done = run_json(capsys, "roster", "import", bundle, "--yes", "--possible", "match", "--db", db)
+    assert code == 0 and done["applied"] and done["possible_decision"] == "match"
+    assert done["counts"]["students"]["new"] == 0 and done["counts"]["students"]["updated"] == 50
+    assert table_counts(db)["students"] == before["students"]
+    oneroster, sis = aliases(db, "oneroster"), aliases(db, "sis-number")
+    assert all(oneroster[e["sourced_id"]] == e["id"] and sis[e["sis"]] == e["id"] for e in back)
+    assert grades(db, [e["id"] for e in back]) == {e["id"]: e["grade"] for e in back}

@@ -11,6 +11,8 @@ Severity = Literal["error", "warning"]
 BundleFormat = Literal["oneroster-1.1", "oneroster-1.2", "csv"]
 
 GUARDIAN_ROLES = frozenset({"guardian", "parent", "relative"})
+# The student_aliases.source of a student's SIS number (OneRoster `identifier`, or the CSV's SIS number column).
+SIS_NUMBER_SOURCE = "sis-number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,9 @@ class UserRecord:
     family_name: str
     middle_name: str | None
     preferred_name: str | None  # 1.2: preferredFirstName
-    identifier: str | None  # used as state id
+    # The SIS's human-readable number ("identifier" in OneRoster; a column the administrator chooses in a
+    # plain CSV). Not the state id: an import records it as a student alias (source SIS_NUMBER_SOURCE).
+    identifier: str | None
     email: str | None
     sms: str | None
     phone: str | None
@@ -108,6 +112,9 @@ class UserRecord:
     grades: tuple[str, ...]
     birth_date: date | None  # from demographics.csv when present
     line: int
+    # The state id: a `userIds` entry typed as one ({StateID:123456}, see oneroster_fields.STATE_ID_TYPES),
+    # or the plain CSV column the administrator maps to "State ID". Never taken from `identifier`.
+    state_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +187,7 @@ class IncomingStudent:
     active: bool
     file: str
     line: int
+    sis_number: str | None = None  # UserRecord.identifier: recorded as an alias, never compared as a state id
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +229,7 @@ def students_of(bundle: RosterBundle) -> list[IncomingStudent]:
                 date_of_birth=u.birth_date,
                 grade=u.grades[0] if u.grades else None,
                 email=u.email,
-                state_id=u.identifier,
+                state_id=u.state_id,
                 school_sourced_id=u.org_sourced_ids[0] if u.org_sourced_ids else None,
                 guardian_name=extra.guardian_name or ((_full_name(guardian) or None) if guardian else None),
                 guardian_email=extra.guardian_email or (guardian.email if guardian else None),
@@ -232,6 +240,7 @@ def students_of(bundle: RosterBundle) -> list[IncomingStudent]:
                 active=u.status == "active" and u.enabled,
                 file=bundle.file_of_users,
                 line=u.line,
+                sis_number=u.identifier,
             )
         )
     return out

@@ -16,6 +16,28 @@ from classhub_desktop.core.roster_import.model import RosterProblem, Severity
 MAX_PROBLEMS_PER_FILE = 500
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|T)")
 MISSING = "\x00missing"
+# users.csv `userIds`: a list of typed identifiers, each `{type:value}` ("{StateID:123456},{LDAP:jdoe}").
+_USER_ID = re.compile(r"\{\s*([^{}:]+?)\s*:\s*([^{}]*?)\s*\}")
+# The types (lower case, letters and digits only) whose value is the student's state id.
+STATE_ID_TYPES = frozenset({
+    "stateid", "state", "statestudentid", "statestudentidentifier", "stateidentifier", "statenumber", "ssid",
+    "sasid", "suid", "stateuniqueid", "stateuniqueidentifier", "statestudentnumber",
+})
+
+
+def user_ids(value: str) -> tuple[tuple[str, str], ...]:
+    """The typed entries of a `userIds` value as (type, value) pairs, in order (empty values left out)."""
+    if "{" not in value:
+        return ()
+    return tuple((kind, ident) for kind, ident in _USER_ID.findall(value) if ident)
+
+
+def state_id_of(value: str) -> str | None:
+    """The state id among the typed `userIds` entries (the first of a type in STATE_ID_TYPES), else None."""
+    for kind, ident in user_ids(value):
+        if "".join(ch for ch in kind.lower() if ch.isalnum()) in STATE_ID_TYPES:
+            return ident
+    return None
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The records of a OneRoster bundle, one reader per member (orgs, academicSessions, courses, classes,
-users with roles.csv and demographics.csv, enrollments). A row with a problem of its own is reported
-and, where it cannot be used, left out; the references between members are checked last
-(core/roster_import/oneroster_references.py).
+users with roles.csv and demographics.csv, enrollments). A user's `identifier` is the SIS's human-readable
+number (kept as `UserRecord.identifier`, recorded as an alias by the import); the state id comes only from a
+`userIds` entry typed as one (`{StateID:123456}`, oneroster_fields.STATE_ID_TYPES). A row with a problem
+of its own is reported and, where it cannot be used, left out; the references between members are checked
+last (core/roster_import/oneroster_references.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from classhub_desktop.core.roster_import.model import (
     RosterBundle,
     UserRecord,
 )
-from classhub_desktop.core.roster_import.oneroster_fields import MISSING, Cols, Manifest, Problems, Reader, split_list
+from classhub_desktop.core.roster_import.oneroster_fields import (
+    MISSING,
+    Cols,
+    Manifest,
+    Problems,
+    Reader,
+    split_list,
+    state_id_of,
+)
 from classhub_desktop.core.roster_import.oneroster_references import check_references
 
 USER_ROLES = frozenset({
@@ -190,7 +200,7 @@ class RecordBuilder:
                            "role column (student, teacher, guardian...).")
         births = self._births()
         col = {name: c[name] for name in (
-            "sourcedId", "username", "givenName", "familyName", "middleName", "identifier", "userMasterIdentifier",
+            "sourcedId", "username", "givenName", "familyName", "middleName", "identifier", "userIds",
             "email", "sms", "phone", "orgSourcedIds", "agentSourcedIds", "grades", "role", "primaryOrgSourcedId",
         )}
         pref = next((c[n] for n in ("preferredFirstName", "preferredGivenName", "metadata.preferredFirstName")
@@ -233,11 +243,12 @@ class RecordBuilder:
                 sourced_id=sid, status=r.status(row, line), enabled=r.boolean(row, line, "enabledUser", True),
                 role=role, username=g(col["username"], "").strip() or None, given_name=given, family_name=family,
                 middle_name=g(col["middleName"], "").strip() or None, preferred_name=g(pref, "").strip() or None,
-                identifier=(g(col["identifier"], "").strip() or g(col["userMasterIdentifier"], "").strip() or None),
+                identifier=g(col["identifier"], "").strip() or None,
                 email=g(col["email"], "").strip() or None, sms=g(col["sms"], "").strip() or None,
                 phone=g(col["phone"], "").strip() or None, org_sourced_ids=orgs,
                 agent_sourced_ids=split_list(g(col["agentSourcedIds"], "")),
                 grades=split_list(g(col["grades"], "")), birth_date=births.get(sid), line=line,
+                state_id=state_id_of(g(col["userIds"], "")),
             ))
         if births:
             known = seen.keys()

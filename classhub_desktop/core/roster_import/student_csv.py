@@ -1,4 +1,9 @@
-"""The plain students CSV: preview, column mapping (guessed or chosen by the user) and parsing."""
+"""The plain students CSV: preview, column mapping (guessed or chosen by the user) and parsing.
+
+A column headed "identifier" (OneRoster's name for it), "SIS number" or "student number" is guessed as the
+SIS number, which the import records as an alias of the student; only a column the header or the
+administrator names as the state id ("State ID", "SSID", ...) fills `state_id`.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ STUDENT_FIELDS: tuple[StudentField, ...] = (
     StudentField("date_of_birth", "Date of birth", False),
     StudentField("grade", "Grade", False),
     StudentField("email", "E-mail", False),
+    StudentField("sis_number", "SIS number (student number)", False),
     StudentField("state_id", "State ID", False),
     StudentField("school_sourced_id", "School ID", False),
     StudentField("guardian_name", "Guardian name", False),
@@ -63,7 +69,10 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "date_of_birth": ("dateofbirth", "dob", "birthdate", "birthday", "born", "geburtsdatum", "datedenaissance"),
     "grade": ("grade", "gradelevel", "grades", "yeargroup", "jahrgang", "jahrgangsstufe", "klassenstufe", "klasse"),
     "email": ("email", "emailaddress", "mail", "studentemail", "studentemailaddress", "emailadresse"),
-    "state_id": ("stateid", "statestudentid", "ssid", "stateidentifier", "identifier", "statenumber"),
+    # The SIS's own student number (OneRoster `identifier`): an alias of the student, not the state id.
+    "sis_number": ("sisnumber", "identifier", "sisstudentnumber", "studentnumber", "localstudentid", "localid",
+                   "studentno", "pupilnumber", "districtid", "districtstudentid"),
+    "state_id": ("stateid", "statestudentid", "ssid", "stateidentifier", "statenumber", "sasid"),
     "school_sourced_id": ("schoolsourcedid", "schoolid", "school", "schoolcode", "orgsourcedid", "schule"),
     "guardian_name": ("guardianname", "parentname", "guardian", "parent", "contactname", "parentguardianname",
                       "erziehungsberechtigter", "mother", "father"),
@@ -250,9 +259,9 @@ def parse_student_csv(path: Path, mapping: ColumnMapping) -> ParseResult:
         users.append(UserRecord(
             sourced_id=sid, status=status, enabled=True, role="student", username=None, given_name=first,
             family_name=last, middle_name=get("middle_name") or None, preferred_name=get("preferred_name") or None,
-            identifier=get("state_id") or None, email=get("email") or None, sms=None, phone=None,
+            identifier=get("sis_number") or None, email=get("email") or None, sms=None, phone=None,
             org_sourced_ids=(school,) if school else (), agent_sourced_ids=(), grades=(grade,) if grade else (),
-            birth_date=born, line=line,
+            birth_date=born, line=line, state_id=get("state_id") or None,
         ))
         extra = StudentExtra(
             guardian_name=get("guardian_name") or None, guardian_email=get("guardian_email") or None,

@@ -2,27 +2,33 @@
 
 `preview_import` plans the import inside a REPEATABLE READ transaction that is rolled back: per entity
 what is new, updated, unchanged or deactivated, the problems, and for every incoming student the
-existing student it matches (by sourced id, alias, or as a likely duplicate, see
-store/roster_import/students.py) with the changes the import would write.
+existing student it matches (by sourced id, alias, as a likely duplicate, or as a possible match a
+person must decide on, see store/roster_import/students.py) with the changes the import would write.
+Possible matches are counted apart (`EntityCounts.possible`) and listed by `ImportPreview.possible()`.
 
-`apply_import` runs in ONE transaction: it takes an advisory lock (one import at a time), plans again
-with the same code (`make_plan`: store/roster_import/plan.py, _plan_orgs.py, _plan_people.py), refuses
-with ImportStale when that plan differs from the preview's, applies the user's rejections of likely
-matches, writes set-based (store/roster_import/write.py) and adds one audit_log row 'roster.import' with
-the counts (and `accounts_disabled`: the API accounts of teachers the import disabled, each with its own
+`apply_import` runs in ONE transaction: it takes an advisory lock (one import at a time); when no row
+of the tables a plan reads changed since the preview (plan.fingerprint: their row counts and row
+versions) it takes the preview's plan as it is (planning again would give the same plan), otherwise it
+plans again with the same code (`make_plan`: store/roster_import/plan.py, _plan_orgs.py, _plan_people.py)
+and refuses with ImportStale when that plan differs from the preview's. It refuses with PossibleUndecided when a
+possible match has no decision (`possible`: sourced id -> "match" | "new"), applies the user's
+decisions (rejected likely matches and possible ones decided "new" become new students; possible ones
+decided "match" are updated and get their aliases: store/roster_import/plan_people.py `decide`), writes
+set-based (store/roster_import/write.py) and adds one audit_log row 'roster.import' with the counts (and
+`accounts_disabled`: the API accounts of teachers the import disabled, each with its own
 'api_account.disable' row; ImportResult.accounts_disabled carries the same number). ImportResult.changes
-says what the import wrote (core.changes; a preview writes nothing: ImportPreview.changes is empty). A cancel
-or any error rolls everything back. Cancel is checked between chunks of the long steps (students written 2,500 rows at a
-time, enrollments 50,000, planning loops every few thousand rows), so it takes effect within about a second,
-except inside the single candidate-search statement of the planning (up to ~2.5 s at 50,000 users).
-The plan's digest leaves out the likely matches' scores (they move with the roster statistics, so an
-unrelated new student would make every import with likely matches stale).
+says what the import wrote (core.changes; a preview writes nothing: ImportPreview.changes is empty). A
+cancel or any error rolls everything back. Cancel is checked between chunks of the long steps (students
+written 2,500 rows at a time, enrollments 50,000, planning loops every few thousand rows), so it takes
+effect within about a second, except inside the single candidate-search statement of the planning (up to
+~2.5 s at 50,000 users). The plan's digest leaves out the matches' scores (they move with the roster
+statistics, so an unrelated new student would make every import with likely matches stale).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,9 +50,9 @@ from classhub_desktop.core.roster_import.oneroster import is_oneroster, parse_on
 from classhub_desktop.core.roster_import.student_csv import guess_mapping, parse_student_csv, preview_student_csv
 from classhub_desktop.store import audit
 from classhub_desktop.store.duplicates.scan import roster_context
-from classhub_desktop.store.roster_import.plan import ENTITIES, Plan, iso
+from classhub_desktop.store.roster_import.plan import ENTITIES, Plan, fingerprint, iso
 from classhub_desktop.store.roster_import.plan_orgs import plan_blocks, plan_orgs, plan_teachers
-from classhub_desktop.store.roster_import.plan_people import plan_enrollments, plan_students, reject
+from classhub_desktop.store.roster_import.plan_people import decide, plan_enrollments, plan_students
 from classhub_desktop.store.roster_import.write import StaleRows, write_plan
 
 __all__ = [
@@ -57,6 +63,8 @@ __all__ = [
     "ImportResult",
     "ImportStale",
     "MatchKind",
+    "PossibleDecision",
+    "PossibleUndecided",
     "RosterImportError",
     "StudentMatch",
     "apply_import",
@@ -64,7 +72,8 @@ __all__ = [
     "preview_import",
 ]
 
-MatchKind = Literal["sourced_id", "alias", "likely", "new"]
+MatchKind = Literal["sourced_id", "alias", "likely", "possible", "new"]
+PossibleDecision = Literal["match", "new"]  # a possible match: update the existing student, or create one
 IMPORT_WORK_MEM = "128MB"
 GIN_PENDING_KB = 256 * 1024
 _LOCK_NAMESPACE = 0x524F_5354  # "ROST": the advisory lock that serialises roster imports
@@ -83,15 +92,35 @@ class ImportStale(RosterImportError):
     """The database changed since the preview in a way that changes what the import would do."""
 
 
+class PossibleUndecided(RosterImportError):
+    """Apply refused: possible matches without a decision (`sourced_ids`)."""
+
+    def __init__(self, sourced_ids: tuple[str, ...]) -> None:
+        self.sourced_ids = sourced_ids
+        n = len(sourced_ids)
+        super().__init__(
+            f"{n:,} possible match{'es' if n != 1 else ''} need{'s' if n == 1 else ''} a decision "
+            f"({', '.join(sourced_ids[:5])}{', …' if n > 5 else ''}): match each to the existing student or "
+            "create it as a new one, then apply again. Nothing was written.")
+
+
 @dataclass(frozen=True, slots=True)
 class StudentMatch:
     incoming: IncomingStudent
     kind: MatchKind
     existing_id: int | None
     existing_label: str  # "Last, First (sourced id) born 2011-03-04"
-    score: float | None  # likely matches: the duplicate scorer's score
+    score: float | None  # likely and possible matches: the match probability of the pair
     evidence: tuple[FieldEvidence, ...]
     changes: dict[str, tuple[Any, Any]]  # field -> (current, incoming); empty = unchanged
+    notes: tuple[str, ...] = ()  # why a person decides, a group of existing duplicates, other candidates
+    duplicates: tuple[int, ...] = ()  # existing students that look like one child already (merge them)
+
+    @property
+    def reasons(self) -> list[str]:
+        """The notes, then the evidence strongest first."""
+        ordered = sorted((e for e in self.evidence if e.text and e.weight != 0), key=lambda e: -abs(e.weight))
+        return [*self.notes, *(e.text for e in ordered)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +129,7 @@ class EntityCounts:
     updated: int = 0
     unchanged: int = 0
     deactivated: int = 0
+    possible: int = 0  # students: possible matches waiting for a decision (in no other count)
 
 
 @dataclass(frozen=True)
@@ -110,8 +140,12 @@ class ImportPreview:
     problems: tuple[RosterProblem, ...]
     matches: tuple[StudentMatch, ...]
     bundle: RosterBundle | None
-    plan_digest: str = field(default="", repr=False)  # what apply_import compares its own plan with
-    score_cache: dict[tuple[Any, ...], float] = field(default_factory=dict, repr=False, compare=False)
+    plan_digest: str = field(default="", repr=False)  # what apply_import compares its own plan with ("": plan's)
+    score_cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
+    # The plan itself and the fingerprint of the rows it was made from (plan.fingerprint): the apply reuses
+    # the plan when nothing it was made from changed since.
+    plan: Plan | None = field(default=None, repr=False, compare=False)
+    fingerprint: str = field(default="", repr=False, compare=False)
 
     @property
     def has_errors(self) -> bool:
@@ -124,6 +158,15 @@ class ImportPreview:
 
     def likely(self) -> list[StudentMatch]:
         return [m for m in self.matches if m.kind == "likely"]
+
+    def possible(self) -> list[StudentMatch]:
+        """The possible matches (a person decides), most probable first."""
+        return sorted((m for m in self.matches if m.kind == "possible"),
+                      key=lambda m: (-(m.score or 0.0), m.incoming.sourced_id))  # fmt: skip
+
+    def duplicate_groups(self) -> list[tuple[int, ...]]:
+        """Groups of existing students that look like one child already (found by the matching), sorted."""
+        return sorted({m.duplicates for m in self.matches if m.duplicates})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,11 +187,30 @@ class ImportPreview:
                     "existing": m.existing_label or None,
                     "score": m.score,
                     "changes": {k: [iso(a), iso(b)] for k, (a, b) in m.changes.items()},
-                    "reasons": [e.text for e in m.evidence if e.text and e.weight != 0],
+                    "reasons": m.reasons,
+                    "duplicates": list(m.duplicates),
                 }
                 for m in self.matches
             ],
+            "possible": [possible_json(m) for m in self.possible()],
+            "duplicate_groups": [list(g) for g in self.duplicate_groups()],
         }
+
+
+def possible_json(match: StudentMatch) -> dict[str, Any]:
+    """One possible match for the CLI's JSON: both students, the probability and the reasons."""
+    s = match.incoming
+    return {
+        "sourced_id": s.sourced_id,
+        "name": f"{s.first_name} {s.last_name}",
+        "date_of_birth": iso(s.date_of_birth),
+        "sis_number": s.sis_number,
+        "existing_id": match.existing_id,
+        "existing": match.existing_label,
+        "probability": match.score,
+        "reasons": match.reasons,
+        "duplicates": list(match.duplicates),
+    }
 
 
 @dataclass(frozen=True)
@@ -187,11 +249,12 @@ def _source_kind(bundle: RosterBundle) -> str:
 
 
 def _frozen_counts(plan: Plan) -> dict[str, EntityCounts]:
-    return {e: EntityCounts(c.new, c.updated, c.unchanged, c.deactivated) for e, c in plan.counts.items()}
+    return {e: EntityCounts(c.new, c.updated, c.unchanged, c.deactivated, c.possible) for e, c in plan.counts.items()}
 
 
 def _matches(plan: Plan) -> tuple[StudentMatch, ...]:
-    kinds: dict[str, MatchKind] = {"sourced_id": "sourced_id", "alias": "alias", "likely": "likely", "new": "new"}
+    kinds: dict[str, MatchKind] = {"sourced_id": "sourced_id", "alias": "alias", "likely": "likely",
+                                   "possible": "possible", "new": "new"}
     return tuple(
         StudentMatch(
             incoming=s.incoming,
@@ -201,6 +264,8 @@ def _matches(plan: Plan) -> tuple[StudentMatch, ...]:
             score=s.found.score,
             evidence=s.found.evidence,
             changes=dict(s.changes),
+            notes=s.found.notes,
+            duplicates=s.found.duplicates,
         )
         for s in plan.students
     )
@@ -217,7 +282,7 @@ def _prepare(conn: Connection) -> None:
 
 
 def make_plan(conn: Connection, bundle: RosterBundle, context: Callable[[], ScoringContext], *,
-              progress: Progress, cancel: CancelToken, scores: dict[tuple[Any, ...], float] | None = None,
+              progress: Progress, cancel: CancelToken, scores: dict[tuple[Any, ...], Any] | None = None,
               ) -> Plan:  # fmt: skip
     """The plan of importing `bundle` into the database `conn` sees (inside the caller's transaction)."""
     plan = Plan(scores=scores if scores is not None else {})
@@ -243,7 +308,7 @@ def make_plan(conn: Connection, bundle: RosterBundle, context: Callable[[], Scor
 
 
 def _plan(conn: Connection, bundle: RosterBundle, progress: Progress, cancel: CancelToken,
-          scores: dict[tuple[Any, ...], float] | None = None) -> Plan:  # fmt: skip
+          scores: dict[tuple[Any, ...], Any] | None = None) -> Plan:  # fmt: skip
     def context() -> ScoringContext:
         return roster_context(conn)
 
@@ -265,6 +330,7 @@ def preview_import(engine: Engine, parsed: ParseResult, *, progress: Progress, c
         with conn.begin() as tx:
             _prepare(conn)
             plan = _plan(conn, bundle, progress, cancel)
+            made_from = fingerprint(conn)
             tx.rollback()
     return ImportPreview(
         source=bundle.source,
@@ -273,8 +339,9 @@ def preview_import(engine: Engine, parsed: ParseResult, *, progress: Progress, c
         problems=(*parsed.problems, *plan.problems),
         matches=_matches(plan),
         bundle=bundle,
-        plan_digest=plan.digest(),
         score_cache=plan.scores,
+        plan=plan,
+        fingerprint=made_from,
     )
 
 
@@ -283,12 +350,19 @@ def apply_import(
     preview: ImportPreview,
     *,
     rejected: frozenset[str] = frozenset(),
+    possible: Mapping[str, PossibleDecision] | None = None,
     progress: Progress,
     cancel: CancelToken,
 ) -> ImportResult:
-    """Write the import the preview showed (minus the rejected likely matches) in one transaction."""
+    """Write the import the preview showed in one transaction, with the user's decisions: `rejected` likely
+    matches are created as new students; `possible` says for each possible match (by incoming sourced id)
+    whether to match it ("match") or create it ("new"). PossibleUndecided when one has no decision."""
     if preview.has_errors or preview.bundle is None:
         raise ImportHasErrors("The import has errors: correct the file (see the problems list) and preview again.")
+    decisions = dict(possible or {})
+    undecided = tuple(m.incoming.sourced_id for m in preview.possible() if m.incoming.sourced_id not in decisions)
+    if undecided:
+        raise PossibleUndecided(undecided)
     bundle = preview.bundle
     started = time.perf_counter()
     with engine.begin() as conn:
@@ -300,12 +374,17 @@ def apply_import(
             raise RosterImportError("Another roster import is running on this database: wait for it to finish, "
                                     "then preview again.")
         _prepare(conn)
-        plan = _plan(conn, bundle, progress, cancel, dict(preview.score_cache))
-        if plan.digest() != preview.plan_digest:
-            raise ImportStale("The roster changed since the preview (someone edited or imported students): "
-                              "preview the import again, then apply.")
-        if rejected:
-            reject(conn, bundle, plan, rejected, cancel)
+        progress.report(0, None, "Checking what changed since the preview…")
+        if preview.plan is not None and preview.fingerprint and fingerprint(conn) == preview.fingerprint:
+            plan = preview.plan.for_apply()  # nothing it was made from changed: planning again gives it again
+        else:
+            plan = _plan(conn, bundle, progress, cancel, dict(preview.score_cache))
+            expected = preview.plan_digest or (preview.plan.digest() if preview.plan is not None else "")
+            if plan.digest() != expected:
+                raise ImportStale("The roster changed since the preview (someone edited or imported students): "
+                                  "preview the import again, then apply.")
+        if rejected or plan.counts["students"].possible:
+            decide(conn, bundle, plan, rejected, decisions, cancel)
         try:
             written = write_plan(conn, plan, _source_kind(bundle), progress=progress, cancel=cancel)
         except StaleRows as exc:
@@ -318,6 +397,8 @@ def apply_import(
             "counts": {e: asdict(c) for e, c in counts.items()},
             "likely_matches": sum(1 for s in plan.students if s.found.kind == "likely"),
             "rejected_matches": len(rejected),
+            "possible_matched": sum(1 for s in plan.students if s.found.kind == "possible"),
+            "possible_new": sum(1 for m in preview.possible() if decisions.get(m.incoming.sourced_id) == "new"),
             "accounts_disabled": len(plan.accounts_off),
         }
         audit_id = audit.record(conn, "roster.import", "students", None, details)

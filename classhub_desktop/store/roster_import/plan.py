@@ -12,12 +12,17 @@ or `enabledUser=false` deactivate (students, teachers: status 'inactive'; enroll
 teacher the import deactivates loses their active API accounts too (a warning in the preview says so).
 A student enrolled twice in one class (an old `tobedeleted` record next to a new one) is planned once:
 the active record wins.
+A possible match (a person decides, see store/roster_import/students.py) is planned as a match (its
+changes, its enrollments against the existing student) but counted apart (`Counts.possible`) until
+the decision: `decide` (store/roster_import/plan_people.py) turns it into a match or a new student.
+Every incoming SIS number not recorded yet is recorded as an alias of the student it ends at.
 For members the manifest declares `bulk`, the bundle's schools' students and teachers that are absent
 from users.csv become inactive, and their blocks' enrollments absent from enrollments.csv dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +42,7 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     deactivated: int = 0
+    possible: int = 0  # students only: possible matches waiting for a person's decision (in no other count)
 
 
 @dataclass
@@ -69,7 +75,20 @@ class Plan:
     enrollments_off: list[int] = field(default_factory=list)
     school_ids: dict[str, int] = field(default_factory=dict)  # existing schools by sourced id
     bundle_schools: list[str] = field(default_factory=list)  # the bundle's schools (orgs of type school)
-    scores: dict[tuple[Any, ...], float] = field(default_factory=dict)  # quick-score cache (see likely_matches)
+    scores: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # score cache (see candidate_matches)
+    sis_owner: dict[str, int] = field(default_factory=dict)  # incoming SIS numbers already recorded -> student
+
+    def for_apply(self) -> Plan:
+        """A copy the apply may change (the decisions replace students, counts and enrollments) without
+        changing this plan (the preview's)."""
+        return dataclasses.replace(
+            self,
+            counts={e: dataclasses.replace(c) for e, c in self.counts.items()},
+            problems=list(self.problems),
+            students=list(self.students),
+            enrollments=list(self.enrollments),
+            enrollments_off=list(self.enrollments_off),
+        )
 
     def digest(self) -> str:
         """A fingerprint of the plan: equal digests write the same rows."""
@@ -83,6 +102,29 @@ class Plan:
             h.update(repr((s.incoming.sourced_id, s.found.kind, s.found.existing_id,
                            sorted(s.changes.items()), s.existing.version if s.existing else None)).encode())
         return h.hexdigest()
+
+
+# Every table a plan reads (plan_orgs, plan_people, students, the scorer's roster statistics): when none of
+# them changed, planning again gives the same plan.
+PLANNED_FROM = ("schools", "terms", "courses", "teachers", "app_users", "blocks", "students", "student_aliases",
+                "enrollments", "duplicate_decisions")
+
+
+# A table some logins may read only some columns of: the columns the plan reads stand for the row version.
+_ROW_VERSION = {"app_users": "concat_ws(':', id, username, teacher_id, is_active)"}
+
+
+def fingerprint(conn: Connection) -> str:
+    """A fingerprint of every row of the tables a plan reads (PLANNED_FROM): their count and the sum of a
+    hash of each row version's xmin (any insert, update or delete changes it; VACUUM FREEZE may too, which
+    only costs a new plan; app_users, which some logins read only in part: the columns the plan reads).
+    Equal fingerprints: the same rows, so the same plan."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{t}', count(*), coalesce(sum(hashtext({_ROW_VERSION.get(t, 'xmin::text')})), 0) FROM {t}"
+        for t in PLANNED_FROM
+    )
+    rows = conn.execute(text(parts)).all()
+    return hashlib.sha256(repr(sorted(tuple(r) for r in rows)).encode()).hexdigest()
 
 
 def table(conn: Connection, sql: str) -> dict[str, tuple[Any, ...]]:

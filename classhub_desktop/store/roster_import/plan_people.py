@@ -1,11 +1,13 @@
 """Roster import, planning the people: students (matched by store/roster_import/students.py), their
-enrollments, the deactivation of those a bulk file leaves out, and the user's rejections of likely
-matches. The rules are in store/roster_import/plan.py.
+enrollments, the deactivation of those a bulk file leaves out, and the user's decisions (`decide`: likely
+matches rejected, possible matches taken as matches or as new students). The rules are in
+store/roster_import/plan.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -13,18 +15,28 @@ from sqlalchemy import Connection, text
 
 from classhub_desktop.core.duplicates.fields import ScoringContext
 from classhub_desktop.core.progress import CancelToken
-from classhub_desktop.core.roster_import.model import EnrollmentRecord, RosterBundle, RosterProblem, students_of
+from classhub_desktop.core.roster_import.model import (
+    EnrollmentRecord,
+    IncomingStudent,
+    RosterBundle,
+    RosterProblem,
+    students_of,
+)
+from classhub_desktop.store.roster_import.arrays import bind
 from classhub_desktop.store.roster_import.plan import Counts, Plan, StudentPlan, differs, school_sid_of
 from classhub_desktop.store.roster_import.students import (
     STUDENT_FIELDS,
+    Existing,
     Found,
+    candidate_matches,
     exact_matches,
     label,
-    likely_matches,
     load_existing,
+    sis_owners,
 )
 
 CANCEL_EVERY = 5000  # planned students / enrollments between two cancel checks (a few ms of work each)
+_fields = operator.attrgetter(*STUDENT_FIELDS)  # a record's or an incoming student's own fields, as a tuple
 
 
 def plan_students(
@@ -40,7 +52,9 @@ def plan_students(
     source = "csv" if bundle.format == "csv" else "oneroster"
     found = exact_matches(conn, incoming, source)
     cancel.raise_if_cancelled()
-    read = likely_matches(conn, incoming, found, school_ids, context, cancel, plan.scores)
+    plan.sis_owner = sis_owners(conn, incoming)
+    read = candidate_matches(conn, incoming, found, school_ids, context, cancel, plan.scores, plan.sis_owner,
+                             plan.problems)
     matched_ids = [f.existing_id for f in found if f is not None and f.existing_id is not None]
     existing = {**read, **load_existing(conn, [i for i in matched_ids if i not in read], cancel)}
     school_sid = school_sid_of(conn)
@@ -52,6 +66,7 @@ def plan_students(
             cancel.raise_if_cancelled()
         assert match is not None
         current = existing.get(match.existing_id) if match.existing_id is not None else None
+        _check_sis_number(plan, student, current.record.id if current is not None else None, existing)
         if current is None:
             if student.active:
                 c.new += 1
@@ -65,13 +80,13 @@ def plan_students(
             continue
         taken[rec.id] = student.sourced_id
         changes: dict[str, tuple[Any, Any]] = {}
-        final: dict[str, Any] = {}
-        for name in STUDENT_FIELDS:
-            old, new = getattr(rec, name), getattr(student, name)
-            final[name] = old
-            if differs(old, new):
-                changes[name] = (old, new)
-                final[name] = new
+        olds, news = _fields(rec), _fields(student)
+        final: dict[str, Any] = dict(zip(STUDENT_FIELDS, olds, strict=True))
+        if olds != news:  # most students of a routine import: nothing of their own changed
+            for name, old, new in zip(STUDENT_FIELDS, olds, news, strict=True):
+                if old != new and differs(old, new):
+                    changes[name] = (old, new)
+                    final[name] = new
         old_school = school_sid.get(rec.school_id) if rec.school_id is not None else None
         final["school"] = old_school
         if student.school_sourced_id in known_schools and differs(old_school, student.school_sourced_id):
@@ -83,22 +98,55 @@ def plan_students(
             if wanted != rec.status:
                 changes["status"] = (rec.status, wanted)
                 status = wanted
-        if status == "inactive":
-            c.deactivated += 1
-        elif changes:
-            c.updated += 1
+        planned = StudentPlan(student, match, current, label(rec), changes, final, status)
+        if match.kind == "possible":
+            c.possible += 1  # counted when decided (`decide`)
         else:
-            c.unchanged += 1
-        plan.students.append(StudentPlan(student, match, current, label(rec), changes, final, status))
-    if "users.csv" in bundle.bulk_files and bundle.format != "csv":
-        ours = [school_ids[s] for s in bundle_schools if s in school_ids]
-        rows = conn.execute(
-            text("SELECT id FROM students WHERE status = 'active' AND school_id = ANY(CAST(:schools AS bigint[]))"
-                 " AND NOT (id = ANY(CAST(:matched AS bigint[]))) ORDER BY id"),
-            {"schools": ours, "matched": matched_ids},
-        )
-        plan.students_off = [int(r[0]) for r in rows]
-        c.deactivated += len(plan.students_off)
+            _count_matched(c, planned, 1)
+        plan.students.append(planned)
+    _students_off(conn, bundle, plan, matched_ids)
+
+
+def _students_off(conn: Connection, bundle: RosterBundle, plan: Plan, matched_ids: list[int]) -> None:
+    """A bulk users.csv: the active students of the bundle's schools that no incoming student is (or may be:
+    possible matches count until decided) become inactive."""
+    if "users.csv" not in bundle.bulk_files or bundle.format == "csv":
+        return
+    c = plan.counts["students"]
+    c.deactivated -= len(plan.students_off)
+    ours = [plan.school_ids[s] for s in plan.bundle_schools if s in plan.school_ids]
+    params: dict[str, Any] = {"schools": ours}
+    matched = bind(params, "matched", matched_ids, "bigint")
+    rows = conn.execute(
+        text("SELECT id FROM students WHERE status = 'active' AND school_id = ANY(CAST(:schools AS bigint[]))"
+             f" AND NOT (id = ANY({matched})) ORDER BY id"),
+        params,
+    ).all()
+    plan.students_off = [int(r[0]) for r in rows]
+    c.deactivated += len(plan.students_off)
+
+
+def _count_matched(c: Counts, sp: StudentPlan, sign: int) -> None:
+    """Count (sign 1) or uncount (-1) a student planned against an existing one."""
+    if sp.status == "inactive":
+        c.deactivated += sign
+    elif sp.changes:
+        c.updated += sign
+    else:
+        c.unchanged += sign
+
+
+def _check_sis_number(plan: Plan, student: IncomingStudent, target: int | None, existing: dict[int, Existing],
+                      ) -> None:  # fmt: skip
+    """Warn when the student's SIS number is recorded for another student (it is not recorded again)."""
+    owner = plan.sis_owner.get(student.sis_number or "")
+    if owner is None or owner == target or (target is None and not student.active):
+        return
+    whose = label(existing[owner].record) if owner in existing else f"#{owner}"
+    plan.problems.append(RosterProblem(
+        student.file, student.line, "identifier",
+        f"The SIS number {student.sis_number} of {student.sourced_id} is already recorded for another student "
+        f"({whose}); it is not recorded for this one. Check both students.", "warning"))
 
 
 def _one_per_class(records: list[tuple[EnrollmentRecord, tuple[Any, ...]]], plan: Plan, report: bool,
@@ -145,17 +193,20 @@ def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_
         records.append((e, (e.user_sourced_id, existing_id, e.class_sourced_id, status, e.begin_date, e.end_date)))
     rows = _one_per_class(records, plan, report)
     cancel.raise_if_cancelled()
+    params: dict[str, Any] = {}
+    sids = bind(params, "sid", [r[1] for r in rows], "bigint")
+    classes = bind(params, "cls", [r[2] for r in rows], "text")
     current = conn.execute(
         text(
-            """
+            f"""
             SELECT i.n, en.id, en.status, en.begin_date, en.end_date
-            FROM unnest(CAST(:sid AS bigint[]), CAST(:cls AS text[])) WITH ORDINALITY AS i(student_id, cls, n)
+            FROM unnest({sids}, {classes}) WITH ORDINALITY AS i(student_id, cls, n)
             JOIN blocks b ON b.sourced_id = i.cls
             JOIN enrollments en ON en.student_id = i.student_id AND en.block_id = b.id
             """
         ),
-        {"sid": [r[1] for r in rows], "cls": [r[2] for r in rows]},
-    )
+        params,
+    ).all()
     have = {int(n) - 1: (int(i), s, b, e) for n, i, s, b, e in current}
     c = plan.counts["enrollments"]
     kept: set[int] = set()
@@ -193,22 +244,34 @@ def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_
         c.deactivated += len(plan.enrollments_off)
 
 
-def reject(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozenset[str], cancel: CancelToken,
-           ) -> None:  # fmt: skip
-    """The user rejected these likely matches: those students are created as new ones (their
-    enrollments are planned again accordingly)."""
+PossibleDecision = str  # "match" | "new"
+
+
+def decide(conn: Connection, bundle: RosterBundle, plan: Plan, rejected: frozenset[str],
+           possible: Mapping[str, PossibleDecision], cancel: CancelToken) -> None:  # fmt: skip
+    """Apply the user's decisions: likely matches in `rejected` and possible matches decided "new" are
+    created as new students; possible matches decided "match" are counted as matches (updated with
+    their aliases). Every possible match must have a decision (the caller checks). The enrollments are
+    planned again when a student became new."""
     c = plan.counts["students"]
+    renewed = False
     for index, sp in enumerate(plan.students):
-        if sp.found.kind != "likely" or sp.incoming.sourced_id not in rejected:
-            continue
-        if sp.status == "inactive":
-            c.deactivated -= 1
-        elif sp.changes:
-            c.updated -= 1
+        kind, sid = sp.found.kind, sp.incoming.sourced_id
+        if kind == "possible":
+            c.possible -= 1
+            if possible[sid] == "match":
+                _count_matched(c, sp, 1)
+                continue
+        elif kind == "likely" and sid in rejected:
+            _count_matched(c, sp, -1)
         else:
-            c.unchanged -= 1
+            continue
         c.new += 1
         plan.students[index] = StudentPlan(sp.incoming, Found("new", None), None, "", {}, {}, None)
-    plan.counts["enrollments"] = Counts()
-    plan.enrollments, plan.enrollments_off = [], []
-    plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools, cancel, report=False)
+        renewed = True
+    if renewed:
+        # The existing students they were matched to are nobody's now: a bulk file deactivates them.
+        _students_off(conn, bundle, plan, [s.existing.record.id for s in plan.students if s.existing is not None])
+        plan.counts["enrollments"] = Counts()
+        plan.enrollments, plan.enrollments_off = [], []
+        plan_enrollments(conn, bundle, plan, plan.school_ids, plan.bundle_schools, cancel, report=False)

@@ -6,9 +6,11 @@ students, UPDATE … FROM for changed ones (guarded by their `version`: a studen
 was made is not overwritten, the import stops with ImportStale), and the enrollments by
 (student, block). References (a term's school, a block's course) are resolved by sourced id in SQL,
 so rows created a statement earlier are found; new students' ids come back from their INSERT
-(RETURNING) for their enrollments. Students and enrollments, the big ones, go in chunks
-(STUDENT_CHUNK_ROWS, ENROLLMENT_CHUNK_ROWS rows) in the same transaction: Cancel is noticed between
-chunks and each chunk reports done/total rows, so the progress bar moves during the long step.
+(RETURNING) for their enrollments. Aliases: the incoming sourced id of a student matched under another
+one, and every incoming SIS number not recorded yet (source SIS_NUMBER_SOURCE). Students and
+enrollments, the big ones, go in chunks (STUDENT_CHUNK_ROWS, ENROLLMENT_CHUNK_ROWS rows) in the same
+transaction: Cancel is noticed between chunks and each chunk reports done/total rows, so the progress
+bar moves during the long step.
 `write_plan` returns the `Changes` it wrote: the students' ids (new ones from RETURNING), the enrollments,
 teachers and API accounts turned off by id, and the upserted rows as "some rows" (their ids are not read back).
 """
@@ -22,6 +24,8 @@ from sqlalchemy import Connection, text
 
 from classhub_desktop.core.changes import ALL_IDS, Changes, Entity
 from classhub_desktop.core.progress import CancelToken, Progress
+from classhub_desktop.core.roster_import.model import SIS_NUMBER_SOURCE
+from classhub_desktop.store.roster_import.arrays import bind
 from classhub_desktop.store.roster_import.plan import ENTITIES, Plan, StudentPlan
 from classhub_desktop.store.roster_import.students import STUDENT_FIELDS
 from classhub_desktop.store.teachers.records import switch_api_accounts
@@ -159,11 +163,12 @@ def _blocks(conn: Connection, plan: Plan) -> None:
     )
 
 
-_STUDENT_TYPES = {"date_of_birth": "date"}
+_STUDENT_TYPES = {"date_of_birth": "date", "id": "bigint", "version": "int"}
 
 
-def _unnest(names: Sequence[str]) -> str:
-    return ", ".join(f"CAST(:{n} AS {_STUDENT_TYPES.get(n, 'text')}[])" for n in names)
+def _unnest(params: dict[str, Any], columns: dict[str, Sequence[Any]]) -> str:
+    """The arrays of `columns` (name -> values) bound into `params`, as unnest's arguments."""
+    return ", ".join(bind(params, n, values, _STUDENT_TYPES.get(n, "text")) for n, values in columns.items())
 
 
 class _Rows:
@@ -186,39 +191,38 @@ class _Rows:
 
 def _new_students(conn: Connection, new: Sequence[StudentPlan]) -> dict[str, int]:
     """Insert `new`; their ids by sourced id (the enrollments use them, no join by sourced id)."""
-    params: dict[str, Any] = {n: [getattr(s.incoming, n) for s in new] for n in STUDENT_FIELDS}
-    params["sid"] = [s.incoming.sourced_id for s in new]
-    params["school"] = [s.incoming.school_sourced_id for s in new]
+    params: dict[str, Any] = {}
+    arrays = _unnest(params, {"sid": [s.incoming.sourced_id for s in new],
+                              "school": [s.incoming.school_sourced_id for s in new],
+                              **{n: [getattr(s.incoming, n) for s in new] for n in STUDENT_FIELDS}})  # fmt: skip
     cols = ", ".join(STUDENT_FIELDS)
     rows = conn.execute(
         text(
             f"INSERT INTO students (sourced_id, school_id, {cols})"
             f" SELECT n.sid, sc.id, {', '.join('n.' + c for c in STUDENT_FIELDS)}"
-            f" FROM unnest(CAST(:sid AS text[]), CAST(:school AS text[]), {_unnest(STUDENT_FIELDS)})"
-            f" AS n(sid, school, {cols}) LEFT JOIN schools sc ON sc.sourced_id = n.school"
+            f" FROM unnest({arrays}) AS n(sid, school, {cols}) LEFT JOIN schools sc ON sc.sourced_id = n.school"
             " RETURNING sourced_id, id"
         ),
         params,
-    )
+    ).all()
     return {str(sid): int(id_) for sid, id_ in rows}
 
 
 def _changed_students(conn: Connection, changed: Sequence[StudentPlan]) -> None:
-    params: dict[str, Any] = {n: [s.final[n] for s in changed] for n in STUDENT_FIELDS}
-    params.update(
-        id=[s.existing.record.id for s in changed if s.existing],
-        version=[s.existing.version for s in changed if s.existing],
-        school=[s.final["school"] for s in changed],
-        status=[s.status for s in changed],
-    )
+    params: dict[str, Any] = {}
+    arrays = _unnest(params, {
+        "id": [s.existing.record.id for s in changed if s.existing],
+        "version": [s.existing.version for s in changed if s.existing],
+        "school": [s.final["school"] for s in changed],
+        "status": [s.status for s in changed],
+        **{n: [s.final[n] for s in changed] for n in STUDENT_FIELDS},
+    })
     sets = ", ".join(f"{c} = u.{c}" for c in STUDENT_FIELDS)
     result = conn.execute(
         text(
             f"UPDATE students s SET {sets}, school_id = coalesce(sc.id, s.school_id),"
             " status = coalesce(u.status, s.status), updated_at = now()"
-            f" FROM unnest(CAST(:id AS bigint[]), CAST(:version AS int[]), CAST(:school AS text[]),"
-            f" CAST(:status AS text[]), {_unnest(STUDENT_FIELDS)})"
-            f" AS u(id, version, school, status, {', '.join(STUDENT_FIELDS)})"
+            f" FROM unnest({arrays}) AS u(id, version, school, status, {', '.join(STUDENT_FIELDS)})"
             " LEFT JOIN schools sc ON sc.sourced_id = u.school"
             " WHERE s.id = u.id AND s.version = u.version"
         ),
@@ -232,28 +236,32 @@ def _students(conn: Connection, plan: Plan, source: str, progress: Progress, can
               created: dict[str, int]) -> set[int]:  # fmt: skip
     """Write the students; returns the ids of those written (new, changed, given an alias, deactivated)."""
     new = [s for s in plan.students if s.existing is None and s.found.kind == "new" and s.incoming.active]
-    changed = [s for s in plan.students if s.existing is not None and s.changes]
+    # In id order: the rows (and their primary key entries) are updated page after page, not at random.
+    changed = sorted((s for s in plan.students if s.existing is not None and s.changes),
+                     key=lambda s: s.existing.record.id if s.existing is not None else 0)  # fmt: skip
+    # A possible match still planned against an existing student was decided "match" (see plan_people.decide).
     aliases = [
         (s.existing.record.id, s.incoming.sourced_id)
         for s in plan.students
-        if s.existing is not None and s.found.kind in ("likely", "sourced_id")
+        if s.existing is not None and s.found.kind in ("likely", "possible", "sourced_id")
         and s.existing.record.sourced_id != s.incoming.sourced_id
     ]
-    total = len(new) + len(changed) + len(aliases) + len(plan.students_off)
+    numbered = [s for s in plan.students if s.incoming.sis_number and s.incoming.sis_number not in plan.sis_owner
+                and (s.existing is not None or (s.incoming.active and s.found.kind == "new"))]
+    total = len(new) + len(changed) + len(aliases) + len(numbered) + len(plan.students_off)
     rows = _Rows("students", STUDENT_CHUNK_ROWS, total, progress, cancel)
     for new_chunk in rows.chunks(new):
         created.update(_new_students(conn, new_chunk))
     for changed_chunk in rows.chunks(changed):
         _changed_students(conn, changed_chunk)
     for alias_chunk in rows.chunks(aliases):
-        conn.execute(
-            text(
-                "INSERT INTO student_aliases (student_id, source, external_id, note)"
-                " SELECT a.id, :source, a.ext, 'roster import' FROM unnest(CAST(:id AS bigint[]),"
-                " CAST(:ext AS text[])) AS a(id, ext) ON CONFLICT (source, external_id) DO NOTHING"
-            ),
-            {"id": [a[0] for a in alias_chunk], "ext": [a[1] for a in alias_chunk], "source": source},
-        )
+        _aliases(conn, [a[0] for a in alias_chunk], [a[1] for a in alias_chunk], source, "roster import")
+    sis_ids: list[int] = []
+    for sis_chunk in rows.chunks(numbered):
+        ids = [s.existing.record.id if s.existing is not None else created[s.incoming.sourced_id] for s in sis_chunk]
+        _aliases(conn, ids, [str(s.incoming.sis_number) for s in sis_chunk], SIS_NUMBER_SOURCE,
+                 "SIS number (roster import)")
+        sis_ids.extend(ids)
     for off_chunk in rows.chunks(plan.students_off):
         result = conn.execute(
             text("UPDATE students SET status = 'inactive', updated_at = now()"
@@ -263,7 +271,21 @@ def _students(conn: Connection, plan: Plan, source: str, progress: Progress, can
         if result.rowcount != len(off_chunk):
             raise StaleRows("students to deactivate changed since the preview")
     return {*created.values(), *(s.existing.record.id for s in changed if s.existing), *(a[0] for a in aliases),
-            *plan.students_off}
+            *sis_ids, *plan.students_off}
+
+
+def _aliases(conn: Connection, ids: Sequence[int], external: Sequence[str], source: str, note: str) -> None:
+    """Record aliases of `source`; one recorded already (for anyone) stays as it is."""
+    params: dict[str, Any] = {"source": source, "note": note}
+    arrays = ", ".join((bind(params, "id", ids, "bigint"), bind(params, "ext", external, "text")))
+    conn.execute(
+        text(
+            "INSERT INTO student_aliases (student_id, source, external_id, note)"
+            f" SELECT a.id, :source, a.ext, :note FROM unnest({arrays}) AS a(id, ext)"
+            " ON CONFLICT (source, external_id) DO NOTHING"
+        ),
+        params,
+    )
 
 
 def _enrollments(conn: Connection, plan: Plan, progress: Progress, cancel: CancelToken,
@@ -275,21 +297,23 @@ def _enrollments(conn: Connection, plan: Plan, progress: Progress, cancel: Cance
     for chunk in rows.chunks(plan.enrollments):
         user, sid, cls, status, begin, end = _cols(chunk, 6)
         sid = [i if i is not None else created[u] for u, i in zip(user, sid, strict=True)]
+        params: dict[str, Any] = {}
+        arrays = ", ".join((bind(params, "sid", sid, "bigint"), bind(params, "cls", cls, "text"),
+                            bind(params, "status", status, "text"), bind(params, "begin", begin, "date"),
+                            bind(params, "end", end, "date")))  # fmt: skip
         conn.execute(
             text(
-                """
+                f"""
                 INSERT INTO enrollments (student_id, block_id, status, begin_date, end_date)
                 SELECT e.student_id, b.id, e.status, e.begin_date, e.end_date
-                FROM unnest(CAST(:sid AS bigint[]), CAST(:cls AS text[]),
-                            CAST(:status AS text[]), CAST(:begin AS date[]), CAST(:end AS date[]))
-                     AS e(student_id, cls, status, begin_date, end_date)
+                FROM unnest({arrays}) AS e(student_id, cls, status, begin_date, end_date)
                 JOIN blocks b ON b.sourced_id = e.cls
                 ON CONFLICT (student_id, block_id) DO UPDATE
                   SET status = EXCLUDED.status, begin_date = EXCLUDED.begin_date, end_date = EXCLUDED.end_date,
                       updated_at = now()
                 """
             ),
-            {"sid": sid, "cls": cls, "status": status, "begin": begin, "end": end},
+            params,
         )
     for off_chunk in rows.chunks(plan.enrollments_off):
         conn.execute(

@@ -1,7 +1,8 @@
 """Import and export from the Roster page, as the user lives them.
 
 Import: choose a file → (plain CSV) the column-mapping dialog → the preview, built on a worker with
-progress and Cancel → the preview dialog (counts, problems, matches, Accept / Reject) → Apply on a
+progress and Cancel → the preview dialog (counts, problems, matches; likely matches Accept / Reject,
+possible matches Match / Create as new, each decided before Apply) → Apply on a
 worker with progress and Cancel (cancelled = rolled back, nothing written) → a summary that says
 what was written and which audit row records it. The pages learn what the import changed from the runner's
 broadcast of its Changes (ImportResult.changes), like any other write.
@@ -256,6 +257,7 @@ class ImportFlow(Flow):
             self.session.engine,
             self.preview,
             rejected=dialog.rejected_sourced_ids(),
+            possible=dialog.possible_decisions(),
             on_done=self._applied,
             on_error=self._apply_failed,
             on_cancelled=self._apply_cancelled,

@@ -1,4 +1,5 @@
-"""Table models of the import preview: the problems and the student matches (with Accept / Reject).
+"""Table models of the import preview: the problems and the student matches (with the decisions: Accept /
+Reject a likely match; Match / New for a possible match, undecided at first).
 
 Both are plain QAbstractTableModels over the preview's tuples, so a 50,000-student file costs no
 widget per cell. Sorting is done by the source models in Python (one key per row, then a stable sort),
@@ -29,8 +30,10 @@ from classhub_desktop.store.roster_import.operations import StudentMatch
 from classhub_desktop.ui.common.values import EMPTY, field_label, value_text
 from classhub_desktop.ui.roster.match_rows import (
     ACCEPTED_RANK,
+    DECIDED_RANK,
     OTHER_RANK,
     REJECTED_RANK,
+    UNDECIDED_RANK,
     MatchRows,
     accept_key,
     incoming_name,
@@ -39,8 +42,12 @@ from classhub_desktop.ui.roster.match_rows import (
 
 Index = QModelIndex | QPersistentModelIndex
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
-KIND_LABELS = {"sourced_id": "By sourced id", "alias": "By alias", "likely": "Likely duplicate", "new": "New student"}
+KIND_LABELS = {"sourced_id": "By sourced id", "alias": "By alias", "possible": "Possible match",
+               "likely": "Likely duplicate", "new": "New student"}
 KIND_TIPS = {
+    "possible": "An existing student may be this one (the same or nearly the same birth date and a similar name, "
+    "a shared identifier, a possible twin, or a probability too low to be sure): you decide. Match: that student "
+    "is updated and the new ids recorded as aliases. New: a new student is created.",
     "sourced_id": "The database has a student with this sourced id: it is updated.",
     "alias": "An earlier import recorded this sourced id as an alias of an existing student: it is updated.",
     "likely": "No student has this sourced id, but one looks like the same child (name, birth date, guardian). "
@@ -194,6 +201,8 @@ def changes_tooltip(match: StudentMatch) -> str:
 
 # Computed once: Qt flag arithmetic runs in Python's enum module, and flags()/data() run for every painted cell.
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+POSSIBLE_COLOR = QColor("#f6d58e")  # a possible match's Match cell: needs a decision
+UNDECIDED_COLOR = QColor("#b3261e")
 _CHECKABLE_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsUserCheckable
 _RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _MATCH_ROLES = frozenset(
@@ -210,10 +219,15 @@ _MATCH_ROLES = frozenset(
 )
 
 
-class MatchesModel(_SortedByKey):
-    """One row per incoming student. Column 0 is the Accept checkbox of likely matches."""
+Decision = str  # a possible match's decision: "match" | "new"
 
-    HEADERS = ("Accept", "Match", "Incoming student", "Born", "Sourced id", "Existing student", "Score", "Changes")
+
+class MatchesModel(_SortedByKey):
+    """One row per incoming student. Column 0 is the decision: the Accept checkbox of a likely match; for a
+    possible match Match (checked) / New (unchecked), undecided (partly checked) until the user chooses."""
+
+    HEADERS = ("Decision", "Match", "Incoming student", "Born", "Sourced id", "Existing student", "Probability",
+               "Changes")
     ACCEPT, KIND, INCOMING, BORN, SOURCED, EXISTING, SCORE, CHANGES = range(8)
     sig_decisions_changed = Signal()
 
@@ -226,7 +240,10 @@ class MatchesModel(_SortedByKey):
         self.needle = ""
         self.sorted_by: tuple[int, Qt.SortOrder] | None = (self.ACCEPT, Qt.SortOrder.AscendingOrder)  # as prepared
         self.rejected_keys: set[int] = set()  # id() of the rejected StudentMatch objects
+        self.decisions: dict[int, Decision] = {}  # id() of a possible StudentMatch -> "match" | "new"
         self._highlight = QBrush(highlight)
+        self._possible = QBrush(POSSIBLE_COLOR)
+        self._undecided = QBrush(UNDECIDED_COLOR)
 
     @property
     def matches(self) -> list[StudentMatch]:
@@ -269,12 +286,52 @@ class MatchesModel(_SortedByKey):
     def rejected_count(self) -> int:
         return len(self.rejected_keys)
 
+    def decision(self, match: StudentMatch) -> Decision | None:
+        """A possible match's decision ("match" / "new"), None while undecided (or not a possible match)."""
+        return self.decisions.get(id(match)) if match.kind == "possible" else None
+
+    def undecided_count(self) -> int:
+        return self.kind_count("possible") - len(self.decisions)
+
+    def possible_decisions(self) -> dict[str, Decision]:
+        """Incoming sourced id -> "match" | "new" of every decided possible match."""
+        return {m.incoming.sourced_id: self.decisions[id(m)] for m in self.all_rows if id(m) in self.decisions}
+
+    def set_decision(self, rows: Sequence[int], decision: Decision | None) -> int:
+        """Decide the possible matches among `rows` ("match", "new"; None: undecided again); returns how many
+        changed."""
+        changed: list[int] = []
+        for row in rows:
+            match = self.rows[row]
+            if match.kind != "possible" or self.decision(match) == decision:
+                continue
+            if decision is None:
+                self.decisions.pop(id(match), None)
+            else:
+                self.decisions[id(match)] = decision
+            changed.append(row)
+        self._changed(changed)
+        return len(changed)
+
+    def _changed(self, rows: Sequence[int]) -> None:
+        if rows:  # one notification for the span, not one per row (a button on thousands)
+            if self.sorted_by is not None and self.sorted_by[0] == self.ACCEPT:
+                self.sorted_by = None  # the Decision order changed: sorting by it again must sort
+            self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), self.columnCount() - 1))
+            self.sig_decisions_changed.emit()
+
+    def rank(self, match: StudentMatch) -> str:
+        if match.kind == "possible":
+            return DECIDED_RANK if id(match) in self.decisions else UNDECIDED_RANK
+        if match.kind == "likely":
+            return ACCEPTED_RANK if self.accepted(match) else REJECTED_RANK
+        return OTHER_RANK
+
     def sort_key(self, item: Any, column: int) -> Any:
         match: StudentMatch = item
         name = self.prepared.name_key(match)
-        if column == self.ACCEPT:  # likely accepted, likely rejected, then the others
-            rank = (ACCEPTED_RANK if self.accepted(match) else REJECTED_RANK) if match.kind == "likely" else OTHER_RANK
-            return accept_key(rank, name)
+        if column == self.ACCEPT:  # possible undecided, decided, likely accepted, likely rejected, the others
+            return accept_key(self.rank(match), name)
         if column == self.SCORE:
             return (-1.0 if match.score is None else match.score, name)
         if column == self.CHANGES:
@@ -295,7 +352,9 @@ class MatchesModel(_SortedByKey):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole and section == self.ACCEPT:
-            return "Likely duplicates only: accepted = update the existing student; rejected = create a new one (Space)"
+            return ("Possible matches: Match = update the existing student, New = create one (undecided until you "
+                    "choose). Likely duplicates: accepted = update the existing student, rejected = create a new one. "
+                    "Space toggles the selected rows.")
         return None
 
     def is_accepted(self, row: int) -> bool:
@@ -313,18 +372,14 @@ class MatchesModel(_SortedByKey):
             else:
                 self.rejected_keys.add(id(match))
             changed.append(row)
-        if changed:  # one notification for the span, not one per row (Accept all on thousands)
-            if self.sorted_by is not None and self.sorted_by[0] == self.ACCEPT:
-                self.sorted_by = None  # the Accept order changed: sorting by it again must sort
-            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), self.columnCount() - 1))
-            self.sig_decisions_changed.emit()
+        self._changed(changed)
         return len(changed)
 
     def rejected_sourced_ids(self) -> frozenset[str]:
         return frozenset(m.incoming.sourced_id for m in self.all_rows if id(m) in self.rejected_keys)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if index.column() == self.ACCEPT and self.matches[index.row()].kind == "likely":
+        if index.column() == self.ACCEPT and self.matches[index.row()].kind in ("likely", "possible"):
             return _CHECKABLE_FLAGS
         return _ROW_FLAGS
 
@@ -332,6 +387,10 @@ class MatchesModel(_SortedByKey):
         if role != Qt.ItemDataRole.CheckStateRole or index.column() != self.ACCEPT:
             return False
         checked = value == Qt.CheckState.Checked.value or value == Qt.CheckState.Checked
+        if self.matches[index.row()].kind == "possible":  # undecided -> Match -> New -> Match …
+            match = self.matches[index.row()]
+            decision = "new" if self.decision(match) == "match" else "match"
+            return self.set_decision([index.row()], decision) > 0 or True
         return self.set_accepted([index.row()], bool(checked)) > 0 or True
 
     def text(self, row: int, column: int) -> str:
@@ -340,6 +399,8 @@ class MatchesModel(_SortedByKey):
     def _text(self, match: StudentMatch, column: int) -> str:
         s = match.incoming
         if column == self.ACCEPT:
+            if match.kind == "possible":
+                return {"match": "Match", "new": "New"}.get(self.decision(match) or "", "Decide")
             if match.kind != "likely":
                 return ""
             return "Accepted" if self.accepted(match) else "Rejected"
@@ -357,6 +418,12 @@ class MatchesModel(_SortedByKey):
             return f"{match.score:.2f}" if match.score is not None else ""
         if match.kind == "likely" and not self.accepted(match):
             return "created (rejected)"
+        if match.kind == "possible":
+            decision = self.decision(match)
+            if decision is None:
+                return f"if matched, {changes_text(match)}"
+            if decision == "new":
+                return "created (new)"
         return changes_text(match)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -366,8 +433,14 @@ class MatchesModel(_SortedByKey):
         match = self.rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.text(row, column)
-        if role == Qt.ItemDataRole.CheckStateRole and column == self.ACCEPT and match.kind == "likely":
-            return Qt.CheckState.Checked if self.is_accepted(row) else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.CheckStateRole and column == self.ACCEPT:
+            if match.kind == "likely":
+                return Qt.CheckState.Checked if self.is_accepted(row) else Qt.CheckState.Unchecked
+            if match.kind == "possible":
+                decision = self.decision(match)
+                return (Qt.CheckState.PartiallyChecked if decision is None
+                        else Qt.CheckState.Checked if decision == "match" else Qt.CheckState.Unchecked)
+            return None
         if role == KIND_ROLE:
             return match.kind
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -375,13 +448,20 @@ class MatchesModel(_SortedByKey):
                 return KIND_TIPS.get(match.kind)
             if column == self.CHANGES:
                 return changes_tooltip(match) or None
-            if column == self.SCORE and match.evidence:
-                return "\n".join(e.text for e in match.evidence)
+            if column == self.SCORE and (match.evidence or match.notes):
+                return "\n".join(match.reasons)
+            if column == self.ACCEPT and match.kind == "possible":
+                return "Match: update the existing student and record the new ids as aliases; New: create a student"
             if column in (self.INCOMING, self.EXISTING):
                 return self.text(row, column)
             return None
         if role == Qt.ItemDataRole.BackgroundRole and column == self.KIND and match.kind == "likely":
             return self._highlight
+        if role == Qt.ItemDataRole.BackgroundRole and column == self.KIND and match.kind == "possible":
+            return self._possible
+        if (role == Qt.ItemDataRole.ForegroundRole and column == self.ACCEPT and match.kind == "possible"
+                and self.decision(match) is None):
+            return self._undecided
         if role == Qt.ItemDataRole.ForegroundRole and match.kind == "likely" and not self.is_accepted(row):
             return _muted() if column != self.ACCEPT else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column == self.SCORE:
@@ -391,6 +471,7 @@ class MatchesModel(_SortedByKey):
 
 MATCH_FILTERS: tuple[tuple[str, str | None], ...] = (
     ("All students", None),
+    ("Possible matches", "possible"),
     ("Likely duplicates", "likely"),
     ("New students", "new"),
     ("By sourced id", "sourced_id"),

@@ -1,9 +1,11 @@
-"""The import preview: what the import would do, every problem, every student match, Accept / Reject.
+"""The import preview: what the import would do, every problem, every student match and the decisions.
 
 Nothing is written while this dialog is open. Apply accepts the dialog (the flow then runs
-apply_import with `rejected_sourced_ids()`); it stays disabled, with the reason beside it, when the
-preview has errors or the login may not edit the roster. Open it with `open()` (non-blocking).
-The Students and Problems tabs are in import_preview_tabs.py.
+apply_import with `rejected_sourced_ids()` and `possible_decisions()`); it stays disabled, with the
+reason beside it, when the preview has errors, the login may not edit the roster, or a possible match
+has no decision yet (Match or Create as new, one by one or all at once). Existing students that look
+like one child already are named under the counts ("merge them in Duplicates"). Open it with
+`open()` (non-blocking). The Students and Problems tabs are in import_preview_tabs.py.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from classhub_desktop.ui.roster.match_rows import rows_of
 FORMAT_LABELS = {"oneroster-1.1": "OneRoster 1.1", "oneroster-1.2": "OneRoster 1.2", "csv": "students CSV"}
 COUNT_COLUMNS = ("new", "updated", "unchanged", "deactivated")
 ERROR_STYLE = "color: #b3261e; font-weight: 600;"
+DECIDE_STYLE = "color: #7a4d00; font-weight: 600;"
 
 
 def problem_counts(errors: int, warnings: int) -> str:
@@ -94,13 +97,27 @@ class ImportPreviewDialog(QDialog):
         self.legend_label = labels.plain_label(
             "Deactivated records are set inactive (enrollments dropped), never deleted. A likely duplicate "
             "is an existing student who looks like the incoming one under another sourced id: accepted, that "
-            "student is updated and the new id recorded as an alias; rejected, a new student is created.",
+            "student is updated and the new id recorded as an alias; rejected, a new student is created. A "
+            "possible match is one the import is not sure of: you decide (it is in none of the counts until then).",
             object_name="legendLabel", wrap=True,)
         self.legend_label.setStyleSheet("color: palette(placeholder-text);")
+        groups = preview.duplicate_groups()
+        self.duplicates_label = labels.plain_label(
+            "\n".join(f"{' and '.join(f'#{i}' for i in g)} look like the same student already: merge them in "
+                      "Duplicates (the import matches the incoming student to one of them)." for g in groups[:5])
+            + (f"\n… and {len(groups) - 5:,} more groups." if len(groups) > 5 else ""),
+            object_name="duplicatesLabel", wrap=True)
+        self.duplicates_label.setStyleSheet("color: #9a5b00;")
+        self.duplicates_label.setVisible(bool(groups))
+        legend = QVBoxLayout()
+        legend.setContentsMargins(0, 0, 0, 0)
+        legend.addWidget(self.legend_label)
+        legend.addWidget(self.duplicates_label)
+        legend.addStretch(1)
         counts_row = QHBoxLayout()
         counts_row.addWidget(self.counts_table, 0, Qt.AlignmentFlag.AlignTop)
         counts_row.addSpacing(12)
-        counts_row.addWidget(self.legend_label, 1, Qt.AlignmentFlag.AlignTop)
+        counts_row.addLayout(legend, 1)
         self.counts_table.setVisible(not self.problems_only)
         self.legend_label.setVisible(not self.problems_only)
 
@@ -108,11 +125,15 @@ class ImportPreviewDialog(QDialog):
         self.matches_tab = MatchesTab(self.match_rows)
         self.problems_tab = ProblemsTab(preview.problems, errors, warnings)
         self.matches_tab.sig_decisions_changed.connect(self.sig_decisions_changed)
+        self.matches_tab.sig_decisions_changed.connect(self._update_apply)
         # The tabs' parts under the names the tests and screenshots use.
         m, p = self.matches_tab, self.problems_tab
         self.matches_model, self.matches_proxy, self.matches_view = m.matches_model, m.matches_proxy, m.matches_view
         self.kind_combo, self.match_search, self.decisions_label = m.kind_combo, m.match_search, m.decisions_label
         self.accept_all_button, self.reject_all_button = m.accept_all_button, m.reject_all_button
+        self.banner, self.possible_title = m.banner, m.possible_title
+        self.match_all_button, self.new_all_button = m.match_all_button, m.new_all_button
+        self.match_button, self.new_button = m.match_button, m.new_button
         self.detail_title, self.evidence_label, self.changes_table = m.detail_title, m.evidence_label, m.changes_table
         self.problems_model, self.problems_proxy, self.problems_view = (
             p.problems_model,
@@ -171,11 +192,22 @@ class ImportPreviewDialog(QDialog):
             c.new or c.updated or c.deactivated for c in self.preview.counts.values()
         ):
             return "Nothing to import: the file matches the roster as it is."
+        undecided = self.matches_tab.undecided_count()
+        if undecided:
+            return (f"Decide the {plural(undecided, 'possible match', 'possible matches')} first (listed first: "
+                    "Match or Create as new, or Match all possible / Create all as new).")
         return ""
 
     def rejected_sourced_ids(self) -> frozenset[str]:
         """Incoming sourced ids whose likely match the user rejected (created as new students)."""
         return self.matches_tab.rejected_sourced_ids()
+
+    def possible_decisions(self) -> dict[str, str]:
+        """Incoming sourced id -> "match" | "new" of the possible matches (all of them once Apply is enabled)."""
+        return self.matches_tab.possible_decisions()
+
+    def decide_all_possible(self, decision: str) -> int:
+        return self.matches_tab.decide_all_possible(decision)
 
     def visible_matches(self) -> list[StudentMatch]:
         return self.matches_tab.visible_matches()
@@ -223,8 +255,12 @@ class ImportPreviewDialog(QDialog):
             parts.append(f"{by_kind['sourced_id']:,} known by sourced id")
         if by_kind["alias"]:
             parts.append(f"{by_kind['alias']:,} by an alias")
+        if by_kind["possible"]:
+            parts.append(f"{plural(by_kind['possible'], 'possible match', 'possible matches')} that need your "
+                         "decision")
         if by_kind["likely"]:
-            parts.append(f"{plural(by_kind['likely'], 'likely duplicate')} of existing students (you decide below)")
+            parts.append(f"{plural(by_kind['likely'], 'likely duplicate')} of existing students (accepted unless you "
+                         "reject them below)")
         parts.append(f"{by_kind['new']:,} new")
         text = f"{plural(total, 'student')} in the file: " + ", ".join(parts) + "."
         if p.problems:
@@ -295,5 +331,7 @@ class ImportPreviewDialog(QDialog):
         self.block_label.setVisible(bool(reason))
         if not self.can_apply or self.preview.has_errors:
             self.block_label.setStyleSheet(ERROR_STYLE)
+        elif self.matches_tab.undecided_count():
+            self.block_label.setStyleSheet(DECIDE_STYLE)
         else:
             self.block_label.setStyleSheet("")

@@ -1,4 +1,9 @@
-"""The two tabs of the import preview: the student matches (Accept / Reject) and the problems of the file.
+"""The two tabs of the import preview: the student matches and the problems of the file.
+
+The Students tab lists the possible matches first, under a banner that says how many need a decision
+("Needs your decision: N possible matches", with Match all possible / Create all as new); each one is
+undecided until the user chooses Match or New (the Decision column's checkbox, Space, or the buttons
+under the list). Likely matches are accepted at first (Accept all / Reject all, Space).
 
 ImportPreviewDialog (import_preview.py) puts them under the counts; nothing here writes anything.
 """
@@ -16,6 +21,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
@@ -54,12 +60,17 @@ NEW_STUDENT_FIELDS = (
     "date_of_birth",
     "grade",
     "email",
+    "sis_number",
     "state_id",
     "guardian_name",
     "guardian_email",
     "guardian_phone",
 )
 NO_SELECTION = "Select a student to see the match and the changes."
+BANNER_STYLE = (
+    "QFrame#possibleBanner { background: #fff4d6; border: 1px solid #e0b44c; border-radius: 4px; }"
+    " QLabel#possibleTitle { font-weight: 700; color: #7a4d00; }"
+)
 
 
 
@@ -82,7 +93,8 @@ def problems_tsv(rows: Sequence[Sequence[str]]) -> str:
 
 
 class MatchesTab(QWidget):
-    """Every incoming student and what it matched; Space or Accept all / Reject all decide the likely ones."""
+    """Every incoming student and what it matched; the possible matches first, each waiting for Match or
+    New; Space or Accept all / Reject all decide the likely ones."""
 
     sig_decisions_changed = Signal()
 
@@ -94,7 +106,7 @@ class MatchesTab(QWidget):
         self.matches_view = _view(self.matches_proxy, "matchesView", MatchesModel.ACCEPT)
         self.matches_view.installEventFilter(self)
         self._size_match_columns()
-        self.matches_view.sortByColumn(MatchesModel.ACCEPT, Qt.SortOrder.AscendingOrder)  # likely first
+        self.matches_view.sortByColumn(MatchesModel.ACCEPT, Qt.SortOrder.AscendingOrder)  # possible, likely first
         self.kind_combo = QComboBox()
         self.kind_combo.setObjectName("kindFilter")
         for label, kind in MATCH_FILTERS:
@@ -119,6 +131,7 @@ class MatchesTab(QWidget):
         self.accept_all_button.setEnabled(has_likely)
         self.reject_all_button.setEnabled(has_likely)
         self.decisions_label = labels.plain_label("", wrap=False)
+        self._build_banner()
         match_bar = QHBoxLayout()
         match_bar.addWidget(self.kind_combo)
         match_bar.addWidget(self.match_search, 1)
@@ -128,6 +141,20 @@ class MatchesTab(QWidget):
         self.detail_title = labels.plain_label(NO_SELECTION, object_name="detailTitle", wrap=True)
         self.detail_title.setStyleSheet("font-weight: 600;")
         self.evidence_label = labels.plain_label("", object_name="evidenceLabel", wrap=True)
+        self.match_button = QPushButton("Match")
+        self.match_button.setObjectName("matchButton")
+        self.new_button = QPushButton("Create as new")
+        self.new_button.setObjectName("newButton")
+        self.match_button.clicked.connect(lambda: self.decide_selected("match"))
+        self.new_button.clicked.connect(lambda: self.decide_selected("new"))
+        decide_row = QHBoxLayout()
+        decide_row.setContentsMargins(0, 0, 0, 0)
+        decide_row.addWidget(self.match_button)
+        decide_row.addWidget(self.new_button)
+        decide_row.addStretch(1)
+        self.decide_bar = QWidget()
+        self.decide_bar.setLayout(decide_row)
+        self.decide_bar.setVisible(False)
         self.changes_table = QTableWidget(0, 3)
         self.changes_table.setObjectName("changesTable")
         self.changes_table.setHorizontalHeaderLabels(["Field", "Now", "After the import"])
@@ -144,17 +171,19 @@ class MatchesTab(QWidget):
         detail_layout.setContentsMargins(0, 4, 0, 0)
         detail_layout.addWidget(self.detail_title)
         detail_layout.addWidget(self.evidence_label)
+        detail_layout.addWidget(self.decide_bar)
         detail_layout.addWidget(self.changes_table, 1)
         students_split = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.banner)
         top_layout.addLayout(match_bar)
         top_layout.addWidget(self.matches_view, 1)
         students_split.addWidget(top)
         students_split.addWidget(detail)
         students_split.setChildrenCollapsible(False)
-        students_split.setSizes([380, 170])
+        students_split.setSizes([340, 240])
         QVBoxLayout(self).addWidget(students_split)
         self.matches_view.selectionModel().currentRowChanged.connect(self._show_detail)
         self.matches_model.sig_decisions_changed.connect(self._decisions_changed)
@@ -162,11 +191,64 @@ class MatchesTab(QWidget):
         if self.matches_proxy.rowCount() > 0:
             self.matches_view.setCurrentIndex(self.matches_proxy.index(0, MatchesModel.ACCEPT))
 
+    def _build_banner(self) -> None:
+        """"Needs your decision: N possible matches" above the list, with the buttons that decide them all."""
+        self.banner = QFrame()
+        self.banner.setObjectName("possibleBanner")
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.possible_title = labels.plain_label("", object_name="possibleTitle", wrap=True)
+        self.possible_text = labels.plain_label(
+            "An existing student may be the same child (the same or nearly the same birth date and a similar "
+            "name, a shared identifier, a possible twin, or not sure enough). They are listed first: choose Match "
+            "(update that student, record the new ids as aliases) or Create as new for each.", wrap=True)
+        self.match_all_button = QPushButton("Match all possible")
+        self.match_all_button.setToolTip("Match every possible match to the existing student shown")
+        self.new_all_button = QPushButton("Create all as new")
+        self.new_all_button.setToolTip("Create every possible match as a new student")
+        self.match_all_button.clicked.connect(lambda: self.decide_all_possible("match"))
+        self.new_all_button.clicked.connect(lambda: self.decide_all_possible("new"))
+        text = QVBoxLayout()
+        text.setContentsMargins(0, 0, 0, 0)
+        text.addWidget(self.possible_title)
+        text.addWidget(self.possible_text)
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.addLayout(text, 1)
+        row.addWidget(self.match_all_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.new_all_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.banner.setVisible(self.matches_model.kind_count("possible") > 0)
+
     # - public state -
 
     def rejected_sourced_ids(self) -> frozenset[str]:
         """Incoming sourced ids whose likely match the user rejected (created as new students)."""
         return self.matches_model.rejected_sourced_ids()
+
+    def possible_decisions(self) -> dict[str, str]:
+        """Incoming sourced id -> "match" | "new" of the possible matches decided so far."""
+        return self.matches_model.possible_decisions()
+
+    def undecided_count(self) -> int:
+        return self.matches_model.undecided_count()
+
+    def decide_all_possible(self, decision: str) -> int:
+        """Decide every possible match (shown or filtered out)."""
+        model = self.matches_model
+        rows = [r for r, m in enumerate(model.matches) if m.kind == "possible"]
+        changed = model.set_decision(rows, decision)
+        shown = {id(m) for m in model.matches}
+        hidden = [m for m in model.all_rows if m.kind == "possible" and id(m) not in shown]
+        for m in hidden:  # filtered out: decided too, without a row to notify
+            model.decisions[id(m)] = decision
+        if hidden:
+            model.sig_decisions_changed.emit()
+        return changed + len(hidden)
+
+    def decide_selected(self, decision: str) -> int:
+        """Match / Create as new for the selected possible matches (the current row when none is selected)."""
+        rows = self._selected_rows()
+        return self.matches_model.set_decision([r for r in rows if self.matches_model.matches[r].kind == "possible"],
+                                               decision)  # fmt: skip
 
     def visible_matches(self) -> list[StudentMatch]:
         proxy, model = self.matches_proxy, self.matches_model
@@ -177,17 +259,28 @@ class MatchesTab(QWidget):
         rows = [proxy.mapToSource(proxy.index(r, 0)).row() for r in range(proxy.rowCount())]
         return self.matches_model.set_accepted(rows, accepted)
 
-    def toggle_selected(self) -> int:
-        """Space: flip Accept / Reject of the selected likely matches (all to the opposite of the first)."""
+    def _selected_rows(self) -> list[int]:
         selected = self.matches_view.selectionModel().selectedRows()
         rows = sorted({self.matches_proxy.mapToSource(i).row() for i in selected})
         current = self.matches_view.currentIndex()
         if not rows and current.isValid():
             rows = [self.matches_proxy.mapToSource(current).row()]
-        likely = [r for r in rows if self.matches_model.matches[r].kind == "likely"]
-        if not likely:
-            return 0
-        return self.matches_model.set_accepted(likely, not self.matches_model.is_accepted(likely[0]))
+        return rows
+
+    def toggle_selected(self) -> int:
+        """Space: flip Accept / Reject of the selected likely matches (all to the opposite of the first), and
+        Match / New of the selected possible matches (undecided ones become Match)."""
+        model = self.matches_model
+        rows = self._selected_rows()
+        likely = [r for r in rows if model.matches[r].kind == "likely"]
+        possible = [r for r in rows if model.matches[r].kind == "possible"]
+        changed = 0
+        if likely:
+            changed += model.set_accepted(likely, not model.is_accepted(likely[0]))
+        if possible:
+            first = model.decision(model.matches[possible[0]])
+            changed += model.set_decision(possible, "new" if first == "match" else "match")
+        return changed
 
     def select_match(self, sourced_id: str) -> bool:
         """Make the row of `sourced_id` current (tests, screenshots)."""
@@ -218,7 +311,7 @@ class MatchesTab(QWidget):
         view = self.matches_view
         header = view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((104, 112, 180, 84, 100, 246, 62)):
+        for column, width in enumerate((104, 112, 180, 84, 100, 246, 84)):
             view.setColumnWidth(column, width)
         header.setStretchLastSection(True)
 
@@ -233,11 +326,21 @@ class MatchesTab(QWidget):
         self.matches_proxy.set_filter(self.kind_combo.currentData(), self.match_search.text())
 
     def _decisions_changed(self) -> None:
-        likely = self.matches_model.kind_count("likely")  # all of them, shown or filtered out
-        rejected = self.matches_model.rejected_count()
+        model = self.matches_model
+        likely = model.kind_count("likely")  # all of them, shown or filtered out
+        rejected = model.rejected_count()
         self.decisions_label.setText(
             f"{likely - rejected:,} of {plural(likely, 'likely match', 'likely matches')} accepted" if likely else ""
         )
+        possible, undecided = model.kind_count("possible"), model.undecided_count()
+        if undecided:
+            self.possible_title.setText(f"Needs your decision: {plural(possible, 'possible match', 'possible matches')}"
+                                        f"{f' ({undecided:,} undecided)' if undecided != possible else ''}")
+        elif possible:
+            matched = sum(1 for d in model.decisions.values() if d == "match")
+            self.possible_title.setText(f"{plural(possible, 'possible match', 'possible matches')} decided: "
+                                        f"{matched:,} matched, {possible - matched:,} created as new")
+        self.possible_title.setStyleSheet("color: #7a4d00;" if undecided else "color: palette(text);")
         self._show_detail(self.matches_view.currentIndex())
         self.sig_decisions_changed.emit()
 
@@ -251,8 +354,23 @@ class MatchesTab(QWidget):
         match = self.matches_model.matches[row]
         s = match.incoming
         where = f"{s.file}, line {s.line}"
+        decision = self.matches_model.decision(match)
+        self.decide_bar.setVisible(match.kind == "possible")
+        if match.kind == "possible":
+            self.match_button.setText(f"Match to #{match.existing_id}")
+            self.match_button.setEnabled(decision != "match")
+            self.new_button.setEnabled(decision != "new")
         if match.kind == "new":
             title = f"{s.first_name} {s.last_name} ({s.sourced_id}, {where}) is new: a student is created."
+        elif match.kind == "possible":
+            outcome = {
+                "match": "decided: Match, that student is updated and the new ids recorded as aliases",
+                "new": "decided: a new student is created",
+            }.get(decision or "", "needs your decision: Match or Create as new")
+            title = (
+                f"{s.first_name} {s.last_name} ({s.sourced_id}, {where}, born {value_text(s.date_of_birth) or EMPTY})"
+                f" may be {match.existing_label} (#{match.existing_id}, probability {match.score or 0:.2f}); {outcome}."
+            )
         elif match.kind == "likely":
             decision = (
                 "accepted: it is updated and the sourced id recorded as an alias"
@@ -266,9 +384,13 @@ class MatchesTab(QWidget):
         else:
             title = f"{s.first_name} {s.last_name} ({s.sourced_id}, {where}) is {match.existing_label}."
         self.detail_title.setText(title)
-        self.evidence_label.setText("; ".join(e.text for e in match.evidence))
-        self.evidence_label.setVisible(bool(match.evidence))
-        created = match.kind == "new" or (match.kind == "likely" and not self.matches_model.accepted(match))
+        reasons = match.reasons if match.kind in ("possible", "likely") else [e.text for e in match.evidence]
+        self.evidence_label.setText("; ".join(reasons))
+        self.evidence_label.setVisible(bool(reasons))
+        created = (match.kind == "new" or (match.kind == "likely" and not self.matches_model.accepted(match))
+                   or decision == "new")  # fmt: skip
+        after = "If matched" if match.kind == "possible" and decision is None else "After the import"
+        self.changes_table.setHorizontalHeaderLabels(["Field", "Now", after])
         if created:  # what the new student gets
             values = [(f, getattr(s, f, None)) for f in NEW_STUDENT_FIELDS]
             rows = [(field_label(f), EMPTY, value_text(v) or EMPTY) for f, v in values if v not in (None, "")]

@@ -1,10 +1,10 @@
 """The import preview's student list made ready on the worker that built the preview, not on the GUI thread.
 
-For a 20,000-student file, ordering the incoming students as the preview first lists them (likely matches
-first, then by name) and making the text each is sorted and filtered by takes ~50 ms of Python; done while
-the preview dialog opens, the window froze for that long. `build_preview` (import_flow.py, on a worker)
-returns a `ListedImportPreview` (the store's preview plus its `MatchRows`), and the dialog's model takes the
-rows as they are. No Qt here: this runs on worker threads.
+For a 20,000-student file, ordering the incoming students as the preview first lists them (possible
+matches first: they need a decision; then likely matches, then by name) and making the text each is sorted
+and filtered by takes ~50 ms of Python; done while the preview dialog opens, the window froze for that
+long. `build_preview` (import_flow.py, on a worker) returns a `ListedImportPreview` (the store's preview
+plus its `MatchRows`), and the dialog's model takes the rows as they are. No Qt here: this runs on worker threads.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, fields
 
 from classhub_desktop.store.roster_import.operations import ImportPreview, StudentMatch
 
-# The rank of a match in the Accept column's ascending order: accepted likely matches, rejected ones, the rest.
-ACCEPTED_RANK, REJECTED_RANK, OTHER_RANK = "0", "1", "2"
+# The rank of a match in the Decision column's ascending order: undecided possible matches, decided ones,
+# accepted likely matches, rejected ones, the rest.
+UNDECIDED_RANK, DECIDED_RANK, ACCEPTED_RANK, REJECTED_RANK, OTHER_RANK = "0", "1", "2", "3", "4"
 
 
 def incoming_name(match: StudentMatch) -> str:
@@ -31,7 +32,7 @@ def incoming_name(match: StudentMatch) -> str:
 
 
 def accept_key(rank: str, name_key: str) -> str:
-    """The Accept column's sort key: the rank, then the name (one string compares ~3x faster than a tuple)."""
+    """The Decision column's sort key: the rank, then the name (one string compares ~3x faster than a tuple)."""
     return rank + name_key
 
 
@@ -39,10 +40,10 @@ def accept_key(rank: str, name_key: str) -> str:
 class MatchRows:
     """The matches in the order the preview lists them first, and per match (by id()) its name and filter text."""
 
-    matches: tuple[StudentMatch, ...]  # likely matches first (all accepted at first), then by incoming name
+    matches: tuple[StudentMatch, ...]  # possible (undecided), then likely (accepted) matches first, then by name
     name_keys: dict[int, str]  # casefolded incoming_name(): the tie-break of every column's sort
     haystacks: dict[int, str]  # what the text filter searches: name, sourced id, existing student, e-mail
-    kind_counts: dict[str, int]  # matches per kind ("likely", "new", "sourced_id", "alias")
+    kind_counts: dict[str, int]  # matches per kind ("possible", "likely", "new", "sourced_id", "alias")
 
     def name_key(self, match: StudentMatch) -> str:
         key = self.name_keys.get(id(match))
@@ -61,7 +62,8 @@ def _haystack(match: StudentMatch) -> str:
 def match_rows(matches: Sequence[StudentMatch]) -> MatchRows:
     """Order `matches` as the preview first lists them and make their sort and filter texts."""
     name_keys = {id(m): incoming_name(m).casefold() for m in matches}
-    keys = [accept_key(ACCEPTED_RANK if m.kind == "likely" else OTHER_RANK, name_keys[id(m)]) for m in matches]
+    first = {"possible": UNDECIDED_RANK, "likely": ACCEPTED_RANK}
+    keys = [accept_key(first.get(m.kind, OTHER_RANK), name_keys[id(m)]) for m in matches]
     ranked = sorted(range(len(matches)), key=keys.__getitem__)
     return MatchRows(
         matches=tuple(matches[i] for i in ranked),

@@ -11,6 +11,7 @@ import pytest
 
 from classhub_desktop.core.roster_import.model import ParseResult, RosterProblem, students_of, teachers_of
 from classhub_desktop.core.roster_import.oneroster import is_oneroster, parse_oneroster
+from classhub_desktop.core.roster_import.oneroster_fields import state_id_of, user_ids
 from tests.roster_files.builders import (
     bundle_member_texts,
     small_bundle_data,
@@ -54,8 +55,10 @@ def test_small_bundle_parses(tmp_path: Path, version: str, zipped: bool) -> None
     students = {s.sourced_id: s for s in students_of(bundle)}
     assert set(students) == {"stu-1", "stu-2", "stu-3"}
     ada = students["stu-1"]
-    assert (ada.first_name, ada.middle_name, ada.last_name, ada.grade, ada.state_id, ada.school_sourced_id) == (
-        "Ada", "Augusta", "Lovelace", "09", "S1001", "org-1")
+    assert (ada.first_name, ada.middle_name, ada.last_name, ada.grade, ada.school_sourced_id) == (
+        "Ada", "Augusta", "Lovelace", "09", "org-1")
+    # `identifier` is the SIS's own number (an alias), never the state id.
+    assert (ada.sis_number, ada.state_id) == ("S1001", None)
     assert (ada.guardian_name, ada.guardian_email, ada.guardian_phone) == ("Anne Byron", "anne@example.org",
                                                                             "+1 555 0100")
     assert students["stu-3"].active is False
@@ -258,6 +261,28 @@ def test_role_from_roles_csv_in_12(tmp_path: Path) -> None:
     assert result.bundle is not None
     ada = result.bundle.users[0]
     assert (ada.role, ada.org_sourced_ids, ada.identifier) == ("student", ("org-1", "org-d"), "S1001")
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_state_id_comes_from_typed_user_ids_not_from_identifier(tmp_path: Path, version: str) -> None:
+    data = small_bundle_data()
+    data.users[0]["userIds"] = "{LDAP:ada.l},{StateID:123456}"
+    data.users[1]["userIds"] = "{ state : 77-1 }"
+    data.users[2]["userIds"] = "{Fed:999}"  # not a state id
+    result = parse_oneroster(write_bundle_data(tmp_path / "b", data, version=version))
+    assert result.ok, [str(p) for p in result.problems]
+    assert result.bundle is not None
+    students = {s.sourced_id: s for s in students_of(result.bundle)}
+    assert (students["stu-1"].state_id, students["stu-1"].sis_number) == ("123456", "S1001")
+    assert (students["stu-2"].state_id, students["stu-2"].sis_number) == ("77-1", "S1002")
+    assert (students["stu-3"].state_id, students["stu-3"].sis_number) == (None, "S1003")
+
+
+def test_user_ids_parsing() -> None:
+    assert user_ids("{StateID:123},{LDAP:x:y}") == (("StateID", "123"), ("LDAP", "x:y"))
+    assert user_ids("") == () and user_ids("{StateID:}") == ()
+    assert state_id_of("{SSID:0042}") == "0042" and state_id_of("{Local:1}") is None
+    assert state_id_of("{State Student ID: 9 }") == "9"
 
 
 def test_problem_flood_is_capped(tmp_path: Path) -> None:

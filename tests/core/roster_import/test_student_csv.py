@@ -139,3 +139,18 @@ def test_empty_and_utf16_student_files(tmp_path: Path) -> None:
     header_only = write_student_csv(tmp_path / "h.csv", HEADERS, [])
     result = parse_student_csv(header_only, guess_mapping(HEADERS))
     assert not result.ok and "no student rows" in result.problems[0].reason
+
+
+def test_identifier_is_the_sis_number_not_the_state_id(tmp_path: Path) -> None:
+    headers = ["sourcedId", "givenName", "familyName", "identifier", "State ID"]
+    m = guess_mapping(headers)
+    assert (m["sis_number"], m["state_id"]) == ("identifier", "State ID")
+    only_identifier = guess_mapping(["Student ID", "First", "Last", "Identifier"])
+    assert (only_identifier["sis_number"], only_identifier["state_id"]) == ("Identifier", "")
+    path = write_student_csv(tmp_path / "s.csv", headers, [["S1", "Ada", "Lovelace", "20417", "CA-99"],
+                                                           ["S2", "Zoe", "Zed", "20418", ""]])
+    result = parse_student_csv(path, m)
+    assert result.ok and result.bundle is not None, result.problems
+    students = {s.sourced_id: s for s in students_of(result.bundle)}
+    assert (students["S1"].sis_number, students["S1"].state_id) == ("20417", "CA-99")
+    assert (students["S2"].sis_number, students["S2"].state_id) == ("20418", None)

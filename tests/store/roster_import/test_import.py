@@ -65,7 +65,13 @@ def test_small_bundle_is_created_then_reported_unchanged(fresh: tuple[str, Engin
     })
     ada = _one(conninfo, "SELECT row(first_name, middle_name, last_name, date_of_birth, grade, guardian_name,"
                          " guardian_email, state_id)::text FROM students WHERE sourced_id = 'stu-1'")
-    assert ada == "(Ada,Augusta,Lovelace,2011-12-10,09,\"Anne Byron\",anne@example.org,S1001)"
+    assert ada == "(Ada,Augusta,Lovelace,2011-12-10,09,\"Anne Byron\",anne@example.org,)"  # identifier: no state id
+    # OneRoster `identifier` is the SIS's number: recorded as an alias of the student (stu-3, disabled: not created)
+    with psycopg.connect(conninfo) as conn:
+        sis: dict[str, str] = dict(conn.execute(
+            "SELECT a.external_id, s.sourced_id FROM student_aliases a JOIN students s ON s.id = a.student_id"
+            " WHERE a.source = 'sis-number'").fetchall())
+    assert sis == {"S1001": "stu-1", "S1002": "stu-2"}
     assert _one(conninfo, "SELECT teacher_id IS NOT NULL FROM blocks WHERE sourced_id = 'cls-1'") is True
     audit = _one(conninfo, "SELECT details FROM audit_log WHERE id = %s AND action = 'roster.import'", result.audit_id)
     assert audit["counts"]["students"]["new"] == 2 and audit["source"] == str(bundle)
@@ -253,7 +259,8 @@ def _quoted(value: str) -> str:
 def test_preview_json_carries_counts_problems_and_matches(fresh: tuple[str, Engine], tmp_path: Path) -> None:
     _conninfo, engine = fresh
     payload = preview(engine, write_bundle_data(tmp_path / "b")).to_json()
-    assert payload["counts"]["students"] == {"new": 2, "updated": 0, "unchanged": 0, "deactivated": 0}
+    assert payload["counts"]["students"] == {"new": 2, "updated": 0, "unchanged": 0, "deactivated": 0, "possible": 0}
+    assert payload["possible"] == [] and payload["duplicate_groups"] == []
     assert {m["sourced_id"] for m in payload["matches"]} == {"stu-1", "stu-2", "stu-3"}
     assert all(set(m) >= {"kind", "existing_id", "score"} for m in payload["matches"])
     assert json.loads(json.dumps(payload)) == payload  # plain JSON data

@@ -37,6 +37,7 @@ from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
 from tests.conftest import PgServer, open_test_workspace
 from tests.roster_files.builders import small_bundle_data, write_bundle, write_bundle_data, write_student_csv
+from tests.store.roster_import.possible_support import aliases, record_old_sis_numbers, returning_students
 from tests.ui.conftest import OP_TIMEOUT_MS, finish_ui_test
 
 TABLES = (
@@ -249,7 +250,7 @@ def test_likely_matches_can_be_rejected_and_a_rejected_one_becomes_a_new_student
     assert f"{len(likely)} of {len(likely)} likely" in dialog.decisions_label.text()
 
     # filter: only the likely ones, sorted first; every one accepted by default
-    dialog.kind_combo.setCurrentIndex(1)
+    dialog.kind_combo.setCurrentIndex(dialog.kind_combo.findData("likely"))
     assert {m.incoming.sourced_id for m in dialog.visible_matches()} == set(likely)
     model = dialog.matches_model
     assert all(model.is_accepted(r) for r, m in enumerate(model.matches) if m.kind == "likely")
@@ -379,6 +380,74 @@ def test_warnings_are_listed_but_do_not_block_apply(
     after = row_counts(db.conninfo)
     assert after["students"] - before["students"] == result.counts["students"].new == kinds.count("new")
     assert after["audit_log"] == before["audit_log"] + 1
+
+
+def test_possible_matches_come_first_and_block_apply_until_each_is_decided(
+    qtbot: Any,
+    page: QWidget,
+    runner: TaskRunner,
+    seeded_session: tuple[Workspace, SeededDatabase],
+    tmp_path: Path,
+) -> None:
+    """A new SIS sends existing students under new ids and SIS numbers: those with another SIS number
+    recorded are possible matches, listed first; Apply waits until each has Match or Create as new."""
+    session, db = seeded_session
+    back = returning_students(db.conninfo, db.truth, 6)
+    record_old_sis_numbers(db.conninfo, back)  # 3 of them: another SIS number recorded
+    path = write_bundle(tmp_path / "new-sis", students=5, teachers=2, classes=4, existing=back, seed=8)
+    before = row_counts(db.conninfo)
+    flow = ImportFlow(page, session, runner, path)
+    dialog = open_preview(qtbot, flow)
+    possible = [m for m in dialog.preview.matches if m.kind == "possible"]
+    assert len(possible) >= 3 and dialog.preview.counts["students"].new == 5
+    n = len(possible)
+    assert dialog.banner.isVisibleTo(dialog)
+    assert dialog.possible_title.text() == f"Needs your decision: {n} possible matches"
+    assert f"{n} possible matches that need your decision" in dialog.summary_label.text()
+    assert not dialog.apply_button.isEnabled()
+    assert f"Decide the {n} possible matches first" in dialog.block_label.text()
+    shown = dialog.visible_matches()
+    assert {m.incoming.sourced_id for m in shown[:n]} == {m.incoming.sourced_id for m in possible}  # listed first
+    model = dialog.matches_model
+    first = shown[0]
+    assert dialog.select_match(first.incoming.sourced_id)
+    assert "needs your decision" in dialog.detail_title.text() and f"#{first.existing_id}" in dialog.detail_title.text()
+    assert "another SIS number" in dialog.evidence_label.text()
+    assert dialog.match_button.isVisibleTo(dialog) and dialog.match_button.text() == f"Match to #{first.existing_id}"
+    undecided = model.data(model.index(0, MatchesModel.ACCEPT), Qt.ItemDataRole.CheckStateRole)
+    assert undecided == Qt.CheckState.PartiallyChecked
+    assert model.text(0, MatchesModel.ACCEPT) == "Decide"
+    dialog.resize(1180, 760)
+    shot(dialog, "import_preview_possible.png")
+    if os.environ.get("CLASSHUB_PREVIEW_PNG"):
+        QApplication.processEvents()
+        dialog.grab().save(os.environ["CLASSHUB_PREVIEW_PNG"])
+
+    dialog.match_button.click()  # this one: the same student
+    assert dialog.possible_decisions() == {first.incoming.sourced_id: "match"}
+    assert "decided: Match" in dialog.detail_title.text() and not dialog.apply_button.isEnabled()
+    assert dialog.select_match(shown[1].incoming.sourced_id)
+    space = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ")
+    QApplication.sendEvent(dialog.matches_view, space)  # undecided -> Match
+    QApplication.sendEvent(dialog.matches_view, space)  # Match -> New
+    assert dialog.possible_decisions()[shown[1].incoming.sourced_id] == "new"
+    dialog.new_all_button.click()
+    assert set(dialog.possible_decisions().values()) == {"new"} and dialog.apply_button.isEnabled()
+    dialog.match_all_button.click()
+    assert dialog.possible_decisions() == {m.incoming.sourced_id: "match" for m in possible}
+    assert dialog.apply_button.isEnabled() and not dialog.block_label.isVisibleTo(dialog)
+    assert dialog.possible_title.text() == f"{n} possible matches decided: {n} matched, 0 created as new"
+
+    with (
+        qtbot.waitSignal(flow.sig_applied, timeout=OP_TIMEOUT_MS),
+        qtbot.waitSignal(flow.sig_message_shown, timeout=OP_TIMEOUT_MS) as message,
+    ):
+        dialog.apply_button.click()
+    close_message(qtbot, message)
+    after = row_counts(db.conninfo)
+    assert after["students"] == before["students"] + 5  # the generated ones only
+    oneroster = aliases(db.conninfo, "oneroster")
+    assert all(oneroster[e["sourced_id"]] == e["id"] for e in back)
 
 
 # --- problems block Apply --------------------------------------------------------------------------
