@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from classhub_desktop.core.roster_import.model import IncomingStudent, RosterBundle
+from classhub_desktop.core.roster_import.model import IncomingStudent, RosterBundle, UserRecord
 from classhub_desktop.core.roster_import.student_csv import FIELD_KEYS
 
 _ORGS = ("sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId")
@@ -67,6 +67,12 @@ def _join(values: Sequence[str]) -> str:
     return ",".join(values)
 
 
+def _user_ids(user: UserRecord) -> str | None:
+    """The typed identifiers of `userIds`: the state id as `{StateID:…}` (an import reads it back as the
+    state id; `identifier` carries the SIS number)."""
+    return f"{{StateID:{user.state_id}}}" if user.state_id else None
+
+
 def oneroster_members(bundle: RosterBundle) -> dict[str, bytes]:
     """The members of the OneRoster 1.1 bundle for `bundle`, manifest first."""
     m: dict[str, bytes] = {
@@ -86,7 +92,7 @@ def oneroster_members(bundle: RosterBundle) -> dict[str, bytes]:
              c.school_sourced_id, _join(c.term_sourced_ids), None, None, c.periods) for c in bundle.classes
         )),
         "users.csv": _csv(_USERS, (
-            (u.sourced_id, u.status, None, u.enabled, _join(u.org_sourced_ids), u.role, u.username, None,
+            (u.sourced_id, u.status, None, u.enabled, _join(u.org_sourced_ids), u.role, u.username, _user_ids(u),
              u.given_name, u.family_name, u.middle_name, u.identifier, u.email, u.sms, u.phone,
              _join(u.agent_sourced_ids), _join(u.grades), None, u.preferred_name) for u in bundle.users
         )),

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.core.roster.export import write_oneroster, write_students_csv
 from classhub_desktop.core.roster_import.model import (
+    SIS_NUMBER_SOURCE,
     AcademicSessionRecord,
     ClassRecord,
     CourseRecord,
@@ -43,8 +44,8 @@ def _student_sid(sourced_id: str | None, student_id: int) -> str:
     return sourced_id or f"classhub-student-{student_id}"
 
 
-def _rows(conn: Connection, sql: str, cancel: CancelToken) -> Iterator[Any]:
-    result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(text(sql))
+def _rows(conn: Connection, sql: str, cancel: CancelToken, params: dict[str, Any] | None = None) -> Iterator[Any]:
+    result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(text(sql), params or {})
     for n, row in enumerate(result):
         if n % _FETCH == 0:
             cancel.raise_if_cancelled()
@@ -65,12 +66,15 @@ def _users(conn: Connection, cancel: CancelToken) -> list[UserRecord]:
         conn,
         "SELECT st.id, st.sourced_id, sc.sourced_id, st.first_name, st.middle_name, st.last_name, st.preferred_name,"
         " st.state_id, st.email, st.grade, st.date_of_birth, st.guardian_name, st.guardian_email, st.guardian_phone,"
-        " st.status FROM students st LEFT JOIN schools sc ON sc.id = st.school_id"
+        " st.status, (SELECT sa.external_id FROM student_aliases sa WHERE sa.student_id = st.id"
+        "  AND sa.source = :sis_source ORDER BY sa.id DESC LIMIT 1)"
+        " FROM students st LEFT JOIN schools sc ON sc.id = st.school_id"
         " WHERE st.status IN ('active', 'inactive') ORDER BY st.id",
         cancel,
+        {"sis_source": SIS_NUMBER_SOURCE},
     ):
         (sid_, sourced, school, first, middle, last, preferred, state, email, grade, born, gname, gmail, gphone,
-         status) = row  # fmt: skip
+         status, sis_number) = row  # fmt: skip
         sid = _student_sid(sourced, int(sid_))
         orgs = (school,) if school else ()
         agents: tuple[str, ...] = ()
@@ -81,7 +85,8 @@ def _users(conn: Connection, cancel: CancelToken) -> list[UserRecord]:
             users.append(UserRecord(gid, "active", True, "guardian", None, " ".join(parts[:-1]), parts[-1], None,
                                     None, None, gmail, None, gphone, orgs, (sid,), (), None, 0))  # fmt: skip
         users.append(UserRecord(sid, "active", status == "active", "student", None, first, last, middle, preferred,
-                                state, email, None, None, orgs, agents, (grade,) if grade else (), born, 0))
+                                sis_number, email, None, None, orgs, agents, (grade,) if grade else (), born, 0,
+                                state_id=state))
     return users
 
 

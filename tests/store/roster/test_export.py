@@ -11,7 +11,9 @@ from sqlalchemy import Engine
 
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 from classhub_desktop.store.engine import make_engine
+from classhub_desktop.core.roster_import.model import SIS_NUMBER_SOURCE
 from classhub_desktop.store.roster.export import export_roster, load_roster_bundle
+from classhub_desktop.store.roster_import.operations import load_file
 from tests.api_support import SeededDatabase
 from tests.roster_import_support import fingerprint, preview
 
@@ -69,3 +71,31 @@ def test_cancelled_export_raises(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(CancelledError):
         export_roster(engine, tmp_path / "x.zip", "oneroster", progress=Progress(listener), cancel=cancel)
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_oneroster_export_keeps_state_ids_and_sis_numbers_apart(
+    engine: Engine, seeded_db: SeededDatabase, tmp_path: Path
+) -> None:
+    """The state id travels as `userIds {StateID:…}` and `identifier` carries the SIS number alias, so a
+    re-import reads each back as what it is (an import takes `identifier` for the SIS number)."""
+    with psycopg.connect(seeded_db.conninfo) as conn:
+        student_id, sourced, state = conn.execute(
+            "SELECT id, sourced_id, state_id FROM students WHERE status = 'active' AND state_id IS NOT NULL"
+            " AND sourced_id IS NOT NULL ORDER BY id LIMIT 1"
+        ).fetchone() or (None, None, None)
+        assert student_id is not None
+        conn.execute(
+            "INSERT INTO student_aliases (student_id, source, external_id) VALUES (%s, %s, %s)",
+            (student_id, SIS_NUMBER_SOURCE, "SIS-EXPORT-42"),
+        )
+    try:
+        path = tmp_path / "bundle"
+        export_roster(engine, path, "oneroster", progress=Progress(), cancel=CancelToken())
+        parsed = load_file(path)
+        assert parsed.bundle is not None, parsed.problems
+        users = {u.sourced_id: u for u in parsed.bundle.users}
+        assert users[sourced].state_id == state
+        assert users[sourced].identifier == "SIS-EXPORT-42"
+    finally:
+        with psycopg.connect(seeded_db.conninfo) as conn:
+            conn.execute("DELETE FROM student_aliases WHERE external_id = 'SIS-EXPORT-42'")
