@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
-from classhub_desktop.store.engine import make_engine
 from classhub_desktop.core.roster_import.model import SIS_NUMBER_SOURCE
+from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.roster.export import export_roster, load_roster_bundle
 from classhub_desktop.store.roster_import.operations import load_file
 from tests.api_support import SeededDatabase
@@ -47,8 +47,9 @@ def test_export_then_import_reports_everything_unchanged(
 ) -> None:
     before = fingerprint(seeded_db.conninfo)
     path = tmp_path / target
-    files = export_roster(engine, path, "csv" if target.endswith(".csv") else "oneroster",
-                          progress=Progress(), cancel=CancelToken())
+    files = export_roster(
+        engine, path, "csv" if target.endswith(".csv") else "oneroster", progress=Progress(), cancel=CancelToken()
+    )
     assert path.exists() and all(n >= 0 for n in files.values())
     prev = preview(engine, path)
     assert not prev.has_errors, [str(p) for p in prev.problems][:10]
