@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from classhub_desktop.core.duplicates.fields import ScoringContext
+from classhub_desktop.core.merge import relation
 from classhub_desktop.core.progress import CancelToken
 from classhub_desktop.core.roster_import.model import (
     EnrollmentRecord,
@@ -36,6 +37,24 @@ from classhub_desktop.store.roster_import.students import (
 )
 
 CANCEL_EVERY = 5000  # planned students / enrollments between two cancel checks (a few ms of work each)
+# A student matched by likeness, or through an alias (another source's record linked to it), keeps its own
+# name, birth date and state id where the file's value is only a slip of it (a typo, a short form, an
+# initial): a default never writes a misspelling into the kept record (core/merge.py: `relation`, the
+# merge's rule). Only the student's own record (its sourced id) changes them.
+FUZZY_KINDS = frozenset({"likely", "possible", "alias"})
+KEPT_ON_FUZZY_MATCH = frozenset({"first_name", "middle_name", "last_name", "preferred_name", "date_of_birth",
+                                 "state_id"})  # fmt: skip
+
+
+def _kept_note(student: Any, field: str, old: Any, new: Any, words: str, existing_id: int) -> RosterProblem:
+    label_ = field.replace("_", " ")
+    return RosterProblem(
+        student.file, student.line, field,
+        f"{student.sourced_id}: kept the {label_} '{old}' of #{existing_id}: the file's '{new}' looks like a slip "
+        f"of it ({words or 'nearly the same'}; matched by likeness or an alias, not by its own id). "
+        "Edit the student if the file is right.",
+        "warning",
+    )  # fmt: skip
 _fields = operator.attrgetter(*STUDENT_FIELDS)  # a record's or an incoming student's own fields, as a tuple
 
 
@@ -85,6 +104,11 @@ def plan_students(
         if olds != news:  # most students of a routine import: nothing of their own changed
             for name, old, new in zip(STUDENT_FIELDS, olds, news, strict=True):
                 if old != new and differs(old, new):
+                    if match.kind in FUZZY_KINDS and name in KEPT_ON_FUZZY_MATCH and old:
+                        slip, words = relation(name, old, new)
+                        if slip in ("typo", "short"):
+                            plan.problems.append(_kept_note(student, name, old, new, words, rec.id))
+                            continue
                     changes[name] = (old, new)
                     final[name] = new
         old_school = school_sid.get(rec.school_id) if rec.school_id is not None else None
