@@ -1,15 +1,17 @@
-"""Per-field comparison of two student records: each field adds a log2 likelihood ratio (its weight).
+"""Weigh and explain a pair's comparison levels: each comparison adds its level's weight, log2(m / u).
 
-A weight is log2(m / u): how often a field looks like this for two records of ONE child (m) against
-two different children (u). u comes from the roster where it can (how many students carry this
-name, postal code or city; how often two students share a birth date; a state id or a guardian's
-phone belongs to one child or one family out of `total`), so a common name counts less and a large
-roster asks for more evidence. A missing value is neutral (weight 0).
+A pair's levels (core/duplicates/levels.py) are weighed with the context's parameters
+(core/duplicates/parameters.py: m and u of every level, defaults or estimated from the roster by
+core/duplicates/em.py). Agreement on a name counts by that name's frequency in the roster (a common
+name counts less), a missing or incomparable value is neutral (weight 0), the household fields
+(guardian phone, e-mail, name, address, postal code, city) count once, as one comparison, and
+within a shared household the surname is weighed against brothers and sisters, who share it. Two
+records active in the same class block at the same time count against a match (`SAME_BLOCK_WEIGHT`), but do
+not forbid it: an import that re-created a student enrols the new record in the same classes as the old one
+(56 of the 3,321 true duplicate pairs of the 100,000-student sandbox are enrolled so).
 
-Household fields (guardian phone, e-mail, name, address) agree for brothers and sisters too: the
-strongest counts, the others add little, and when the household agrees the surname says almost
-nothing more (siblings share it), so the child's own fields (first name, birth date, state id)
-decide. Two records active in the same class block at the same time are two children.
+The summed weight is the log2 Bayes factor of the pair; with the prior odds of a duplicate
+(`ScoringContext.match_weight`) it gives the match probability (core/duplicates/scoring.py).
 """
 
 from __future__ import annotations
@@ -17,109 +19,107 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from datetime import date
 from types import MappingProxyType
 from typing import Any
 
-from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
-
+from classhub_desktop.core.duplicates.levels import (
+    DOB,
+    EMAIL,
+    FIRST,
+    GRADE,
+    H_AREA,
+    H_NEAR,
+    H_OTHER_AREA,
+    H_PARTLY,
+    H_SHARED,
+    H_SIMILAR,
+    H_STREET,
+    HOUSEHOLD,
+    LAST,
+    LEVEL_NAMES,
+    MIDDLE,
+    NULL,
+    SHARED_HOUSEHOLD,
+    STATE_ID,
+    Cheap,
+    HouseholdItem,
+    Levels,
+    NameParts,
+    Prepared,
+    dob_compare,
+    dob_relation,
+    finish,
+    household,
+)
 from classhub_desktop.core.duplicates.model import FieldEvidence, StudentRecord
-from classhub_desktop.core.duplicates.names import NameMatch, compare_names
-from classhub_desktop.core.duplicates.text import address_key, compact, email_key, fold, grade_number, id_key, phone_key
+from classhub_desktop.core.duplicates.names import NameMatch
+from classhub_desktop.core.duplicates.parameters import (
+    AVERAGE_AREA,
+    AVERAGE_FIRST_NAME,
+    AVERAGE_LAST_NAME,
+    BOUNDS,
+    TF_PSEUDO_STUDENTS,
+    Parameters,
+    bits,
+    default_parameters,
+    weights_of,
+)
+
+__all__ = [
+    "EXCLUDED_STATUSES",
+    "PRIOR_BITS",
+    "PRIOR_BITS_RANGE",
+    "SAME_BLOCK_WEIGHT",
+    "SURE_MATCH_BITS",
+    "Explainer",
+    "Prepared",
+    "ScoringContext",
+    "base_weight",
+    "cheap_weight",
+    "dob_relation",
+    "evaluate",
+    "names_bound",
+    "prior_bits_for",
+    "weigh",
+]
 
 # The match threshold is log2(roster size) + prior bits, where 2^-bits ~ 2 x duplicate pairs per
-# student: 3 bits ~ 6 % of students duplicated. A scan estimates it from the roster (`prior_bits_for`).
+# student: 3 bits ~ 6 % of students duplicated. The EM estimate (core/duplicates/em.py) sets it from
+# the roster; `prior_bits_for` is the rough estimate from the sure duplicates alone.
 PRIOR_BITS = 3.0
-PRIOR_BITS_RANGE = (0.0, 6.0)
+PRIOR_BITS_RANGE = (0.0, 6.0)  # of the rough estimate; the EM estimate may go from -1 to 14
 SURE_MATCH_BITS = 8.0  # weight above log2(roster size) that counts as a sure duplicate when estimating
-NEVER_WEIGHT = -100.0  # both active in the same block at the same time: overrides everything
-FAMILY_SIZE = 4.0  # records sharing a guardian phone or e-mail, typically (siblings and duplicates)
-DEFAULT_DOB_COLLISION = 1 / 4000  # chance two students share a birth date (about 11 birth years)
-
-_STRONG = frozenset({NameMatch.EXACT, NameMatch.TYPO, NameMatch.TOKEN, NameMatch.NICKNAME})
-_GIVEN_NEAR = {
-    NameMatch.NICKNAME: 4.0, NameMatch.SHORT_FORM: 2.5, NameMatch.PHONETIC: 1.5, NameMatch.INITIAL: 0.5,
-    NameMatch.SIMILAR: 0.5, NameMatch.DIFFERENT: -4.5, NameMatch.MISSING: 0.0,
-}  # fmt: skip
-_SURNAME_NEAR = {
-    NameMatch.NICKNAME: 2.0, NameMatch.SHORT_FORM: 1.5, NameMatch.PHONETIC: 2.0, NameMatch.INITIAL: 0.5,
-    NameMatch.SIMILAR: 0.0, NameMatch.DIFFERENT: -5.0, NameMatch.MISSING: 0.0,
-}  # fmt: skip
-# Within one household the surname is shared by siblings: it tells little either way.
-_SURNAME_IN_HOUSEHOLD = {
-    NameMatch.EXACT: 1.0, NameMatch.TOKEN: 0.5, NameMatch.TYPO: 0.5, NameMatch.PHONETIC: 0.0,
-    NameMatch.NICKNAME: 0.0, NameMatch.SHORT_FORM: 0.0, NameMatch.INITIAL: 0.0, NameMatch.SIMILAR: 0.0,
-    NameMatch.DIFFERENT: -3.0, NameMatch.MISSING: 0.0,
-}  # fmt: skip
-_MATCH_TEXT = {
-    NameMatch.EXACT: "same", NameMatch.NICKNAME: "nickname", NameMatch.TOKEN: "one contains the other",
-    NameMatch.TYPO: "typo", NameMatch.SHORT_FORM: "short form", NameMatch.PHONETIC: "sounds alike",
-    NameMatch.INITIAL: "initial only", NameMatch.SIMILAR: "somewhat similar", NameMatch.DIFFERENT: "different",
-    NameMatch.MISSING: "missing",
-}  # fmt: skip
-_SWAP_PENALTY = 0.5
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return low if value < low else high if value > high else value
-
-
-class Prepared:
-    """A record's comparable forms, computed once per record and scan."""
-
-    __slots__ = (
-        "address", "address_first", "address_street", "city", "dob", "dob_text", "email", "first", "gemail",
-        "gname", "gname_words", "gphone", "grade", "last", "middle", "postal", "preferred", "record", "sid",
-    )  # fmt: skip
-
-    def __init__(self, record: StudentRecord) -> None:
-        self.record = record
-        self.first = fold(record.first_name)
-        self.last = fold(record.last_name)
-        self.middle = fold(record.middle_name)
-        self.preferred = fold(record.preferred_name)
-        self.dob = record.date_of_birth
-        self.dob_text = record.date_of_birth.strftime("%Y%m%d") if record.date_of_birth else ""
-        self.sid = id_key(record.state_id)
-        self.email = email_key(record.email)
-        self.gphone = phone_key(record.guardian_phone)
-        self.gemail = email_key(record.guardian_email)
-        self.gname = fold(record.guardian_name)
-        self.address = address_key(record.address_line)
-        self.address_first = self.address.split(" ", 1)[0]  # the house number, usually
-        self.address_street = any(ch.isalpha() for ch in self.address)  # "16" alone is no address
-        self.gname_words = frozenset(self.gname.split())
-        self.postal = id_key(record.postal_code)
-        self.city = fold(record.city)
-        self.grade = grade_number(record.grade)
+SAME_BLOCK_WEIGHT = -3.0  # both active in the same block at the same time: evidence against, not a veto
+SWAP_PENALTY = 1.0  # names compared crosswise: two readings were tried, one bit for the choice
+EXCLUDED_STATUSES = ("demo", "merged")  # never candidates
 
 
 class _Memo:
-    """What a context computes on demand: each record's comparable forms and each name's weight. They
-    depend only on the records and the roster statistics, so the copies a context makes of itself
-    (`with_prior_bits`, `with_pair_evidence`) share them; no score depends on whether they are filled."""
+    """What a context computes on demand: each record's comparable forms and each pair's levels. They
+    depend only on the records and the roster counts, so the copies a context makes of itself share
+    them; no score depends on whether they are filled."""
 
-    __slots__ = ("name_weights", "prepared")
+    __slots__ = ("levels", "prepared")
 
     def __init__(self) -> None:
         self.prepared: dict[int, Prepared] = {}
-        self.name_weights: dict[str, float] = {}
+        self.levels: dict[tuple[int, int], tuple[Prepared, Prepared, Levels]] = {}
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class ScoringContext:
-    """What a pair's score needs beyond the two records: roster statistics, school overlaps, passes.
+    """What a pair's score needs beyond the two records: roster statistics, parameters, school overlaps.
 
-    An immutable value: a scan builds it from the roster, then derives new contexts with the prior
-    it estimated (`with_prior_bits`) and with the school evidence and blocking passes of the pairs
-    it kept (`with_pair_evidence`); nothing changes a context once made. The mappings are copied
-    into read-only views, so a caller's dict changed later does not change a context either.
+    An immutable value: a scan builds it from the roster, then derives new contexts with the parameters
+    and prior it estimated (`with_parameters`, `with_prior_bits`) and with the school evidence and
+    blocking passes of the pairs it kept (`with_pair_evidence`); nothing changes a context once made.
+    The mappings are copied into read-only views, so a caller's dict changed later does not change it.
 
     `total`: students in the roster (demo and merged left out). `first_names`, `last_names`,
     `postal_codes`, `cities`: how many students carry each value (folded with `fold`, postal codes
     with `id_key`). `dob_collision`: the chance that two students share a birth date.
-    `prior_bits`: the prior odds of a duplicate (`prior_bits_for`).
+    `prior_bits`: the prior odds of a duplicate (see PRIOR_BITS). `parameters`: m and u of every
+    comparison level (None: the defaults for this roster size).
     `concurrent`: (a, b), a < b -> the class block both were active in at the same time.
     `blocked_by`: (a, b) -> the blocking passes that proposed the pair (carried into results).
     """
@@ -131,15 +131,21 @@ class ScoringContext:
     cities: Mapping[str, int] = dataclasses.field(default_factory=dict)
     dob_collision: float = 0.0
     prior_bits: float = PRIOR_BITS
+    parameters: Parameters | None = None
     concurrent: Mapping[tuple[int, int], str] = dataclasses.field(default_factory=dict)
     blocked_by: Mapping[tuple[int, int], tuple[str, ...]] = dataclasses.field(default_factory=dict)
     # Derived from the fields above in __post_init__.
     log2_total: float = dataclasses.field(init=False)
-    unique_weight: float = dataclasses.field(init=False)  # a value one child has (state id)
-    household_weight: float = dataclasses.field(init=False)
-    dob_weight: float = dataclasses.field(init=False)
-    dob_weights: Mapping[str, float] = dataclasses.field(init=False)
+    model: Parameters = dataclasses.field(init=False)  # `parameters` or the defaults
+    weights: tuple[tuple[float, ...], ...] = dataclasses.field(init=False)  # of every level
+    surname_household: tuple[float, ...] = dataclasses.field(init=False)  # surname levels, one household
     _n: int = dataclasses.field(init=False, repr=False)
+    _bound_first: float = dataclasses.field(init=False, repr=False)  # the most a non-exact first name gives
+    _bound_last: float = dataclasses.field(init=False, repr=False)
+    _bound_last_household: float = dataclasses.field(init=False, repr=False)
+    _bound_middle: float = dataclasses.field(init=False, repr=False)
+    _tf: tuple[dict[str, float], dict[str, float], dict[str, float]] = dataclasses.field(init=False, repr=False)
+    _base: dict[tuple[int, ...], float] = dataclasses.field(init=False, repr=False)
     _memo: _Memo = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -152,11 +158,17 @@ class ScoringContext:
         n = max(self.total, 2)
         put("_n", n)
         put("log2_total", math.log2(n))
-        put("unique_weight", _clamp(math.log2(0.95 * n), 6.0, 17.0))
-        put("household_weight", _clamp(math.log2(0.9 * n / FAMILY_SIZE), 4.0, 15.0))
-        collision = self.dob_collision if self.dob_collision > 0 else DEFAULT_DOB_COLLISION
-        put("dob_weight", _clamp(math.log2(0.9 / collision), 6.0, 16.0))
-        put("dob_weights", MappingProxyType(dob_weights(self.dob_weight)))
+        model = self.parameters or default_parameters(self.total, self.dob_collision)
+        put("model", model)
+        table, surname_household = weights_of(model)
+        put("weights", table)
+        put("surname_household", surname_household)
+        put("_bound_first", max(table[FIRST][1:]))
+        put("_bound_last", max(table[LAST][1:]))
+        put("_bound_last_household", max(surname_household))
+        put("_bound_middle", max(0.0, *table[MIDDLE]))
+        put("_tf", ({}, {}, {}))  # exact agreement on a first name, a last name, an area
+        put("_base", {})
         put("_memo", _Memo())
 
     def _derived(self, **changes: Any) -> ScoringContext:
@@ -169,6 +181,10 @@ class ScoringContext:
         """This context with other prior odds of a duplicate."""
         return self._derived(prior_bits=prior_bits)
 
+    def with_parameters(self, parameters: Parameters, prior_bits: float) -> ScoringContext:
+        """This context with estimated m / u probabilities and prior (core/duplicates/em.py)."""
+        return self._derived(parameters=parameters, prior_bits=prior_bits)
+
     def with_pair_evidence(
         self,
         concurrent: Mapping[tuple[int, int], str],
@@ -178,8 +194,13 @@ class ScoringContext:
         return self._derived(concurrent=concurrent, blocked_by=blocked_by)
 
     @property
+    def estimated(self) -> bool:
+        """True when the parameters were estimated from the roster (EM)."""
+        return self.model.estimated
+
+    @property
     def match_weight(self) -> float:
-        """The summed weight at which a pair scores 0.5."""
+        """The summed weight at which a pair scores 0.5 (minus the log2 prior odds of a duplicate)."""
         return self.log2_total + self.prior_bits
 
     def prepared(self, record: StudentRecord) -> Prepared:
@@ -189,23 +210,47 @@ class ScoringContext:
             cached = cache[record.id] = Prepared(record)
         return cached
 
-    def name_weight(self, value: str) -> float:
-        """Agreement on this (folded) name: log2(m / u), u = the share of students carrying it."""
-        cache = self._memo.name_weights
+    def levels_of(self, a: Prepared, b: Prepared) -> Levels | None:
+        """The pair's comparison vector when it was computed before (by the estimate), else None."""
+        found = self._memo.levels.get((a.record.id, b.record.id))
+        if found is None or found[0] is not a or found[1] is not b:
+            return None
+        return found[2]
+
+    def keep_levels(self, a: Prepared, b: Prepared, levels: Levels) -> None:
+        """Remember a pair's comparison vector (a.record.id < b.record.id)."""
+        self._memo.levels[(a.record.id, b.record.id)] = (a, b, levels)
+
+    def _frequency(self, which: int, value: str) -> float:
+        """The share of students carrying `value` (a name or an area), blended with an average one's."""
+        if which in (FIRST, LAST):
+            count = max(self.first_names.get(value, 0), self.last_names.get(value, 0))
+            average = AVERAGE_FIRST_NAME if which == FIRST else AVERAGE_LAST_NAME
+        else:
+            counts = self.postal_codes if value[:1] == "p" else self.cities
+            count = counts.get(value[1:], 0)
+            average = AVERAGE_AREA
+        return (count + TF_PSEUDO_STUDENTS * average) / (self.total + TF_PSEUDO_STUDENTS)
+
+    def value_weight(self, which: int, value: str) -> float:
+        """Exact agreement on this value (a folded name, or "p"/"c" + an area): log2(m / its frequency)."""
+        cache = self._tf[0 if which == FIRST else 1 if which == LAST else 2]
         weight = cache.get(value)
         if weight is None:
-            count = max(self.first_names.get(value, 0), self.last_names.get(value, 0), 2)
-            weight = cache[value] = _clamp(math.log2(0.95 * self._n / count), 1.5, 13.0)
+            level = 0 if which != HOUSEHOLD else H_AREA
+            m = self.model.m[which][level]
+            weight = cache[value] = bits(m, self._frequency(which, value), BOUNDS[which][level])
         return weight
 
-    def value_weight(self, counts: Mapping[str, int], value: str, high: float) -> float:
-        return _clamp(math.log2(0.9 * self._n / max(counts.get(value, 0), 2)), 0.5, high)
+    def name_weight(self, value: str) -> float:
+        """Agreement on this (folded) first name: log2(m / the share of students carrying it)."""
+        return self.value_weight(FIRST, value)
 
 
 def prior_bits_for(total: int, sure_matches: int) -> float:
     """Prior bits from the roster itself: duplicates are as frequent as the sure ones found."""
     estimate = math.log2(max(total, 2) / (2 * max(sure_matches, 1)))
-    return _clamp(estimate, *PRIOR_BITS_RANGE)
+    return min(max(estimate, PRIOR_BITS_RANGE[0]), PRIOR_BITS_RANGE[1])
 
 
 class Explainer:
@@ -224,302 +269,103 @@ class Explainer:
             self.evidence.append(FieldEvidence(field, similarity, round(weight, 2), text))
 
 
-def _show(value: str | None) -> str:
-    return (value or "").strip() or "—"
+SHOWN_CHARACTERS = 60  # a value longer than this is cut in an explanation
 
 
-# --- names --------------------------------------------------------------------------------------------------
+def _show(value: object) -> str:
+    text = (value if isinstance(value, str) else "" if value is None else str(value)).strip() or "—"
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
 
 
-def _name(ctx: ScoringContext, x: str, y: str, *, given: bool, household: bool) -> tuple[str, float, float]:
-    """(match, similarity, weight) of two folded names."""
-    match, sim = compare_names(x, y, given=given)
-    if not given and household:
-        return match, sim, _SURNAME_IN_HOUSEHOLD[match]
-    if match is NameMatch.EXACT:
-        return match, sim, ctx.name_weight(x)
-    if match is NameMatch.TYPO or match is NameMatch.TOKEN:
-        # u of "one edit away" grows as names get shorter ("diya" / "riya", "jan" / "jen").
-        rarer = max(ctx.name_weight(x), ctx.name_weight(y))
-        shorter = min(len(x), len(y))
-        loss = 2.0 if match is NameMatch.TOKEN else 6.0 if shorter <= 4 else 4.5 if shorter <= 6 else 3.5
-        return match, sim, max(1.5, rarer - loss)
-    weight = (_GIVEN_NEAR if given else _SURNAME_NEAR)[match]
-    if weight > 0:  # a nickname of a very common name says less too
-        weight = min(weight, max(ctx.name_weight(x), ctx.name_weight(y)))
-    return match, sim, weight
+# --- weights -------------------------------------------------------------------------------------------------
 
 
-def _goes_by(ctx: ScoringContext, a: Prepared, b: Prepared, household: bool) -> tuple[float, str] | None:
-    """A first name that is the other record's preferred or middle name ("goes by"), best first.
-    Within one household a middle name does not count: families give a child's name to a sibling
-    as a middle name."""
-    best: tuple[float, str] | None = None
-    options = [
-        (a.preferred, b.first, "preferred name", "first name", 4.0),
-        (a.first, b.preferred, "first name", "preferred name", 4.0),
-        (a.preferred, b.preferred, "preferred name", "preferred name", 4.0),
-    ]
-    if not household:
-        options += [
-            (a.middle, b.first, "middle name", "first name", 2.0),
-            (a.first, b.middle, "first name", "middle name", 2.0),
-        ]
-    for x, y, what_x, what_y, cap in options:
-        if x and y and compare_names(x, y, given=True)[0] in (NameMatch.EXACT, NameMatch.NICKNAME):
-            weight = min(cap, ctx.name_weight(x))
-            if best is None or weight > best[0]:
-                best = (weight, f"the {what_x} of one is the {what_y} of the other")
-    return best
+def _household_weight(ctx: ScoringContext, level: int, area: str) -> float:
+    if level == H_AREA:
+        return ctx.value_weight(HOUSEHOLD, area)
+    return ctx.weights[HOUSEHOLD][level]
 
 
-def names(ctx: ScoringContext, a: Prepared, b: Prepared, household: bool, out: Explainer) -> tuple[str, str]:
-    """First and last names, as written or swapped; returns the (first, last) name matches used."""
-    g_match, g_sim, g_weight = _name(ctx, a.first, b.first, given=True, household=household)
-    s_match, s_sim, s_weight = _name(ctx, a.last, b.last, given=False, household=household)
-    goes_by = None
-    if g_match is not NameMatch.EXACT and (a.preferred or b.preferred or a.middle or b.middle):
-        goes_by = _goes_by(ctx, a, b, household)
-        if goes_by is not None and goes_by[0] > g_weight:
-            g_weight = goes_by[0]
-        else:
-            goes_by = None
-    if not (g_match in _STRONG and s_match in _STRONG) and a.first and a.last and b.first and b.last:
-        x_match, x_sim, x_weight = _name(ctx, a.first, b.last, given=True, household=False)
-        y_match, y_sim, y_weight = _name(ctx, a.last, b.first, given=False, household=household)
-        if x_weight + y_weight - _SWAP_PENALTY > g_weight + s_weight + 1.0:
-            ra, rb = a.record, b.record
-            half = _SWAP_PENALTY / 2
-            out.add("first_name", x_sim, x_weight - half,
-                    f"first name: {_show(ra.first_name)} ~ last name {_show(rb.last_name)} "
-                    f"(first and last names swapped; {_MATCH_TEXT[x_match]})" if out.explaining else "")  # fmt: skip
-            out.add("last_name", y_sim, y_weight - half,
-                    f"last name: {_show(ra.last_name)} ~ first name {_show(rb.first_name)} "
-                    f"(swapped; {_MATCH_TEXT[y_match]})" if out.explaining else "")  # fmt: skip
-            return (NameMatch.SIMILAR if x_match is NameMatch.DIFFERENT else x_match), y_match  # swapped: not twins
-    if out.explaining:
-        ra, rb = a.record, b.record
-        if goes_by is not None:
-            text = f"first name: {_show(ra.first_name)} / {_show(rb.first_name)} ({goes_by[1]})"
-        else:
-            text = _name_text("first name", ra.first_name, rb.first_name, g_match, g_weight)
-        out.add("first_name", None if g_match is NameMatch.MISSING else g_sim, g_weight, text)
-        if household and s_match is not NameMatch.MISSING:
-            text = _name_text("last name", ra.last_name, rb.last_name, s_match, 99.0)
-            text += " — shared by brothers and sisters, counts little"
-        else:
-            text = _name_text("last name", ra.last_name, rb.last_name, s_match, s_weight)
-        out.add("last_name", None if s_match is NameMatch.MISSING else s_sim, s_weight, text)
+def _first_weight(ctx: ScoringContext, lv: Levels) -> float:
+    level = lv.values[FIRST]
+    if level == NULL:
+        return 0.0
+    weight = ctx.value_weight(FIRST, lv.first_value) if level == 0 else ctx.weights[FIRST][level]
+    return weight - SWAP_PENALTY / 2 if lv.swapped else weight
+
+
+def _last_weight(ctx: ScoringContext, lv: Levels) -> float:
+    level = lv.values[LAST]
+    if level == NULL:
+        return 0.0
+    if lv.values[HOUSEHOLD] in SHARED_HOUSEHOLD and ctx.model.families:
+        weight = ctx.surname_household[level]
     else:
-        out.add("names", None, g_weight + s_weight)
-    return (NameMatch.NICKNAME if goes_by is not None else g_match), s_match
+        weight = ctx.value_weight(LAST, lv.last_value) if level == 0 else ctx.weights[LAST][level]
+    return weight - SWAP_PENALTY / 2 if lv.swapped else weight
 
 
-def _name_text(label: str, x: str, y: str, match: str, weight: float) -> str:
-    if match is NameMatch.MISSING:
-        return f"{label}: missing on one side (neutral)"
-    if match is NameMatch.EXACT:
-        common = " (a common name: counts less)" if weight < 6.0 else ""
-        spelled = _show(x) if x.strip() == y.strip() else f"{_show(x)} / {_show(y)}, spelling aside"
-        return f"{label}: same ({spelled}){common}"
-    return f"{label}: {_show(x)} ~ {_show(y)} ({_MATCH_TEXT[match]})"
+def _plain(ctx: ScoringContext, which: int, level: int) -> float:
+    return 0.0 if level == NULL else ctx.weights[which][level]
 
 
-def middle(a: Prepared, b: Prepared, out: Explainer) -> None:
-    if not a.middle or not b.middle or a.middle == b.first or b.middle == a.first:
-        return
-    ra, rb = a.record, b.record
-    shown = f"{_show(ra.middle_name)} / {_show(rb.middle_name)}"
-    if compact(a.middle) == compact(b.middle):
-        out.add("middle_name", 1.0, 2.0, f"middle name: same ({_show(ra.middle_name)})")
-    elif (len(a.middle) == 1 or len(b.middle) == 1) and a.middle[0] == b.middle[0]:
-        out.add("middle_name", 0.5, 0.5, f"middle name: {shown} (initial)")
-    else:
-        match, sim = compare_names(a.middle, b.middle, given=True)
-        if match in (NameMatch.TYPO, NameMatch.NICKNAME, NameMatch.TOKEN):
-            out.add("middle_name", sim, 0.5, f"middle name: {shown} ({_MATCH_TEXT[match]})")
+def cheap_weight(ctx: ScoringContext, cheap: Cheap) -> float:
+    """What the cheap comparisons (all but the names) add, as `evaluate` adds them."""
+    total = 0.0
+    total += 0.0 if cheap.hh == NULL else _household_weight(ctx, cheap.hh, cheap.area)
+    total += _plain(ctx, DOB, cheap.dob)
+    total += _plain(ctx, STATE_ID, cheap.sid)
+    total += _plain(ctx, EMAIL, cheap.email)
+    total += _plain(ctx, GRADE, cheap.grade)
+    return total
+
+
+def names_bound(ctx: ScoringContext, a: Prepared, b: Prepared, shared: bool) -> float:
+    """An upper bound of what the names add (first, last, middle), from name frequencies only (cheap):
+    a name pair can be exact only when its compact forms are equal."""
+    near_first = ctx._bound_first
+    near_last = ctx._bound_last_household if shared else ctx._bound_last
+    af, bf, al, bl = a.first, b.first, a.last, b.last
+    first = last = 0.0
+    if af and bf:
+        first = max(ctx.value_weight(FIRST, af), near_first) if a.first_compact == b.first_compact else near_first
+    if al and bl:
+        exact = not shared and a.last_compact == b.last_compact
+        last = max(ctx.value_weight(LAST, al), near_last) if exact else near_last
+    best = first + last
+    if af and al and bf and bl:
+        cross_first = max(ctx.value_weight(FIRST, af), near_first) if a.first_compact == b.last_compact else near_first
+        if shared or a.last_compact != b.first_compact:
+            cross_last = near_last
         else:
-            out.add("middle_name", sim, -1.0, f"middle name: {shown} (different)")
+            cross_last = max(ctx.value_weight(LAST, al), near_last)
+        best = max(best, cross_first + cross_last - SWAP_PENALTY)
+    return best + (ctx._bound_middle if a.middle and b.middle else 0.0)
 
 
-# --- date of birth, ids, contact -----------------------------------------------------------------------------
+def base_weight(ctx: ScoringContext, values: tuple[int, ...]) -> float:
+    """What the comparisons other than the names and an area add (cached by vector)."""
+    cache = ctx._base
+    found = cache.get(values)
+    if found is None:
+        w = ctx.weights
+        found = 0.0
+        for which in (HOUSEHOLD, DOB, STATE_ID, EMAIL, GRADE, MIDDLE):
+            level = values[which]
+            if level != NULL and not (which == HOUSEHOLD and level == H_AREA):
+                found += w[which][level]
+        cache[values] = found
+    return found
 
 
-def dob_relation(x: date, y: date, sx: str = "", sy: str = "") -> tuple[str, float]:
-    """(how two birth dates relate, similarity): same, a typo of each other, or different.
-    `sx`, `sy`: the dates as YYYYMMDD when already at hand."""
-    if x == y:
-        return "same", 1.0
-    if x.year == y.year and x.month == y.day and x.day == y.month:
-        return "day and month swapped", 0.8
-    sx, sy = sx or x.strftime("%Y%m%d"), sy or y.strftime("%Y%m%d")
-    diff = [i for i in range(8) if sx[i] != sy[i]]
-    if len(diff) == 2 and diff[1] == diff[0] + 1 and sx[diff[0]] == sy[diff[1]] and sx[diff[1]] == sy[diff[0]]:
-        return "two digits transposed", 0.8
-    if len(diff) == 1:
-        return "one digit differs", 0.7
-    if abs((x - y).days) == 1:
-        return "one day apart", 0.7
-    if x.year == y.year and (x.month == y.month or x.day == y.day):
-        return "same year, another day or month", 0.3
-    return "different", 0.0
+# --- explanations --------------------------------------------------------------------------------------------
 
-
-def dob_weights(same: float) -> dict[str, float]:
-    """The weight of each birth-date relation, given that of the same date."""
-    return {
-        "same": same,
-        "day and month swapped": same - 5.0,
-        "two digits transposed": same - 6.0,
-        "one digit differs": max(1.0, same - 9.0),
-        "one day apart": max(1.0, same - 9.0),
-        "same year, another day or month": -3.0,
-        "different": -6.5,
-    }
-
-
-def birth_date(ctx: ScoringContext, a: Prepared, b: Prepared, out: Explainer) -> bool:
-    """Adds the birth-date evidence; True when both dates are present and equal."""
-    if a.dob is None or b.dob is None:
-        if out.explaining:
-            out.add("date_of_birth", None, 0.0, "date of birth: missing on one side (neutral)")
-        return False
-    relation, sim = dob_relation(a.dob, b.dob, a.dob_text, b.dob_text)
-    text = ""
-    if out.explaining:
-        shown = a.dob.isoformat() if relation == "same" else f"{a.dob.isoformat()} / {b.dob.isoformat()}"
-        text = f"date of birth: {relation} ({shown})"
-    out.add("date_of_birth", sim, ctx.dob_weights[relation], text)
-    return relation == "same"
-
-
-def state_id(ctx: ScoringContext, a: Prepared, b: Prepared, out: Explainer) -> int:
-    """State id evidence; 2 same, 1 nearly the same (a typo), 0 missing, -1 different."""
-    x, y = a.sid, b.sid
-    if len(x) < 4 or len(y) < 4:
-        return 0
-    shown = f"{_show(a.record.state_id)} / {_show(b.record.state_id)}" if out.explaining else ""
-    if x == y:
-        out.add("state_id", 1.0, ctx.unique_weight, f"state id: same ({_show(a.record.state_id)})")
-        return 2
-    edits = OSA.distance(x, y, score_cutoff=3)
-    shorter = min(len(x), len(y))
-    if edits == 1 and shorter >= 6:
-        if x.isdigit() and y.isdigit() and abs(int(x) - int(y)) < 100 and sorted(x) != sorted(y):
-            # Ids handed out in sequence: brothers and sisters enrolled together get neighbours.
-            out.add("state_id", 0.5, 0.0, f"state id: neighbouring numbers ({shown}; neutral)")
-            return 0
-        out.add("state_id", 0.9, ctx.unique_weight - 4.0, f"state id: one character differs or two swapped ({shown})")
-        return 1
-    if edits == 2 and shorter >= 8:
-        out.add("state_id", 0.6, 0.0, f"state id: two characters differ ({shown}; neutral)")
-        return 0
-    out.add("state_id", 0.0, -6.5, f"state id: different ({shown})")
-    return -1
-
-
-def email(ctx: ScoringContext, a: Prepared, b: Prepared, out: Explainer) -> bool:
-    if not a.email or not b.email:
-        return False
-    if a.email == b.email:
-        out.add("email", 1.0, _clamp(ctx.unique_weight - 1.0, 6.0, 15.0), f"e-mail: same ({_show(a.record.email)})")
-        return True
-    if a.email.split("@")[0] == b.email.split("@")[0]:
-        out.add("email", 0.7, 2.0, "e-mail: same name, another domain")
-    else:
-        out.add("email", 0.0, -0.5, "e-mail: different (students' addresses change)")
-    return False
-
-
-def household(ctx: ScoringContext, a: Prepared, b: Prepared, out: Explainer) -> bool:
-    """Guardian contact, address, postal code and city; True when the two share a household."""
-    strong = ctx.household_weight
-    found: list[tuple[str, float, float, str]] = []  # field, similarity, weight (before sharing), what
-    shared = False  # a shared phone, e-mail or address makes one household (a name, postal code or city may not)
-    if a.gphone and b.gphone:
-        if a.gphone == b.gphone:
-            shared = True
-            found.append(("guardian_phone", 1.0, strong, "same"))
-        elif len(a.gphone) == len(b.gphone) and OSA.distance(a.gphone, b.gphone, score_cutoff=2) <= 1:
-            found.append(("guardian_phone", 0.9, 2.0, "one digit differs"))
-        else:
-            found.append(("guardian_phone", 0.0, -1.0, "different"))
-    if a.gemail and b.gemail:
-        if a.gemail == b.gemail:
-            shared = True
-            found.append(("guardian_email", 1.0, strong, "same"))
-        elif a.gemail.split("@")[0] == b.gemail.split("@")[0]:
-            found.append(("guardian_email", 0.7, 2.0, "same name, another domain"))
-        else:
-            found.append(("guardian_email", 0.0, -1.0, "different"))
-    if a.gname and b.gname:
-        if a.gname == b.gname:
-            found.append(("guardian_name", 1.0, max(1.0, strong - 8.0), "same"))
-        else:
-            sim = fuzz.token_set_ratio(a.gname, b.gname) / 100 if a.gname_words & b.gname_words else 0.0
-            found.append(
-                ("guardian_name", sim, 1.0, "similar") if sim >= 0.9 else ("guardian_name", sim, -0.5, "different")
-            )
-    same_address = False
-    if a.address_street and b.address_street:
-        if a.address == b.address:
-            same_address = shared = True
-            found.append(("address_line", 1.0, strong - 1.0, "same"))
-        else:
-            # Another house number is another address; the same one with a typo in the street is not.
-            sim = fuzz.token_sort_ratio(a.address, b.address) / 100 if a.address_first == b.address_first else 0.0
-            if sim >= 0.85:
-                found.append(("address_line", sim, max(1.0, strong - 5.0), "similar"))
-            else:
-                found.append(("address_line", sim, -1.0, "different"))
-    if not same_address:
-        if a.postal and b.postal:
-            if a.postal == b.postal:
-                found.append(("postal_code", 1.0, ctx.value_weight(ctx.postal_codes, a.postal, 8.0), "same"))
-            else:
-                found.append(("postal_code", 0.0, -0.5, "different"))
-        if a.city and b.city and not (a.postal and b.postal):
-            if a.city == b.city:
-                found.append(("city", 1.0, ctx.value_weight(ctx.cities, a.city, 4.0), "same"))
-            else:
-                found.append(("city", 0.0, -0.3, "different"))
-    if not found:
-        return False
-    if not out.explaining:  # the same sum as below, without sorting or texts
-        best = extra = negative = 0.0
-        positives = negatives = 0
-        for item in found:
-            weight = item[2]
-            if weight > 0:
-                positives += 1
-                best = weight if weight > best else best
-            else:
-                negatives += 1
-                negative += weight
-        if positives:
-            extra = min(0.5 * (positives - 1), 1.5)
-        out.add("household", None, best + extra + (-0.25 * negatives if shared else max(negative, -4.0)))
-        return shared
-    if len(found) > 1:
-        found.sort(key=_heaviest_first)
-    extra = negative = 0.0
-    for index, (field, sim, weight, what) in enumerate(found):
-        if weight > 0:
-            share = weight if index == 0 else min(0.5, 1.5 - extra)
-            extra += share if index else 0.0
-        elif shared:
-            share = -0.25  # the household agrees otherwise: contact details change
-        else:
-            share = max(weight, -4.0 - negative)  # all of them different: probably another family
-            negative += share
-        out.add(field, sim, share, _household_text(field, what, a.record, b.record, index > 0 and weight > 0))
-    return shared
-
-
-def _heaviest_first(item: tuple[str, float, float, str]) -> float:
-    return -item[2]
-
-
+_MATCH_TEXT = {
+    NameMatch.EXACT: "same", NameMatch.NICKNAME: "nickname", NameMatch.TOKEN: "one contains the other",
+    NameMatch.TYPO: "typo", NameMatch.SHORT_FORM: "short form", NameMatch.PHONETIC: "sounds alike",
+    NameMatch.INITIAL: "initial only", NameMatch.SIMILAR: "somewhat similar", NameMatch.DIFFERENT: "different",
+    NameMatch.MISSING: "missing",
+}  # fmt: skip
 _LABELS = {
     "guardian_phone": ("guardian phone", "guardian_phone"),
     "guardian_email": ("guardian e-mail", "guardian_email"),
@@ -528,75 +374,226 @@ _LABELS = {
     "postal_code": ("postal code", "postal_code"),
     "city": ("city", "city"),
 }
+_LEADS = {
+    H_SHARED: ("same",),
+    H_PARTLY: ("same",),
+    H_SIMILAR: ("one digit differs", "same name, another domain", "similar", "same"),
+    H_STREET: ("same street, another number",),
+    H_AREA: ("same",),
+    H_NEAR: ("different",),
+    H_OTHER_AREA: ("different",),
+}
 
 
-def _household_text(field: str, what: str, ra: StudentRecord, rb: StudentRecord, secondary: bool) -> str:
+def _name_text(label: str, x: object, y: object, match: str, weight: float) -> str:
+    if match is NameMatch.MISSING:
+        if _show(x) != "—" and _show(y) != "—":
+            return f"{label}: {_show(x)} / {_show(y)} (a placeholder, not a name: neutral)"
+        return f"{label}: missing on one side (neutral)"
+    if match is NameMatch.EXACT:
+        common = " (a common name: counts less)" if weight < 6.0 else ""
+        xs, ys = _show(x), _show(y)
+        spelled = xs if xs == ys else f"{xs} / {ys}, spelling aside"
+        return f"{label}: same ({spelled}){common}"
+    return f"{label}: {_show(x)} ~ {_show(y)} ({_MATCH_TEXT[match]})"
+
+
+def _explain_names(
+    a: Prepared, b: Prepared, names: NameParts, first: float, last: float, shared: bool, out: Explainer
+) -> None:
+    ra, rb = a.record, b.record
+    if names.swapped:
+        out.add("first_name", 0.8, first,
+                f"first name: {_show(ra.first_name)} ~ last name {_show(rb.last_name)} "
+                f"(first and last names swapped; {_MATCH_TEXT[names.first_match]})")  # fmt: skip
+        out.add("last_name", 0.8, last,
+                f"last name: {_show(ra.last_name)} ~ first name {_show(rb.first_name)} "
+                f"(swapped; {_MATCH_TEXT[names.last_match]})")  # fmt: skip
+        return
+    if names.goes_by:
+        text = f"first name: {_show(ra.first_name)} / {_show(rb.first_name)} ({names.goes_by})"
+        out.add("first_name", 0.85, first, text)
+    else:
+        sim = None if names.first_match is NameMatch.MISSING else _similarity(names.first_match)
+        out.add("first_name", sim, first, _name_text("first name", ra.first_name, rb.first_name, names.first_match,
+                                                     first))  # fmt: skip
+    sim = None if names.last_match is NameMatch.MISSING else _similarity(names.last_match)
+    if shared and names.last_match is not NameMatch.MISSING:
+        text = _name_text("last name", ra.last_name, rb.last_name, names.last_match, 99.0)
+        text += " — shared by brothers and sisters, counts little"
+    else:
+        text = _name_text("last name", ra.last_name, rb.last_name, names.last_match, last)
+    out.add("last_name", sim, last, text)
+
+
+_SIMILARITY = {
+    NameMatch.EXACT: 1.0, NameMatch.TOKEN: 0.9, NameMatch.TYPO: 0.9, NameMatch.NICKNAME: 0.85,
+    NameMatch.SHORT_FORM: 0.8, NameMatch.PHONETIC: 0.75, NameMatch.SIMILAR: 0.6, NameMatch.INITIAL: 0.5,
+    NameMatch.DIFFERENT: 0.0, NameMatch.MISSING: 0.0,
+}  # fmt: skip
+
+
+def _similarity(match: str) -> float:
+    return _SIMILARITY[match]
+
+
+def _explain_middle(a: Prepared, b: Prepared, level: int, weight: float, out: Explainer) -> None:
+    if level == NULL:
+        return
+    ra, rb = a.record, b.record
+    shown = f"{_show(ra.middle_name)} / {_show(rb.middle_name)}"
+    if level == 0:
+        out.add("middle_name", 1.0, weight, f"middle name: same ({_show(ra.middle_name)})")
+    elif level == 1:
+        out.add("middle_name", 0.6, weight, f"middle name: {shown} (initial or similar)")
+    else:
+        out.add("middle_name", 0.0, weight, f"middle name: {shown} (different)")
+
+
+def _household_text(field: str, what: str, ra: StudentRecord, rb: StudentRecord, suffix: str) -> str:
     label, attribute = _LABELS[field]
     x, y = getattr(ra, attribute), getattr(rb, attribute)
     if what == "same":
-        written = "" if (x or "").strip() == (y or "").strip() else ", written differently"
+        written = "" if _show(x) == _show(y) else ", written differently"
         text = f"{label}: same ({_show(x)}{written})"
     else:
         text = f"{label}: {what} ({_show(x)} / {_show(y)})"
-    return text + (" — same household, counted once" if secondary else "")
+    return text + suffix
 
 
-def grade(a: Prepared, b: Prepared, out: Explainer) -> None:
-    if a.grade is None or b.grade is None:
+def _explain_household(a: Prepared, b: Prepared, level: int, weight: float, out: Explainer) -> None:
+    details: list[HouseholdItem] = []
+    household(a, b, details)
+    if not details:
         return
-    gap = abs(a.grade - b.grade)
-    if gap == 0:
-        out.add("grade", 1.0, 0.5, f"grade: same ({_show(a.record.grade)})")
-    elif gap >= 2:
-        out.add("grade", 0.0, -4.0, f"grade: {_show(a.record.grade)} / {_show(b.record.grade)} (two or more apart)")
+    leads = _LEADS.get(level, ("different",))
+    lead = next((i for i, item in enumerate(details) if item[2] in leads), 0)
+    ordered = [details[lead], *details[:lead], *details[lead + 1 :]]
+    together = level in (H_SHARED, H_PARTLY, H_SIMILAR)
+    for index, (field, sim, what) in enumerate(ordered):
+        if index == 0:
+            out.add(field, sim, weight, _household_text(field, what, a.record, b.record, ""))
+        else:
+            suffix = " — same household, counted once" if together else " — counted once with the household"
+            out.add(field, sim, 0.0, _household_text(field, what, a.record, b.record, suffix))
 
 
-def _name_bound(ctx: ScoringContext, x: str, y: str, *, given: bool, household: bool) -> float:
-    """The most `_name` can give these two names (without comparing them)."""
-    if not x or not y:
-        return 0.0
-    if not given and household:
-        return 1.0
-    near = 4.0 if given else 2.0
-    heavier = max(ctx.name_weight(x), ctx.name_weight(y))
-    if x == y or x.replace(" ", "") == y.replace(" ", ""):
-        return max(heavier, near)
-    return max(heavier - 2.0, near)  # a typo or a contained name loses at least 2
+def _explain_state_id(a: Prepared, b: Prepared, level: int, weight: float, out: Explainer) -> None:
+    x, y = a.record.state_id, b.record.state_id
+    if level == NULL:
+        if len(a.sid) >= 4 and len(b.sid) >= 4:
+            out.add("state_id", None, 0.0, f"state id: {_show(x)} / {_show(y)} (numbers of different kinds; neutral)")
+        return
+    texts = {
+        0: f"state id: same ({_show(x)})",
+        1: f"state id: two characters swapped ({_show(x)} / {_show(y)})",
+        2: f"state id: one character differs ({_show(x)} / {_show(y)}; a typo or a neighbouring number)",
+        3: f"state id: two characters differ ({_show(x)} / {_show(y)})",
+        4: f"state id: different ({_show(x)} / {_show(y)})",
+    }
+    sims = (1.0, 0.9, 0.8, 0.6, 0.0)
+    out.add("state_id", sims[level], weight, texts[level])
 
 
-def names_bound(ctx: ScoringContext, a: Prepared, b: Prepared, household: bool) -> float:
-    """An upper bound of what `names` and `middle` add, from name frequencies only (cheap)."""
-    straight = _name_bound(ctx, a.first, b.first, given=True, household=False) + _name_bound(
-        ctx, a.last, b.last, given=False, household=household
-    )
-    swapped = _name_bound(ctx, a.first, b.last, given=True, household=False) + _name_bound(
-        ctx, a.last, b.first, given=False, household=household
-    )
-    return max(straight, swapped - _SWAP_PENALTY) + (2.0 if a.middle and b.middle else 0.0)
+def _explain_dob(a: Prepared, b: Prepared, weight: float, out: Explainer) -> None:
+    if a.dob is None or b.dob is None:
+        out.add("date_of_birth", None, 0.0, "date of birth: missing on one side (neutral)")
+        return
+    relation, sim, _level = dob_compare(a.dob, b.dob, a.dob_text, b.dob_text)
+    shown = a.dob.isoformat() if relation == "same" else f"{a.dob.isoformat()} / {b.dob.isoformat()}"
+    out.add("date_of_birth", sim, weight, f"date of birth: {relation} ({shown})")
+
+
+def _explain_email(a: Prepared, b: Prepared, level: int, weight: float, out: Explainer) -> None:
+    if level == NULL:
+        return
+    if level == 0:
+        out.add("email", 1.0, weight, f"e-mail: same ({_show(a.record.email)})")
+    elif level == 1:
+        out.add("email", 0.7, weight, "e-mail: same name, another domain")
+    else:
+        out.add("email", 0.0, weight, "e-mail: different (students' addresses change)")
+
+
+def _explain_grade(a: Prepared, b: Prepared, level: int, weight: float, out: Explainer) -> None:
+    ga, gb = _show(a.record.grade), _show(b.record.grade)
+    if level == NULL:
+        if a.grade is not None and b.grade is not None and a.grade != b.grade:
+            out.add("grade", None, 0.0, f"grade: {ga} / {gb} (the birth dates say more; neutral)")
+        return
+    text = f"grade: same ({ga})" if level == 0 else f"grade: {ga} / {gb} ({LEVEL_NAMES[GRADE][level]})"
+    out.add("grade", 1.0 if level == 0 else 0.5 if level == 1 else 0.0, weight, text)
+
+
+# --- the whole pair ------------------------------------------------------------------------------------------
+
+
+def weigh(a: Prepared, b: Prepared, ctx: ScoringContext, floor: float | None = None) -> tuple[float, bool] | None:
+    """(summed weight, possible twins) of a pair (a.record.id < b.record.id), without its explanation; None
+    when it cannot reach `floor` (the names are compared last, and only when the other fields leave a
+    chance). `evaluate` reports this same sum."""
+    found = ctx._memo.levels.get((a.record.id, b.record.id))
+    if found is not None and found[0] is a and found[1] is b:
+        lv = found[2]
+    else:
+        cheap = Cheap(a, b)
+        if floor is not None:
+            w = ctx.weights
+            bound = 0.0 if cheap.hh == NULL else _household_weight(ctx, cheap.hh, cheap.area)
+            for which, level in ((DOB, cheap.dob), (STATE_ID, cheap.sid), (EMAIL, cheap.email), (GRADE, cheap.grade)):
+                if level != NULL:
+                    bound += w[which][level]
+            if ctx.concurrent and (a.record.id, b.record.id) in ctx.concurrent:
+                bound += SAME_BLOCK_WEIGHT
+            shared = cheap.hh in SHARED_HOUSEHOLD and ctx.model.families
+            if bound + names_bound(ctx, a, b, shared) < floor:
+                return None
+        lv = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins)[0]
+    values = lv.values
+    total = base_weight(ctx, values)
+    if values[HOUSEHOLD] == H_AREA:
+        total += ctx.value_weight(HOUSEHOLD, lv.area)
+    total += _first_weight(ctx, lv) + _last_weight(ctx, lv)
+    if ctx.concurrent and (a.record.id, b.record.id) in ctx.concurrent:
+        total += SAME_BLOCK_WEIGHT
+    return total, lv.twins
 
 
 def evaluate(a: Prepared, b: Prepared, ctx: ScoringContext, out: Explainer, floor: float | None = None) -> bool | None:
-    """Adds every field's evidence to `out`; returns True for possible twins. With a `floor`, returns
-    None as soon as the summed weight cannot reach it (the names are compared last: they cost most)."""
-    shared_household = household(ctx, a, b, out)
-    same_dob = birth_date(ctx, a, b, out)
-    state = state_id(ctx, a, b, out)
-    email(ctx, a, b, out)
-    grade(a, b, out)
-    key = (a.record.id, b.record.id) if a.record.id < b.record.id else (b.record.id, a.record.id)
-    block = ctx.concurrent.get(key)
+    """Adds every comparison's weight (and, when explaining, its evidence lines) to `out`; returns True
+    for possible twins. With a `floor` (and no explanation), returns None as soon as the summed weight
+    cannot reach it. Explained or not, the summed weight is the same to the bit (`weigh`)."""
+    if b.record.id < a.record.id:
+        a, b = b, a
+    found = weigh(a, b, ctx, None if out.explaining else floor)
+    if found is None:
+        return None
+    if not out.explaining:
+        out.add("total", None, found[0])
+        return found[1]
+    lv = ctx.levels_of(a, b)
+    cheap = Cheap(a, b)
+    if lv is None:
+        lv, names = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins)
+    else:
+        names = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins)[1]
+    values = lv.values
+    hh = values[HOUSEHOLD]
+    _explain_household(a, b, hh, 0.0 if hh == NULL else _household_weight(ctx, hh, lv.area), out)
+    _explain_dob(a, b, _plain(ctx, DOB, values[DOB]), out)
+    _explain_state_id(a, b, values[STATE_ID], _plain(ctx, STATE_ID, values[STATE_ID]), out)
+    _explain_email(a, b, values[EMAIL], _plain(ctx, EMAIL, values[EMAIL]), out)
+    _explain_grade(a, b, values[GRADE], _plain(ctx, GRADE, values[GRADE]), out)
+    block = ctx.concurrent.get((a.record.id, b.record.id))
     if block is not None:
         out.add(
-            "school: same block", None, NEVER_WEIGHT, f"school: both active in {block} at the same time (two children)"
+            "school: same block",
+            None,
+            SAME_BLOCK_WEIGHT,
+            f"school: both active in {block} at the same time (counts against; a re-created record shares classes)",
         )
-    if floor is not None and out.total + names_bound(ctx, a, b, shared_household) < floor:
-        return None
-    given, surname = names(ctx, a, b, shared_household, out)
-    middle(a, b, out)
-    return (
-        same_dob
-        and shared_household
-        and state <= 0
-        and given is NameMatch.DIFFERENT
-        and surname in (NameMatch.EXACT, NameMatch.TYPO, NameMatch.TOKEN)
-    )
+    first, last = _first_weight(ctx, lv), _last_weight(ctx, lv)
+    _explain_names(a, b, names, first, last, hh in SHARED_HOUSEHOLD and ctx.model.families, out)
+    _explain_middle(a, b, values[MIDDLE], _plain(ctx, MIDDLE, values[MIDDLE]), out)
+    out.total = found[0]  # the lines' sum, added in the order shown (the same but for rounding)
+    return lv.twins

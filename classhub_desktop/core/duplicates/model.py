@@ -20,8 +20,12 @@ class Band(StrEnum):
 
 
 def band_of(probability: float, possible_twins: bool = False) -> Band:
-    """The band of a match probability; possible twins are never in the match band."""
-    if probability >= MATCH_PROBABILITY and not possible_twins:
+    """The band of a match probability. Possible twins are never in the match band: they are always
+    "possible" (their score is capped below POSSIBLE_PROBABILITY, so a scan does not propose them by
+    default, but an import asks a person about them)."""
+    if possible_twins:
+        return Band.POSSIBLE
+    if probability >= MATCH_PROBABILITY:
         return Band.MATCH
     if probability >= POSSIBLE_PROBABILITY:
         return Band.POSSIBLE
@@ -72,10 +76,16 @@ class FieldEvidence:
 class ScoredPair:
     a: int  # a < b
     b: int
-    score: float  # 0..1
+    score: float  # 0..1: the match probability (capped for possible twins), not rounded
     evidence: tuple[FieldEvidence, ...]
     possible_twins: bool  # never merged automatically, never in batch mode
     blocked_by: tuple[str, ...]  # the blocking passes that proposed the pair
+    log2_odds: float = 0.0  # summed weight minus the prior: ranks pairs whose score is 1.0 to the last digit
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """Sort key, best first when sorted in reverse: (score, log2 odds)."""
+        return (self.score, self.log2_odds)
 
     @property
     def band(self) -> Band:
@@ -87,5 +97,5 @@ class ScoredPair:
         ordered = sorted((e for e in self.evidence if e.weight != 0), key=lambda e: -abs(e.weight))
         texts = [e.text for e in ordered]
         if self.possible_twins:
-            texts.insert(0, "possible twins: same surname, birth date and family, different first name")
+            texts.insert(0, "possible twins: same birth date and surname or family, different first name")
         return texts

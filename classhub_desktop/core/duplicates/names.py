@@ -3,7 +3,9 @@
 Nicknames come from the `nicknames` package (a hand-curated list of English given names and their
 nicknames) plus a few well-known diminutives of other languages, and two general rules: a short
 form that is the start of the long one ("Alex" / "Alexander", "Katie" / "Katherine") or its end
-("Liam" / "William", "Beth" / "Elizabeth").
+("Liam" / "William", "Beth" / "Elizabeth"), or a diminutive of its start ("Maddie" / "Madison").
+`is_known_name` says whether the lists know a given name at all (the twin rule asks whether two
+names one letter apart are both real names: "Emma" / "Ella", not "William" / "Willim").
 """
 
 from __future__ import annotations
@@ -105,6 +107,48 @@ def _canonicals(name: str) -> frozenset[str]:
     return frozenset(canon)
 
 
+# Words written where a name is not known (birth records, surveys, clerks: "Baby Boy", "Unknown",
+# "Mother", "Son of"): no name, so neither evidence for nor against. The relational words and
+# household abbreviations are those NORC found written for first names on survey forms (the list
+# pseudopeople simulates); none of them is a given name (words that are, "Man", "Son", "Nina", are not).
+PLACEHOLDER_NAMES = frozenset({
+    "adult", "baby", "babyboy", "babygirl", "boy", "brother", "child", "coh", "dad", "dau", "daughter", "doh",
+    "father", "female", "fnu", "friend", "gent", "gentleman", "gentlemen", "girl", "goh", "grandchild",
+    "granddaughter", "grandson", "hija", "hijo", "house", "husband", "infant", "inmate", "kid", "lady", "lnu",
+    "loh", "male", "minor", "moh", "mom", "mother", "mr", "mrs", "nephew", "newborn", "nfn", "niece", "nino", "nln",
+    "nmi", "nmn", "none", "noname", "null", "oldest", "one", "person", "resident", "respondent", "senor", "senora",
+    "sister", "soh", "student", "tbd", "test", "twin", "unk", "unknown", "wife", "woman", "xx", "xxx", "youngest",
+})  # fmt: skip
+# Of them, what may stand for a surname ("Son", "Man", "Na" are surnames: never in these lists).
+PLACEHOLDER_SURNAMES = frozenset({"fnu", "lnu", "nln", "none", "null", "tbd", "test", "unk", "unknown", "xx", "xxx"})
+PLACEHOLDER_PREFIXES = (
+    "baby ", "child ", "daughter of", "female ", "gentleman ", "lady ", "male ", "man in ", "man of", "son of", "twin ",
+)  # fmt: skip
+
+
+def is_placeholder(name: str, *, surname: bool = False) -> bool:
+    """True for a folded name that is a placeholder, not a name ("baby boy", "unknown", "nfn")."""
+    if not name:
+        return False
+    if surname:
+        return name in PLACEHOLDER_SURNAMES
+    return (
+        name in PLACEHOLDER_NAMES or name.replace(" ", "") in PLACEHOLDER_NAMES or name.startswith(PLACEHOLDER_PREFIXES)
+    )
+
+
+_EXTRA_NAMES = frozenset(_EXTRA_NICKNAMES) | frozenset(n for shorts in _EXTRA_NICKNAMES.values() for n in shorts)
+
+
+@lru_cache(maxsize=100_000)
+def is_known_name(name: str) -> bool:
+    """True for a given name the nickname lists know (as a name or a nickname of one): "ella", "jan"."""
+    if name in _EXTRA_NAMES:
+        return True
+    namer = _namer()
+    return bool(namer.canonicals_of(name) or namer.nicknames_of(name))
+
+
 def is_nickname(a: str, b: str) -> bool:
     """True when one (folded, single) name is a listed nickname of the other, or both of one name."""
     if a == b or not a or not b:
@@ -121,14 +165,15 @@ def _undiminish(name: str) -> str:
 
 
 def is_short_form(a: str, b: str) -> bool:
-    """A clipped form of the other: "alex" / "alexander", "katie" / "katherine", "liam" / "william"."""
+    """A clipped form of the other: "alex" / "alexander", "katie" / "katherine", "liam" / "william",
+    "maddie" / "madison"."""
     short, long = (a, b) if len(a) <= len(b) else (b, a)
-    if len(short) < 3 or len(long) - len(short) < 2:
+    if len(short) < 3 or short == long:
         return False
-    if long.startswith(short) or (len(short) >= 4 and long.endswith(short)):
+    if len(long) - len(short) >= 2 and (long.startswith(short) or (len(short) >= 4 and long.endswith(short))):
         return True
     stem = _undiminish(short)
-    return stem != short and len(stem) >= 3 and long.startswith(stem)
+    return stem != short and len(stem) >= 3 and len(long) > len(stem) + 1 and long.startswith(stem)
 
 
 @lru_cache(maxsize=200_000)

@@ -2,14 +2,19 @@
 
 `fold` is the Python twin of the database function `classhub_fold` (migration 0004): lower case,
 Latin accents removed, apostrophes dropped, every other run of non-alphanumerics one space. It keeps
-letters of other scripts (the SQL side drops them), so non-Latin names still compare here.
+letters of other scripts (the SQL side drops them). `latin_fold` is what the scorer compares: the
+same as `fold` for Latin text, and other scripts transliterated to Latin letters with `anyascii`
+("Иван Петров" -> "ivan petrov"), so a name written in two scripts still compares.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from functools import lru_cache
+
+from anyascii import anyascii
 
 _STROKED = str.maketrans({"đ": "d", "ı": "i", "ł": "l", "ø": "o", "þ": "t", "ð": "d", "ħ": "h", "ŧ": "t", "ŀ": "l"})
 _LIGATURES = (("ß", "ss"), ("ẞ", "ss"), ("æ", "ae"), ("œ", "oe"))
@@ -35,7 +40,7 @@ def fold(text: str | None) -> str:
     """Comparable form of a name or word ("" for None or blank)."""
     if not text:
         return ""
-    value = text.lower()
+    value = str(text).lower()
     if not value.isascii():
         for old, new in _LIGATURES:
             value = value.replace(old, new)
@@ -45,13 +50,27 @@ def fold(text: str | None) -> str:
     return _NON_ALNUM.sub(" ", value).strip()
 
 
+@lru_cache(maxsize=200_000)
+def latin_fold(text: str | None) -> str:
+    """`fold`, with letters of other scripts transliterated to Latin ("Ольга" -> "olga")."""
+    value = fold(text)
+    if value.isascii():
+        return value
+    return fold(anyascii(text or ""))
+
+
+def date_key(value: date) -> str:
+    """A date as eight digits YYYYMMDD, whatever its year (0018-12-04 -> "00181204")."""
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+
+
 def compact(text: str) -> str:
     """A folded text without spaces ("de la cruz" -> "delacruz")."""
     return text.replace(" ", "")
 
 
 def digits(text: str | None) -> str:
-    return _NON_DIGIT.sub("", text) if text else ""
+    return _NON_DIGIT.sub("", str(text)) if text else ""
 
 
 def phone_key(text: str | None) -> str:
@@ -61,13 +80,13 @@ def phone_key(text: str | None) -> str:
 
 
 def email_key(text: str | None) -> str:
-    value = (text or "").strip().lower()
+    value = str(text or "").strip().lower()
     return value if "@" in value[1:-1] else ""
 
 
 def id_key(text: str | None) -> str:
     """An identifier without punctuation or spaces, upper case."""
-    return _NON_ALNUM_ASCII.sub("", text).upper() if text else ""
+    return _NON_ALNUM_ASCII.sub("", str(text)).upper() if text else ""
 
 
 def address_key(text: str | None) -> str:
@@ -80,7 +99,7 @@ def grade_number(text: str | None) -> int | None:
     """The grade as a number: "K" -> 0, "PK"/"TK" -> -1, "3", "03", "Grade 3" -> 3; else None."""
     if not text:
         return None
-    value = text.strip().upper()
+    value = str(text).strip().upper()
     if value in ("K", "KG", "KINDERGARTEN"):
         return 0
     if value in ("PK", "TK", "PREK", "PRE-K"):

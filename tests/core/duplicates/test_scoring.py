@@ -269,8 +269,11 @@ def test_derived_contexts_keep_the_statistics_and_change_only_what_they_say() ->
     before = score_pair(a, b, ctx)
     evidence = ctx.with_pair_evidence({(1, 2): "block Algebra 1 P3"}, {(1, 2): ("same birth date",)})
     stricter = ctx.with_prior_bits(PRIOR_BITS_RANGE[1])
-    assert (evidence.total, evidence.first_names, evidence.match_weight) == (ctx.total, ctx.first_names,
-                                                                            ctx.match_weight)
+    assert (evidence.total, evidence.first_names, evidence.match_weight) == (
+        ctx.total,
+        ctx.first_names,
+        ctx.match_weight,
+    )
     assert stricter.match_weight == ctx.log2_total + PRIOR_BITS_RANGE[1] > ctx.match_weight
     assert score_pair(a, b, evidence).blocked_by == ("same birth date",)
     assert score_pair(a, b, evidence).score < before.score  # in one block at one time: two children

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from classhub_desktop.core.changes import Changes, Entity
+from classhub_desktop.core.duplicates.fields import SAME_BLOCK_WEIGHT
 from classhub_desktop.core.duplicates.scoring import DEFAULT_MIN_SCORE, TWINS_SCORE_CAP
 from classhub_desktop.core.progress import CancelledError, CancelToken, Progress, ProgressUpdate
 from classhub_desktop.store.duplicates.blocking import PASSES
@@ -178,10 +179,15 @@ def test_not_a_duplicate_verdict_suppresses_the_pair_and_is_audited(fresh_seeded
         engine.dispose()
 
 
-def test_students_in_one_block_at_the_same_time_are_not_proposed(fresh_seeded_db: SeededDatabase) -> None:
+def test_students_in_one_block_at_the_same_time_count_against_but_do_not_forbid(
+    fresh_seeded_db: SeededDatabase,
+) -> None:
+    """A re-created record is enrolled in the same classes as the old one: sharing a block at the same time
+    lowers the odds by SAME_BLOCK_WEIGHT bits, it does not veto a clear pair."""
     engine = make_engine(fresh_seeded_db.conninfo)
     try:
-        pair = scan(engine).pairs[0]
+        before = scan(engine, min_score=0.0)
+        pair = before.pairs[0]
         with psycopg.connect(fresh_seeded_db.conninfo) as conn:
             block = conn.execute("SELECT id, name FROM blocks ORDER BY id LIMIT 1").fetchone()
             assert block is not None
@@ -192,18 +198,20 @@ def test_students_in_one_block_at_the_same_time_are_not_proposed(fresh_seeded_db
                     "INSERT INTO enrollments (student_id, block_id, status, begin_date) VALUES (%s, %s, 'active', %s)",
                     (student, block[0], date(2024, 8, 20)),
                 )
-        assert (pair.a, pair.b) not in pairs_of(scan(engine))
         shown = next(p for p in scan(engine, min_score=0.0).pairs if (p.a, p.b) == (pair.a, pair.b))
         school = [e for e in shown.evidence if e.field == "school: same block"]
-        assert school and block[1] in school[0].text and shown.score < 0.01
+        assert school and block[1] in school[0].text and school[0].weight == SAME_BLOCK_WEIGHT
+        assert shown.log2_odds == pytest.approx(pair.log2_odds + SAME_BLOCK_WEIGHT, abs=0.5)
+        assert (pair.a, pair.b) in pairs_of(scan(engine))  # a clear pair is still proposed
 
-        # One of them dropped the block: no longer at the same time.
+        # One of them dropped the block: no longer at the same time, no evidence against.
         with psycopg.connect(fresh_seeded_db.conninfo) as conn:
             conn.execute(
                 "UPDATE enrollments SET status = 'dropped', end_date = %s WHERE block_id = %s AND student_id = %s",
                 (date(2024, 8, 21), block[0], pair.b),
             )
-        assert (pair.a, pair.b) in pairs_of(scan(engine))
+        again = next(p for p in scan(engine).pairs if (p.a, p.b) == (pair.a, pair.b))
+        assert not [e for e in again.evidence if e.field == "school: same block"]
     finally:
         engine.dispose()
 
