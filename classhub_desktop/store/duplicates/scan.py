@@ -193,8 +193,11 @@ def _notes(features: DatabaseFeatures) -> tuple[str, ...]:
     return tuple(notes)
 
 
+ROSTER_CHUNK = 2000  # rows per fetch: the driver converts a fetch in C holding the GIL (the GUI waits meanwhile)
+
+
 def _roster(conn: Connection) -> dict[int, StudentRecord]:
-    rows = conn.execute(_SELECT_ROSTER)
+    rows = conn.execution_options(stream_results=True, yield_per=ROSTER_CHUNK).execute(_SELECT_ROSTER)
     return {int(row[0]): StudentRecord(*row) for row in rows}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from classhub_desktop.core.duplicates.fields import PRIOR_BITS, PRIOR_BITS_RANGE, dob_relation
+from classhub_desktop.core.duplicates.fields import PRIOR_BITS, PRIOR_BITS_RANGE, SAME_BLOCK_WEIGHT, dob_relation
 from classhub_desktop.core.duplicates.names import NameMatch, compare_names, is_nickname, is_short_form
 from classhub_desktop.core.duplicates.scoring import (
     DEFAULT_MIN_SCORE,
@@ -181,12 +181,14 @@ def test_siblings_sharing_a_household_are_not_duplicates() -> None:
     assert "brothers and sisters" in fields_of(pair)["last_name"]
 
 
-def test_two_records_in_one_block_at_the_same_time_are_two_children() -> None:
+def test_two_records_in_one_block_at_the_same_time_count_against_a_match() -> None:
+    """A re-created record shares the old one's classes: evidence against (SAME_BLOCK_WEIGHT), not a veto."""
     a = student(1, "Tomasz", "Wieczorek", date_of_birth=DOB, state_id="1234567890")
     b = replace(a, id=2)
-    assert score_pair(a, b, roster_context()).score > 0.99
+    alone = score_pair(a, b, roster_context())
     pair = score_pair(a, b, roster_context(concurrent={(1, 2): "block Algebra 1 P3"}))
-    assert pair.score < 0.01
+    assert pair.log2_odds == pytest.approx(alone.log2_odds + SAME_BLOCK_WEIGHT)
+    assert pair.score < alone.score and pair.score > 0.99  # a clear pair stays clear
     assert "Algebra 1 P3" in fields_of(pair)["school: same block"]
 
 
