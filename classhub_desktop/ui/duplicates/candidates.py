@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.duplicates.model import Band
 from classhub_desktop.core.duplicates.scoring import ScoredPair, StudentRecord
+from classhub_desktop.ui.common.tables import HeaderedTableModel
 from classhub_desktop.ui.common.values import EMPTY
 from classhub_desktop.ui.duplicates.bands import (
     BADGE_ROLE,
@@ -78,8 +78,10 @@ COLUMN_WIDTHS = (136, 220, 220, 170, 150)
 ALL_BANDS = "All bands"
 
 
-class CandidateModel(QAbstractTableModel):
+class CandidateModel(HeaderedTableModel):
     """The pairs of a scan (best first) and the records they name."""
+
+    headers = HEADERS
 
     # True before and False after remove_pairs() removes its rows one by one: the list then says which pair is
     # current once, not after every row (each time re-filling the comparison panel and the page's actions).
@@ -192,20 +194,8 @@ class CandidateModel(QAbstractTableModel):
 
     # - Qt -
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._pairs)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section][0]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADERS[section][1] or None
-        return None
+    def row_count(self) -> int:
+        return len(self._pairs)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._pairs):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,7 +41,7 @@ from classhub_desktop.store.duplicates.verdicts import (
 )
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
-from classhub_desktop.ui.common.tables import make_read_only
+from classhub_desktop.ui.common.tables import HeaderedTableModel, make_read_only
 from classhub_desktop.ui.common.values import EMPTY, value_text
 from classhub_desktop.ui.duplicates.list_panel import TabPanel
 from classhub_desktop.ui.tasks import Task, TaskRunner
@@ -88,8 +88,10 @@ def _name_key(student: VerdictStudent) -> tuple[str, str, int]:
     return (student.last_name.casefold(), student.first_name.casefold(), student.id)
 
 
-class VerdictModel(QAbstractTableModel):
+class VerdictModel(HeaderedTableModel):
     """The verdicts of one search, sorted by the model itself (the view's header asks it)."""
+
+    headers = HEADERS
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,20 +166,8 @@ class VerdictModel(QAbstractTableModel):
 
     # - Qt -
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._verdicts)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section][0]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADERS[section][1] or None
-        return None
+    def row_count(self) -> int:
+        return len(self._verdicts)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._verdicts):
