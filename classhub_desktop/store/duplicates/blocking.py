@@ -1,5 +1,8 @@
 """Blocking: the candidate pairs of the duplicate scan and of the roster import, found by PostgreSQL.
 
+This module holds the keys and the scan's statement; the import's statement is built from the same
+keys in store/duplicates/blocking_incoming.py.
+
 ONE set of keys serves both callers (`candidate_sql`): the scan pairs the roster with itself
 (`PendingCandidates`, two statements at once, or `candidate_pairs`), the import pairs its incoming
 records (sent as arrays, negative ids) with the roster (`incoming_candidates`). Each pass puts
@@ -63,14 +66,12 @@ Measured (indicative: two cores shared with other work):
 
 from __future__ import annotations
 
-import calendar
 import re
 import select
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import psycopg
@@ -305,45 +306,6 @@ _OVERSIZED = """
   ) a CROSS JOIN LATERAL (VALUES {others}) AS b(i, id, fi, li, y, m, d)
   WHERE b.id IS NOT NULL AND b.i <= {windows} AND {filter}
 """
-# The import: the incoming records' keys (ki; the birth-date variants of pass 1024 keyed as pass
-# 1), then each key expression of the existing students probed against them (no key table of the
-# roster is built); a block counts the existing students under the incoming key.
-_INCOMING_KEYS = """
-ki AS MATERIALIZED (SELECT * FROM ki0),
-kv AS MATERIALIZED (
-  SELECT hi.id, 1024 AS p, {variant_key} AS h, hi.fi, hi.li, hi.y, hi.m, hi.d, hi.nm
-  FROM hi JOIN unnest(CAST(:v_id AS bigint[]), CAST(:v_ymd AS int[])) AS v(id, ymd) USING (id)
-  CROSS JOIN LATERAL (VALUES (hi.h_fm), (hi.h_lm), (hi.h_ii)) AS c(hn)
-  WHERE c.hn IS NOT NULL
-),
-"""
-# Each key expression of the existing students (he) is probed against the incoming keys (one
-# hash join per expression: the incoming side is hashed, the roster only scanned; no key table of
-# the roster is built). Keys without a birth date can be shared by thousands (a postal code, a
-# placeholder e-mail): their blocks are counted first (a semi-join), and only small ones joined.
-_INCOMING_COUNT = "  SELECT {key} AS h FROM {source} b WHERE {where} AND {key} IN (SELECT h FROM ki WHERE p = {bit})"
-_INCOMING_PROBE = """  SELECT a.id AS a, b.id AS b, a.p, a.h, a.fi, a.li, a.y, a.m, a.d,
-         b.fi AS bfi, b.li AS bli, b.y AS by, b.m AS bm, b.d AS bd
-  FROM {keys} a JOIN {source} b ON a.h = {key}
-  WHERE a.p = {bit} AND {where}"""
-_INCOMING_BLOCK_PAIRS = """
-cnt AS (
-  SELECT h, count(*) AS n FROM (
-{counts}
-  ) c GROUP BY h
-),
-ok AS MATERIALIZED (
-  SELECT ki.* FROM ki LEFT JOIN cnt USING (h)
-  WHERE ki.p NOT IN ({counted}) OR cnt.n <= {caps}
-),
-j AS (
-{probes}
-),
-jn AS (SELECT j.*, count(*) OVER (PARTITION BY a, h) AS n FROM j),
-"""
-# Keys whose blocks are counted before they are joined (no birth date in them).
-_COUNTED_PASSES = (8, 16, 32, 64, 256, 4096)
-
 
 _DOB_RELATED = """(a.y IS NULL OR b.y IS NULL
        OR (a.y = b.y AND (a.m = b.m OR a.d = b.d OR (a.m = b.d AND a.d = b.m)))
@@ -366,11 +328,15 @@ def _names_agree(features: DatabaseFeatures) -> str:
     edit = " OR levenshtein_less_equal({x}, {y}, 2) <= 2 AND length({x}) > 3" if features.dmetaphone else ""
     close = _CLOSE.replace("{edit}", edit)
     first = close.format(x="a.fc", y="b.fc", xm="a.fm", ym="b.fm")
-    swapped = close.format(x="a.fc", y="b.lc", xm="a.fm", ym="b.lm") + " AND " + close.format(
-        x="a.lc", y="b.fc", xm="a.lm", ym="b.fm"
+    swapped = (
+        close.format(x="a.fc", y="b.lc", xm="a.fm", ym="b.lm")
+        + " AND "
+        + close.format(x="a.lc", y="b.fc", xm="a.lm", ym="b.fm")
     )
     similar = f" OR similarity(a.nm, b.nm) >= {NAME_SIMILARITY}" if features.trigram else ""
     return f"({first} OR ({swapped}){similar})"
+
+
 # A record without a birth date meets the NO_DOB_LIMIT most similar of those with its surname
 # code and the first two letters of its first name (or swapped): a common name on a large roster
 # would otherwise bring thousands.
@@ -389,17 +355,6 @@ _NO_DOB = """
   ) ranked WHERE rank <= {limit}
 """
 NO_DOB_LIMIT = 20
-_INCOMING_NO_DOB = """
-  UNION ALL
-  SELECT a.id, b.id, 4 FROM si a JOIN se b ON a.lm = b.lm AND a.f2 = b.f2
-  WHERE (a.dob IS NULL OR b.dob IS NULL) AND a.f2 <> ''
-  UNION ALL
-  SELECT a.id, b.id, 4 FROM si a JOIN se b ON a.lm = b.fm AND a.f2 = b.l2
-  WHERE a.dob IS NULL AND a.f2 <> ''
-  UNION ALL
-  SELECT a.id, b.id, 4 FROM si a JOIN se b ON a.fm = b.lm AND a.l2 = b.f2
-  WHERE b.dob IS NULL AND b.f2 <> ''
-"""
 # State-id typos: each distinct state id meets the next few in the list of state ids sorted as
 # written and written backwards (a wrong or swapped character near the end, or near the start)
 # that are one edit away (Levenshtein <= 2 counts a swap; without fuzzystrmatch: the same length);
@@ -471,24 +426,9 @@ def _oversized_sql() -> str:
     windows = "CASE a.p " + " ".join(f"WHEN {bit} THEN {w}" for bit, w in OVERSIZED_WINDOWS.items()) + " ELSE 0 END"
     leads = leads.replace("lead(id,", "lead(kk.id,").replace("lead(fi,", "lead(s.fi,").replace("lead(li,", "lead(s.li,")
     leads = leads.replace("lead(y,", "lead(s.y,").replace("lead(m,", "lead(s.m,").replace("lead(d,", "lead(s.d,")
-    return _OVERSIZED.format(leads=leads, others=others, filter=_FILTER, windows=windows,
-                             caps=_caps(False).replace("CASE p", "CASE kk.p"))
-
-
-def _incoming_probes(bits: int, template: str, *, only: tuple[int, ...] = ()) -> str:
-    """One hash join per key expression of the existing students (he) against the incoming keys."""
-    probes = []
-    for bit, column, value in _KEY_ROWS:
-        if bit & bits and (not only or bit in only):
-            where = f"b.{column} IS NOT NULL" + (" AND b.y IS NOT NULL" if value else "")
-            value_b = None if value is None else re.sub(r"\b(ymd|y|m|d)\b", r"b.\1", value)
-            key = _mixed(bit, f"b.{column}", value_b)
-            probes.append(template.format(keys="ok", source="he", key=key, bit=bit, where=where))
-    if bits & 1 and template is _INCOMING_PROBE:  # the birth-date variants (pass 1024): one join
-        keys = ", ".join(f"({_mixed(1, f'b.{column}', 'b.ymd')})" for bit, column, _v in _KEY_ROWS if bit == 1)
-        variants = f"(SELECT b.*, k.h FROM he b CROSS JOIN LATERAL (VALUES {keys}) AS k(h) WHERE b.y IS NOT NULL)"
-        probes.append(template.format(keys="kv", source=variants, key="b.h", bit=1024, where="b.h IS NOT NULL"))
-    return "\n  UNION ALL\n".join(probes)
+    return _OVERSIZED.format(
+        leads=leads, others=others, filter=_FILTER, windows=windows, caps=_caps(False).replace("CASE p", "CASE kk.p")
+    )
 
 
 def _names_sql(features: DatabaseFeatures, column: str, incoming: bool, translit: bool) -> str:
@@ -503,20 +443,9 @@ def _names_sql(features: DatabaseFeatures, column: str, incoming: bool, translit
     )
 
 
-def candidate_sql(
-    features: DatabaseFeatures,
-    *,
-    incoming: bool = False,
-    translit: bool = False,
-    passes: int | None = None,
-    group: str | None = None,
-) -> str:
-    """The blocking statement: the roster against itself, or (`incoming`) the incoming records
-    (parameters `i_<column>`, negative ids, and `v_id`/`v_ymd` for their birth-date variants)
-    against the roster. `passes`: a subset of the passes; `group` (the scan, which runs both on
-    two connections at once): "names" (the keys of names and birth dates, the no-birth-date and
-    similar-name passes) or "contacts" (the rest); `translit`: parameters `tr_value`/`tr_fold`
-    carry transliterated names."""
+def pass_bits(features: DatabaseFeatures, passes: int | None, *, incoming: bool, group: str | None = None) -> int:
+    """The passes a blocking statement runs: `passes` (all by default) minus those this database or
+    this caller cannot run (the import-only passes in a scan, the trigram pass without pg_trgm)."""
     every = sum(bit for bit, _label, _cap in PASSES)
     bits = (every if passes is None else passes) & (every if incoming else ~IMPORT_ONLY_PASSES)
     if not features.trigram:
@@ -525,84 +454,72 @@ def candidate_sql(
         bits &= ~(512 | 8 | 16 | 32 | 64 | 2048 | 4096)
     elif group == "contacts":
         bits &= ~(1 | 2 | 4 | 128 | 256)
+    return bits
+
+
+def rows_sql(
+    features: DatabaseFeatures, name: str, source: str, *, incoming: bool, translit: bool, contact: bool
+) -> str:
+    """The CTE `name`: the comparable forms (folds, codes, birth-date parts, contacts) of `source`'s rows."""
+    return _BASE.format(
+        name=name,
+        source=source,
+        first_names=_names_sql(features, "first_name", incoming, translit),
+        last_names=_names_sql(features, "last_name", incoming, translit),
+        contact_raw=_CONTACT_RAW if contact else "",
+        contact_columns=_CONTACT_COLUMNS if contact else "",
+    )
+
+
+def candidate_sql(
+    features: DatabaseFeatures,
+    *,
+    translit: bool = False,
+    passes: int | None = None,
+    group: str | None = None,
+) -> str:
+    """The scan's blocking statement: the roster against itself (the import's: blocking_incoming.py).
+    `passes`: a subset of the passes; `group` (the scan runs both on two connections at once):
+    "names" (the keys of names and birth dates, the no-birth-date and similar-name passes) or
+    "contacts" (the rest); `translit`: parameters `tr_value`/`tr_fold` carry transliterated names."""
+    bits = pass_bits(features, passes, incoming=False, group=group)
     contact = bool(bits & CONTACT_PASSES)
 
-    def rows(name: str, source: str, names_incoming: bool) -> str:
-        return _BASE.format(
-            name=name,
-            source=source,
-            first_names=_names_sql(features, "first_name", names_incoming, translit),
-            last_names=_names_sql(features, "last_name", names_incoming, translit),
-            contact_raw=_CONTACT_RAW if contact else "",
-            contact_columns=_CONTACT_COLUMNS if contact else "",
-        )
-
     hashes = _CONTACT_HASHES if contact else ""
-    if not incoming:
-        sql = "WITH " + rows("s", _ROSTER, False) + _HASHES.format(name="h", contact_hashes=hashes, source="s")
-        sql = sql.replace("h AS MATERIALIZED (", "h AS NOT MATERIALIZED (", 1)  # each key computes its own hash
-        if bits & _KEY_PASSES:
-            windowed = "p IN (" + ", ".join(str(bit) for bit, w in OVERSIZED_WINDOWS.items() if w) + ")"
-            sql += _keys_sql("k", "h", bits, group=group, narrow=True)
-            sql += _BLOCKS.format(caps=_caps(False), windowed=windowed)
-            caps = _caps(False).replace("CASE p", "CASE a.p")
-            checked = FILTERED_PASSES | NAME_CHECKED_PASSES
-            # the pairs of the passes that must also agree on a birth date or an initial, before the check
-            sql += (
-                "xp AS MATERIALIZED (\n"
-                "  SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
-                f"  WHERE a.n <= {caps} AND (a.p & {checked}) <> 0\n),\n"
-            )
-            names_agree = _names_agree(features)
-            pairs = (
-                "SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
-                f"  WHERE a.n <= {caps} AND (a.p & {checked}) = 0\n"
-                "  UNION ALL\n"
-                "  SELECT x.a, x.b, x.p FROM xp x JOIN s a ON a.id = x.a JOIN s b ON b.id = x.b\n"
-                f"  WHERE CASE WHEN (x.p & {FILTERED_PASSES}) <> 0 THEN {_FILTER.replace('a.p', 'x.p')}\n"
-                f"        ELSE {names_agree} END" + _oversized_sql()
-            )
-        else:
-            pairs = "SELECT NULL::bigint AS a, NULL::bigint AS b, 0 AS p WHERE false"
-        rank = "similarity(a.nm, b.nm)" if features.trigram else "(a.fc = b.fc)::int + (a.lc = b.lc)::int"
-        extra = (_NO_DOB.format(rank=rank, limit=NO_DOB_LIMIT) if bits & 4 else "")
-        extra += _trigram_sql() if bits & 128 else ""
-        extra += _sid_neighbours_sql(features) if bits & 512 else ""
-        return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\nSELECT a, b, bit_or(p) AS passes FROM pairs GROUP BY a, b\n"
-    # The incoming rows and the roster apart (the planner then knows which side is small: the
-    # incoming keys are hashed, the roster probes them).
     sql = (
         "WITH "
-        + rows("si", _INCOMING, True)
-        + rows("se", _ROSTER, False)
-        + "s AS (SELECT * FROM se UNION ALL SELECT * FROM si),\n"
-        + _HASHES.format(name="hi", contact_hashes=hashes, source="si")
-        + _HASHES.format(name="he", contact_hashes=hashes, source="se")
-        + _keys_sql("ki0", "hi", bits)
-        + _INCOMING_KEYS.format(variant_key=_mixed(1, "c.hn", "v.ymd"))
+        + rows_sql(features, "s", _ROSTER, incoming=False, translit=translit, contact=contact)
+        + _HASHES.format(name="h", contact_hashes=hashes, source="s")
     )
-    caps = _caps(True)
-    filter_ = _FILTER.replace("b.fi", "bfi").replace("b.li", "bli").replace("b.y", "by").replace("b.m", "bm")
-    filter_ = filter_.replace("b.d", "bd").replace("a.", "")
-    probes = _incoming_probes(bits, _INCOMING_PROBE)
-    if probes:
-        counted = tuple(bit for bit in _COUNTED_PASSES if bit & bits)
-        counts = _incoming_probes(bits, _INCOMING_COUNT, only=counted) or "  SELECT NULL::bigint AS h WHERE false"
-        sql += _INCOMING_BLOCK_PAIRS.format(
-            counts=counts, counted=", ".join(map(str, counted or (0,))), caps=caps.replace("CASE p", "CASE ki.p"),
-            probes=probes,
+    sql = sql.replace("h AS MATERIALIZED (", "h AS NOT MATERIALIZED (", 1)  # each key computes its own hash
+    if bits & _KEY_PASSES:
+        windowed = "p IN (" + ", ".join(str(bit) for bit, w in OVERSIZED_WINDOWS.items() if w) + ")"
+        sql += _keys_sql("k", "h", bits, group=group, narrow=True)
+        sql += _BLOCKS.format(caps=_caps(False), windowed=windowed)
+        caps = _caps(False).replace("CASE p", "CASE a.p")
+        checked = FILTERED_PASSES | NAME_CHECKED_PASSES
+        # the pairs of the passes that must also agree on a birth date or an initial, before the check
+        sql += (
+            "xp AS MATERIALIZED (\n"
+            "  SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
+            f"  WHERE a.n <= {caps} AND (a.p & {checked}) <> 0\n),\n"
         )
-        pairs = f"SELECT a, b, p FROM jn WHERE n <= {caps} AND {filter_}"
+        names_agree = _names_agree(features)
+        pairs = (
+            "SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
+            f"  WHERE a.n <= {caps} AND (a.p & {checked}) = 0\n"
+            "  UNION ALL\n"
+            "  SELECT x.a, x.b, x.p FROM xp x JOIN s a ON a.id = x.a JOIN s b ON b.id = x.b\n"
+            f"  WHERE CASE WHEN (x.p & {FILTERED_PASSES}) <> 0 THEN {_FILTER.replace('a.p', 'x.p')}\n"
+            f"        ELSE {names_agree} END" + _oversized_sql()
+        )
     else:
         pairs = "SELECT NULL::bigint AS a, NULL::bigint AS b, 0 AS p WHERE false"
-    # (no similar-full-name pass: its sorted lists would cost the import two sorts of the roster,
-    # about a second at 200,000 students; the birth-date variants and the name passes cover what it
-    # finds for an incoming record)
-    extra = _INCOMING_NO_DOB if bits & 4 else ""
-    if bits & 512:
-        extra += _sid_neighbours_sql(features, incoming=True)
-    final = "SELECT a, b, bit_or(p) AS passes FROM pairs WHERE a < 0 AND b > 0 GROUP BY a, b"
-    return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\n{final}\n"
+    rank = "similarity(a.nm, b.nm)" if features.trigram else "(a.fc = b.fc)::int + (a.lc = b.lc)::int"
+    extra = _NO_DOB.format(rank=rank, limit=NO_DOB_LIMIT) if bits & 4 else ""
+    extra += _trigram_sql() if bits & 128 else ""
+    extra += _sid_neighbours_sql(features) if bits & 512 else ""
+    return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\nSELECT a, b, bit_or(p) AS passes FROM pairs GROUP BY a, b\n"
 
 
 # --- parameters computed here ---------------------------------------------------------------------
@@ -637,45 +554,6 @@ def name_params(conn: Connection, features: DatabaseFeatures, incoming: Sequence
     ordered = sorted(values)
     params["code_value"] = ordered
     params["code"] = [phonetic(translit.get(v) or compact(fold(v)))[0] for v in ordered]
-    return params
-
-
-def dob_variants(dob: date) -> set[int]:
-    """The birth dates one edit away (one digit of YYYYMMDD wrong, two neighbouring digits
-    swapped), as y * 10000 + min(month, day) * 100 + max(month, day) (the pass-1 form)."""
-    written = f"{dob.year:04d}{dob.month:02d}{dob.day:02d}"
-    if len(written) != 8:
-        return set()
-    texts = {written[:i] + digit + written[i + 1 :] for i in range(8) for digit in "0123456789"}
-    texts.update(written[:i] + written[i + 1] + written[i] + written[i + 2 :] for i in range(7))
-    out: set[int] = set()
-    for t in texts:
-        y, m, d = int(t[:4]), int(t[4:6]), int(t[6:])
-        if y < 1 or not 1 <= m <= 12 or not 1 <= d <= calendar.monthrange(y, m)[1]:
-            continue
-        out.add(y * 10000 + min(m, d) * 100 + max(m, d))
-    out.discard(dob.year * 10000 + min(dob.month, dob.day) * 100 + max(dob.month, dob.day))
-    return out
-
-
-def incoming_params(incoming: Sequence[StudentRecord], years: tuple[int, int] | None = None) -> dict[str, list[Any]]:
-    """The incoming records as the arrays `candidate_sql(incoming=True)` reads; `years`: the birth
-    years of the roster (variants of a birth date outside them meet nobody and are left out)."""
-    low, high = years or (1, 9999)
-    params: dict[str, list[Any]] = {f"i_{column}": [] for column in _SOURCE_COLUMNS}
-    v_id: list[int] = []
-    v_ymd: list[int] = []
-    for record in incoming:
-        if record.id >= 0:
-            raise ValueError(f"An incoming record must carry a negative id, not {record.id}.")
-        for column in _SOURCE_COLUMNS:
-            params[f"i_{column}"].append(getattr(record, column))
-        if record.date_of_birth is not None:
-            variants = [v for v in dob_variants(record.date_of_birth) if low <= v // 10000 <= high]
-            v_id.extend([record.id] * len(variants))
-            v_ymd.extend(variants)
-    params["v_id"] = v_id
-    params["v_ymd"] = v_ymd
     return params
 
 
@@ -715,30 +593,6 @@ def candidate_pairs(conn: Connection, features: DatabaseFeatures) -> dict[tuple[
     params = name_params(conn, features)
     with planner_settings(conn):
         result = conn.execute(text(candidate_sql(features, translit=True)), params)
-        return {(int(a), int(b)): int(mask) for a, b, mask in result}
-
-
-def incoming_candidates(
-    conn: Connection, features: DatabaseFeatures, incoming: Sequence[StudentRecord]
-) -> dict[tuple[int, int], int]:
-    """(incoming record id, existing student id) -> bit mask of the passes that proposed the pair.
-
-    The incoming records carry negative ids (-1, -2, ...); the existing students are those not
-    'demo' or 'merged'. The same keys as the scan, plus the import's own pass (a one-edit
-    variant of the birth date with a similar name); a block counts existing students only, and
-    the identifier passes allow IMPORT_IDENTIFIER_CAP of them. Runs under the connection's
-    statement_timeout (the engine's)."""
-    if not features.fold:
-        raise ValueError("incoming_candidates needs classhub_fold (migration 0004)")
-    if not incoming:
-        return {}
-    first, last = conn.execute(
-        text(f"SELECT min(date_of_birth), max(date_of_birth) FROM students WHERE {_ACTIVE}")
-    ).one()
-    years = (first.year, last.year) if first is not None and last is not None else None
-    params: dict[str, Any] = {**incoming_params(incoming, years), **name_params(conn, features, incoming)}
-    with planner_settings(conn):
-        result = conn.execute(text(candidate_sql(features, incoming=True, translit=True)), params)
         return {(int(a), int(b)): int(mask) for a, b, mask in result}
 
 

@@ -52,7 +52,8 @@ from classhub_desktop.core.duplicates.scoring import quick_score, score_pair
 from classhub_desktop.core.progress import CancelToken
 from classhub_desktop.core.roster import editing
 from classhub_desktop.core.roster_import.model import SIS_NUMBER_SOURCE, IncomingStudent, RosterProblem
-from classhub_desktop.store.duplicates.blocking import IMPORT_ONLY_PASSES, database_features, incoming_candidates
+from classhub_desktop.store.duplicates.blocking import IMPORT_ONLY_PASSES, database_features
+from classhub_desktop.store.duplicates.blocking_incoming import incoming_candidates
 from classhub_desktop.store.roster_import.arrays import bind
 from classhub_desktop.store.roster_import.evidence import Ask, must_ask, sis_conflict
 

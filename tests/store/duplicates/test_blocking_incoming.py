@@ -18,11 +18,10 @@ from classhub_desktop.store.duplicates.blocking import (
     DatabaseFeatures,
     candidate_pairs,
     database_features,
-    dob_variants,
-    incoming_candidates,
     pass_labels,
     transliterated,
 )
+from classhub_desktop.store.duplicates.blocking_incoming import dob_variants, incoming_candidates
 from classhub_desktop.store.duplicates.scan import load_students
 from classhub_desktop.store.engine import make_engine
 from tests.api_support import SeededDatabase
