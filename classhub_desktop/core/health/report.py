@@ -3,7 +3,10 @@
 All three list the areas worst first and, in each area, the findings worst first (HealthReport.by_area).
 A finding that is not OK shows its evidence (summary, figures, offender rows, the SQL or URL) and the
 fix; an OK finding is one line. `notes` are remarks about the run itself, e.g. "API checks skipped:
-no API address". Everything that came from a server (names in offender rows, error texts) is escaped
+no API address". When the database cannot be reached, every database check fails with the same error:
+the three renderings show ONE finding "Database unreachable" (the error, the fix, the checks that could not
+run in one line) instead of the same error, SQL and fix once per check (`presented`); the JSON keeps one
+finding per check (its contract). Everything that came from a server (names in offender rows, error texts) is escaped
 for Markdown and HTML: a student called `<script>` stays text.
 """
 
@@ -14,12 +17,13 @@ import json
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from classhub_desktop.core.health.model import AREA_TITLES, Finding, HealthReport, Status
+from classhub_desktop.core.health.model import AREA_TITLES, Evidence, Finding, HealthReport, Status
 
-__all__ = ["format_value", "render_html", "render_markdown", "render_text", "status_counts_text"]
+__all__ = ["format_value", "presented", "render_html", "render_markdown", "render_text", "status_counts_text"]
 
 MAX_ROWS = 10  # offender rows shown per finding (the JSON has all the check returned)
 WIDTH = 100
@@ -73,10 +77,48 @@ def _area_title(area: str) -> str:
     return AREA_TITLES.get(area, area)  # type: ignore[call-overload,no-any-return]
 
 
+UNREACHABLE_PREFIX = "database unreachable: "  # the runner's reason (store/health/runner.py)
+UNREACHABLE_ID = "pg.unreachable"
+
+
+def _unreachable_reason(finding: Finding) -> str | None:
+    error = finding.evidence.figures.get("error") if finding.status is Status.ERROR else None
+    return error[len(UNREACHABLE_PREFIX):] if isinstance(error, str) and error.startswith(UNREACHABLE_PREFIX) else None
+
+
+def presented(report: HealthReport) -> HealthReport:
+    """`report` as people read it: the checks that failed because the database could not be reached
+    become one finding (the first error, the fix, the titles of the checks that could not run)."""
+    unreachable = [(f, reason) for f in report.findings if (reason := _unreachable_reason(f)) is not None]
+    if len(unreachable) < 2:
+        return report
+    first, reason = unreachable[0]
+    titles = ", ".join(f.title for f, _reason in unreachable)
+    merged = Finding(
+        id=UNREACHABLE_ID,
+        area=first.area,
+        title="Database unreachable",
+        status=Status.ERROR,
+        evidence=Evidence(
+            f"Could not connect to the database: {reason}. {len(unreachable)} database checks could not run: "
+            f"{titles}.",
+            {},  # the summary says it all: no figure repeats it
+            "",
+        ),
+        fix="Check that the PostgreSQL server is running and reachable from this computer (host, port, "
+        "firewall), and that the address, database, user and password are right (--db URL, or the profile's "
+        "connection settings); then run the checks again.",
+        duration_ms=sum(f.duration_ms for f, _reason in unreachable),
+    )
+    rest = [f for f in report.findings if _unreachable_reason(f) is None]
+    return replace(report, findings=(merged, *rest))
+
+
 # --- text ---------------------------------------------------------------------------------------------
 
 
 def render_text(report: HealthReport, notes: Iterable[str] = ()) -> str:
+    report = presented(report)
     lines = [f"ClassHub health report: {report.target or 'no target'}",
              f"Started {_started(report)}. Overall: {_TEXT_LABEL[report.worst]} ({status_counts_text(report)})."]
     lines += [_wrap(f"Note: {note}", "", "      ") for note in notes]
@@ -111,9 +153,10 @@ def _text_finding(finding: Finding) -> list[str]:
             lines.append(_wrap(cells, pad + "  - ", pad + "    "))
         if len(evidence.rows) > MAX_ROWS:
             lines.append(f"{pad}  … and {len(evidence.rows) - MAX_ROWS} more (see --json)")
-    source = evidence.source.strip().splitlines() or [""]
-    lines.append(f"{pad}Source: {source[0]}")
-    lines += [f"{pad}        {line}" for line in source[1:]]
+    source = evidence.source.strip().splitlines()
+    if source:
+        lines.append(f"{pad}Source: {source[0]}")
+        lines += [f"{pad}        {line}" for line in source[1:]]
     lines.append(_wrap(f"Fix: {finding.fix}", pad, pad + "     "))
     return lines
 
@@ -135,6 +178,7 @@ def _md_code_block(text: str, language: str = "") -> str:
 
 
 def render_markdown(report: HealthReport, notes: Iterable[str] = ()) -> str:
+    report = presented(report)
     out = ["# ClassHub health report", "",
            f"- **Target:** {_md(report.target or 'no target')}",
            f"- **Started:** {_md(_started(report))}",
@@ -171,7 +215,9 @@ def _md_finding(finding: Finding) -> list[str]:
         if len(evidence.rows) > MAX_ROWS:
             out += ["", f"… and {len(evidence.rows) - MAX_ROWS} more."]
     language = "" if evidence.source.lstrip().upper().startswith(("GET ", "POST ")) else "sql"
-    out += ["", "**Source:**", "", _md_code_block(evidence.source, language), "", f"**Fix:** {_md(finding.fix)}"]
+    if evidence.source.strip():
+        out += ["", "**Source:**", "", _md_code_block(evidence.source, language)]
+    out += ["", f"**Fix:** {_md(finding.fix)}"]
     return out
 
 
@@ -206,6 +252,7 @@ def _badge(status: Status) -> str:
 
 
 def render_html(report: HealthReport, notes: Iterable[str] = ()) -> str:
+    report = presented(report)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -251,7 +298,8 @@ def _html_finding(finding: Finding) -> str:
         out.append("</table>")
         if len(evidence.rows) > MAX_ROWS:
             out.append(f"<p>… and {len(evidence.rows) - MAX_ROWS} more.</p>")
-    out.append(f"<pre>{_e(evidence.source.strip())}</pre>")
+    if evidence.source.strip():
+        out.append(f"<pre>{_e(evidence.source.strip())}</pre>")
     out.append(f'<p class="fix"><strong>Fix:</strong> {_e(finding.fix)}</p>')
     out.append("</details>")
     return "\n".join(out)

@@ -101,3 +101,19 @@ def test_format_value() -> None:
     assert format_value(16108, "id") == "16108" and format_value(4797, "student_id") == "4797"
     assert format_value(16108, "failures") == "16,108"
     assert format_value({"a": 1}) == '{"a": 1}'
+
+
+def test_unreachable_database_is_one_finding_in_every_rendering() -> None:
+    from classhub_desktop.core.health.model import error_finding
+
+    reason = "database unreachable: connection failed: Connection refused"
+    failed = tuple(error_finding(spec(i), reason, SQL, 1.0) for i in ("pg.connections", "pg.cache_hit", "pg.sizes"))
+    ok = finding("api.healthz", Status.OK, "/healthz answered in 3 ms", source="GET http://127.0.0.1:1/healthz")
+    down = HealthReport((*failed, ok), datetime(2026, 11, 22, 9, 30, tzinfo=UTC), "admin@db/classhub")
+    text, markdown, page = render_text(down), render_markdown(down), render_html(down)
+    for rendered in (text, markdown, page):
+        assert rendered.count("Database unreachable") in (1, 2)  # Markdown and HTML: the summary table and the section
+        assert "FROM pg_stat_activity" not in rendered and rendered.count("Connection refused") <= 2
+    assert "3 database checks could not run: Connections in use" in " ".join(text.split())
+    assert "API answers /healthz" in text  # the checks that ran are still listed
+    assert down.to_json()["checks"][0]["id"] == "pg.connections"  # the JSON keeps one finding per check
