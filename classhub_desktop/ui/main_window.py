@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
             self,
             f"About {APP_NAME}",
             f"<b>{APP_NAME}</b> {__version__}<p>Administration client for the ClassHub school platform: "
-            "rosters, duplicate students, uploads, health, maintenance and guided fixes.</p>"
+            "rosters and imports, duplicate students, teachers, health and the audit log.</p>"
             "<p>The database's roles decide what you may do; this application mirrors them.</p>",
         )
 

@@ -2,8 +2,9 @@
 and the vocabulary a check is described in (`Area`, `Tier`, `CheckSpec`).
 
 Each fix names the runbook step it replaces (runbooks in shared/runbooks: 000 Classroom Token Hub,
-001 Operations Guide, 002 uploads, 003 LMS Class Hub, 004 class tracking) or the guided fix /
-page / command of ClassHub Desktop that does it. Units of the thresholds are in `unit`.
+001 Operations Guide, 002 uploads, 003 LMS Class Hub, 004 class tracking) or the page / command of
+ClassHub Desktop that does it; advice names only what exists today (a runbook step until the
+application has its own action for it). Units of the thresholds are in `unit`.
 
 Tiers: "fast" every 10 s (API and sessions), "stats" every 60 s (statistics views and indexed
 ClassHub queries), "statements" every 5 min (pg_stat_statements), "sizes" hourly (sizes and the
@@ -131,22 +132,24 @@ CHECKS: tuple[CheckSpec, ...] = (
     # - ClassHub data -
     _c("classhub.failed_generations", "classhub", "Failed class generations (last 24 h)", "stats",
        "Runbook 004 'Daily: Check for errors': review the error details below, check the student's schedule "
-       "and run the guided fix 'Generate missing classes' for the affected students.", "failures",
+       "and generate the missing classes of each affected student (runbook 004 'Issue 1' manual fix: POST "
+       "/api/class-tracking/generate-missing-classes with its studentId).", "failures",
        warn=1, critical=10, window_hours=24),
     _c("classhub.weekly_generation", "classhub", "This week's scheduled class generation", "stats",
        "Runbook 004 'Weekly: Verify weekly generation' and 'Issue 3: Weekly Generation Not Running': start "
-       "the weekly generation job (guided fix 'Run weekly generation', POST "
-       "/api/class-tracking/generate-weekly-classes).", "hours", grace_hours=12, critical_days=14),
+       "the weekly generation job by hand: POST /api/class-tracking/generate-weekly-classes (runbook 004 "
+       "'Manual trigger if needed').", "hours", grace_hours=12, critical_days=14),
     _c("classhub.missing_classes", "classhub", "Students with a schedule but missing classes", "sizes",
-       "Runbook 004 'Issue 1: Classes Not Generated for New Student': run the guided fix 'Generate missing "
-       "classes' (generate-missing-classes for each student below).", "students", warn=1, critical=50),
+       "Runbook 004 'Issue 1: Classes Not Generated for New Student': for each student below, POST "
+       "/api/class-tracking/generate-missing-classes with its studentId (the runbook's manual fix).", "students", warn=1, critical=50),
     _c("classhub.duplicate_classes", "classhub", "Duplicate classes", "sizes",
        "Runbook 004 'Issue 2: Duplicate Classes': `classhub-desktop duplicates classes --fix` (or the "
        "Duplicates page, classes tab) keeps the oldest class of each group.", "groups", warn=1, critical=100,
        window_days=7),
     _c("classhub.failed_notifications", "classhub", "Failed and stuck notifications", "stats",
        "Runbook 001 'Email Not Sending': check the SMTP connection and credentials; the rows show the last "
-       "errors. Failed mails can be re-queued after the fix.", "notifications", warn=1, critical=50,
+       "errors. After the fix, send the failed mails again from the platform (runbook 001 'Email Not "
+       "Sending').", "notifications", warn=1, critical=50,
        window_hours=24, stuck_minutes=60),
     _c("classhub.upload_failures", "classhub", "Upload failure rate (last 24 h)", "stats",
        "Runbook 002 'Troubleshooting: Upload Failures' (alert when the failure rate exceeds 5 %): check file "
@@ -157,8 +160,8 @@ CHECKS: tuple[CheckSpec, ...] = (
        "'Submission retention', dry run first) or grow the storage. Set quota_gb in the profile's "
        "thresholds to be warned.", "percent of quota_gb", warn=90, critical=95, quota_gb=0),
     _c("classhub.expired_demo_sessions", "classhub", "Expired demo sessions still present", "stats",
-       "Runbook 000 'demo view-as-student sessions' (10-minute lifetime): run the guided fix 'Clean up "
-       "expired demo sessions' (FK-safe delete).", "sessions", warn=1, critical=1000, grace_minutes=5),
+       "Runbook 000 'demo view-as-student sessions' (10-minute lifetime): run the runbook's cleanup "
+       "(`cleanup_demo_student_data` for each expired session below) with an administrator login.", "sessions", warn=1, critical=1000, grace_minutes=5),
     _c("classhub.duplicate_students", "classhub", "Likely duplicate students (estimate)", "sizes",
        "Runbook 000 'duplicate students from roster uploads': open the Duplicates page (or "
        "`classhub-desktop duplicates scan`) for the full scored list, then merge with a preview.",
