@@ -141,7 +141,8 @@ CHECKS: tuple[CheckSpec, ...] = (
        "'Manual trigger if needed').", "hours", grace_hours=12, critical_days=14),
     _c("classhub.missing_classes", "classhub", "Students with a schedule but missing classes", "sizes",
        "Runbook 004 'Issue 1: Classes Not Generated for New Student': for each student below, POST "
-       "/api/class-tracking/generate-missing-classes with its studentId (the runbook's manual fix).", "students", warn=1, critical=50),
+       "/api/class-tracking/generate-missing-classes with its studentId (the runbook's manual fix).",
+       "students", warn=1, critical=50),
     _c("classhub.duplicate_classes", "classhub", "Duplicate classes", "sizes",
        "Runbook 004 'Issue 2: Duplicate Classes': `classhub-desktop duplicates classes --fix` (or the "
        "Duplicates page, classes tab) keeps the oldest class of each group.", "groups", warn=1, critical=100,
@@ -161,7 +162,8 @@ CHECKS: tuple[CheckSpec, ...] = (
        "thresholds to be warned.", "percent of quota_gb", warn=90, critical=95, quota_gb=0),
     _c("classhub.expired_demo_sessions", "classhub", "Expired demo sessions still present", "stats",
        "Runbook 000 'demo view-as-student sessions' (10-minute lifetime): run the runbook's cleanup "
-       "(`cleanup_demo_student_data` for each expired session below) with an administrator login.", "sessions", warn=1, critical=1000, grace_minutes=5),
+       "(`cleanup_demo_student_data` for each expired session below) with an administrator login.",
+       "sessions", warn=1, critical=1000, grace_minutes=5),
     _c("classhub.duplicate_students", "classhub", "Likely duplicate students (estimate)", "sizes",
        "Runbook 000 'duplicate students from roster uploads': open the Duplicates page (or "
        "`classhub-desktop duplicates scan`) for the full scored list, then merge with a preview.",
