@@ -173,12 +173,28 @@ def _counts(c: Any) -> dict[str, int]:
     return {"new": c.new, "updated": c.updated, "unchanged": c.unchanged, "deactivated": c.deactivated}
 
 
+def _check_export_target(path: Path, fmt: str) -> None:
+    """A target that names a file of another kind ("roster.txt") is refused before anything is written:
+    a OneRoster bundle would otherwise become a folder called roster.txt."""
+    suffix = path.suffix.lower()
+    if path.is_dir() or not suffix:
+        if fmt == "csv" and path.is_dir():
+            raise CliError(f"{path} is a folder: a students CSV needs a file name ending in .csv.", exit_code=2)
+        return
+    wanted = (".csv",) if fmt == "csv" else (".zip",)
+    if suffix not in wanted:
+        raise CliError(
+            f"Cannot export to {path}: give a folder (no extension) or a .zip for a OneRoster bundle, or a "
+            ".csv file for a students CSV (--format chooses when the name does not).", exit_code=2)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import CancelToken, Progress
     from classhub_desktop.store.roster.export import export_roster
 
     fmt: Literal["csv", "oneroster"] = "csv" if (args.format or args.path.suffix.lower().lstrip(".")) == "csv" \
         else "oneroster"
+    _check_export_target(args.path, fmt)
     workspace = open_database(args)
     engine = workspace.engine
     try:

@@ -121,3 +121,18 @@ def test_possible_matches_stop_yes_with_exit_3_until_possible_says_what_to_do(
     oneroster, sis = aliases(db, "oneroster"), aliases(db, "sis-number")
     assert all(oneroster[e["sourced_id"]] == e["id"] and sis[e["sis"]] == e["id"] for e in back)
     assert grades(db, [e["id"] for e in back]) == {e["id"]: e["grade"] for e in back}
+
+
+def test_export_to_a_file_name_of_another_kind_is_refused_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], fresh_db: Callable[[], str], tmp_path: Path
+) -> None:
+    db = fresh_db()
+    wrong = (("roster.txt", ()), ("students.zip", ("--format", "csv")), ("b.csv", ("--format", "oneroster")))
+    for name, extra in wrong:
+        assert main(["roster", "export", str(tmp_path / name), "--db", db, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"Cannot export to {tmp_path / name}" in err and ".csv" in err
+        assert not (tmp_path / name).exists()
+    (tmp_path / "folder").mkdir()
+    assert main(["roster", "export", str(tmp_path / "folder"), "--db", db, "--format", "csv"]) == 2
+    assert "is a folder" in capsys.readouterr().err
