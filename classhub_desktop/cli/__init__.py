@@ -19,7 +19,15 @@ from typing import Any
 
 from classhub_desktop import __version__
 from classhub_desktop.cli import doctor, duplicates, roster
-from classhub_desktop.cli.common import CliError, add_target, database_target, emit, open_database
+from classhub_desktop.cli.common import (
+    EXIT_CODES,
+    CliError,
+    add_target,
+    database_error,
+    database_target,
+    emit,
+    open_database,
+)
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -205,38 +213,72 @@ def cmd_sandbox_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+SANDBOX_EXIT_CODES = """exit codes:
+  0    stopped on request: the window was closed, or Ctrl+C / SIGTERM while serving
+  1    the sandbox's API server stopped on its own (its log is shown)
+  2    the sandbox could not start (the sandbox extra is missing, the database or the API failed)
+  3    no display to open the window on (use --no-gui)
+  130  Ctrl+C while starting (143: SIGTERM, 129: SIGHUP)
+The sandbox's PostgreSQL and API server stop on every one of these."""
+
+
 @needs_sandbox_extra
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from classhub_desktop.sandbox.serve import ServeError
-    from classhub_desktop.workspace.sandbox import SandboxOptions, start_sandbox
+    from classhub_desktop.workspace.sandbox import SandboxOptions, SignalGuard, StopRequested, start_sandbox
 
     def say(message: str) -> None:
-        print(message, file=sys.stderr)
+        print(message, file=sys.stderr, flush=True)
+
+    if not args.no_gui:
+        from classhub_desktop.ui.app import EXIT_NO_DISPLAY, create_application, display_problem
+
+        problem = display_problem()
+        if problem is not None:
+            raise CliError(f"{problem}\nThe sandbox's window needs a display. Without one, run "
+                           "`classhub-desktop sandbox --no-gui` to serve its database and API only.",
+                           exit_code=EXIT_NO_DISPLAY)
+        # Before the database starts: should Qt still fail, it aborts the process, and nothing is left running.
+        create_application()
 
     options = SandboxOptions(directory=Path(args.dir) if args.dir else None, students=args.students,
                              api_port=args.api_port)
-    try:
-        sandbox = start_sandbox(options, say=say)
-    except ServeError as exc:
-        raise CliError(str(exc), exc.exit_code) from exc
-    try:
-        print(f'Sandbox database: {sandbox.display}  (profile "{sandbox.profile_name}")', file=sys.stderr)
-        if args.no_gui:
-            print(f"Sandbox API: {sandbox.api_url}", flush=True)
-            print("Serving until Ctrl+C.", file=sys.stderr, flush=True)
-            assert sandbox.api is not None
-            try:
-                code = sandbox.api.wait()
-            except KeyboardInterrupt:
-                print("Stopping the sandbox.", file=sys.stderr)
-                return 0
-            raise CliError(f"The sandbox API server stopped on its own (exit code {code}).\n"
-                           f"Last lines of {sandbox.api.log_path}:\n{sandbox.api.log_tail()}", exit_code=1)
-        from classhub_desktop.ui.app import run_gui
+    # Every stop signal ends in the `finally` below (or in start_sandbox's own clean-up) instead of killing
+    # the process with PostgreSQL and the API child left running.
+    with SignalGuard() as guard:
+        try:
+            sandbox = start_sandbox(options, say=say)
+        except ServeError as exc:
+            raise CliError(str(exc), exc.exit_code) from exc
+        except StopRequested as stop:
+            say(f"Stopped while starting ({stop}); the sandbox database is stopped.")
+            return stop.exit_code
+        try:
+            say(f'Sandbox database: {sandbox.display}  (profile "{sandbox.profile_name}")')
+            if args.no_gui:
+                print(f"Sandbox API: {sandbox.api_url}", flush=True)
+                say("Serving until Ctrl+C.")
+                assert sandbox.api is not None
+                try:
+                    code = sandbox.api.wait()
+                except StopRequested:
+                    say("Stopping the sandbox.")
+                    return 0
+                raise CliError(f"The sandbox API server stopped on its own (exit code {code}).\n"
+                               f"Last lines of {sandbox.api.log_path}:\n{sandbox.api.log_tail()}", exit_code=1)
+            from classhub_desktop.ui.app import run_gui
 
-        return run_gui(profile_name=sandbox.profile_name)
-    finally:
-        sandbox.stop()  # the API child and the database, also when the GUI fails
+            say("Opening the window (Ctrl+C here closes it).")
+            try:
+                return run_gui(profile_name=sandbox.profile_name)  # Ctrl+C / SIGTERM in it: exit 0
+            except StopRequested:  # the signal came before the window's own handling was in place
+                say("Stopping the sandbox.")
+                return 0
+        finally:
+            guard.stopping()  # a second Ctrl+C must not cut the stop short
+            sandbox.stop()  # the API child and the database, also when the GUI fails
+            if sandbox.cluster.running:
+                say("The sandbox database keeps running: another ClassHub Desktop process still uses it.")
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -263,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="classhub-desktop",
         description="ClassHub Desktop: rosters, duplicate students, health and maintenance for ClassHub. "
         "Without a command it opens the application window.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -283,11 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (upgrade, current, check):
         add_target(p)
 
-    sandbox = sub.add_parser("sandbox", help="a complete local ClassHub for demos, training and tests")
+    sandbox = sub.add_parser("sandbox", help="a complete local ClassHub for demos, training and tests",
+                             description="Start a complete local ClassHub (embedded PostgreSQL with demo data, "
+                             "its API on 127.0.0.1) and open the window on it, or serve it with --no-gui.",
+                             epilog=SANDBOX_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sandbox.add_argument("--dir", metavar="DIR", help="where the sandbox keeps its data (default: user data dir)")
     sandbox.add_argument("--students", type=int, default=20_000, help="students to seed on first start")
     sandbox.add_argument("--no-gui", action="store_true",
-                         help="no window: serve the sandbox's database and API until Ctrl+C")
+                         help="no window (also without a display): serve the sandbox's database and API until "
+                         "Ctrl+C or SIGTERM")
     sandbox.add_argument("--api-port", type=_port, metavar="P",
                          help="port of the sandbox API on 127.0.0.1 (default: 8765 when free, else any free port)")
     sandbox.set_defaults(func=cmd_sandbox)
@@ -339,6 +386,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        presented = database_error(exc)  # a database error met mid-command: the same words as every other error
+        if presented is None:
+            raise  # a bug: its traceback is what a developer needs
+        print(f"error: {presented}", file=sys.stderr)
+        return presented.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

@@ -21,7 +21,38 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 the command ran but failed or was declined (nothing was changed, or what the "
+    "message says); 2 a wrong option, target or file, or the database could not be reached; 3 a decision "
+    "is needed (roster import: possible matches, see --possible); 130 interrupted (Ctrl+C)."
+)
+
+
+def database_error(exc: BaseException) -> CliError | None:
+    """A database error met while a command ran (SQLAlchemy's or psycopg's), in the words every command uses:
+    what happened and what to do, without driver internals (no "Background on this error" link, no SQL,
+    no parameters). Exit 2 when the server could not be reached or refused the login, else 1. None for any
+    other exception (imported here, not at the top: `--help` stays light)."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from classhub_desktop.core.sqlstate import SqlCategory, classify_sqlstate
+
+    if not isinstance(exc, SQLAlchemyError | psycopg.Error):
+        return None
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    problem = classify_sqlstate(getattr(original, "sqlstate", None), type(original).__name__)
+    first_line = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    unreachable = problem.category in (SqlCategory.CONNECTION, SqlCategory.AUTHENTICATION,
+                                       SqlCategory.DATABASE_MISSING, SqlCategory.SHUTDOWN)
+    message = f"{problem.what} ({first_line})" + (f"\n{problem.advice}" if problem.advice else "")
+    return CliError(message, exit_code=2 if unreachable else 1)
+
+
 def add_target(parser: argparse.ArgumentParser) -> None:
+    """--db / --profile / --json on a command that works on a database; its --help lists the exit codes."""
+    if parser.epilog is None:
+        parser.epilog = EXIT_CODES
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--db", metavar="URL", help="libpq URI or keyword string, as psql takes it")
     group.add_argument("--profile", metavar="NAME", help="a saved connection profile")
@@ -33,10 +64,15 @@ def target_of(args: argparse.Namespace) -> Target:
     from classhub_desktop.workspace.targets import TargetError, resolve_target
 
     try:
-        return resolve_target(db=getattr(args, "db", None), profile=getattr(args, "profile", None),
-                              api=getattr(args, "api", None), ca_bundle=getattr(args, "ca_bundle", None))
+        target = resolve_target(db=getattr(args, "db", None), profile=getattr(args, "profile", None),
+                                api=getattr(args, "api", None), ca_bundle=getattr(args, "ca_bundle", None))
     except TargetError as exc:
         raise CliError(str(exc)) from exc
+    if target.database is not None and not getattr(args, "db", None) and not getattr(args, "profile", None):
+        # never silently: say which database a command without --db/--profile works on
+        print(f"Using the database of libpq's environment (PGHOST, PGDATABASE, … or the local default): "
+              f"{target.database.display}. Choose one with --db URL or --profile NAME.", file=sys.stderr)
+    return target
 
 
 def database_target(args: argparse.Namespace) -> Target:

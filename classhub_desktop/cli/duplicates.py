@@ -90,12 +90,12 @@ def _limit(text: str) -> int:
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
-    from sqlalchemy.exc import DBAPIError
-
+    """The store's own errors (their messages are written for people); a database error goes on to the one
+    presenter of every command (cli/common.py `database_error`, called by `main`)."""
     from classhub_desktop.store.duplicates.classes import DuplicateClassesError
     from classhub_desktop.store.merge.operations import MergeError
 
-    return (MergeError, DuplicateClassesError, DBAPIError)
+    return (MergeError, DuplicateClassesError)
 
 
 # --- scan ---------------------------------------------------------------------------------------------

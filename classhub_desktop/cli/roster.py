@@ -45,11 +45,11 @@ def add_commands(sub: Any) -> None:
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
-    from sqlalchemy.exc import DBAPIError
-
+    """The import's own errors (written for people); a database error goes on to the one presenter of every
+    command (cli/common.py `database_error`, called by `main`)."""
     from classhub_desktop.store.roster_import.operations import RosterImportError
 
-    return (RosterImportError, DBAPIError)
+    return (RosterImportError,)
 
 
 _KIND_TEXT = (("sourced_id", "known by sourced id"), ("alias", "known by an alias"), ("likely", "likely matches"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -148,3 +149,29 @@ def test_a_teacher_profile_has_no_database_to_check(capsys: pytest.CaptureFixtur
         assert "teacher profile" in capsys.readouterr().err
     finally:
         store.delete("cli-teacher")
+
+
+def test_a_database_error_mid_command_is_presented_without_driver_internals(
+    capsys: pytest.CaptureFixture[str], fresh_db: Callable[[], str]
+) -> None:
+    import psycopg
+
+    db = fresh_db()
+    with psycopg.connect(db, autocommit=True) as conn:  # a damaged schema: the command fails after connecting
+        conn.execute("DROP TABLE duplicate_decisions CASCADE")
+    code = main(["duplicates", "verdicts", "--db", db])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: "), err
+    assert "duplicate_decisions" in err and "sqlalche.me" not in err and "Background on this error" not in err
+    assert "Traceback" not in err and "SELECT" not in err
+
+
+def test_a_command_without_a_target_says_which_database_it_used(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", "1")  # nothing listens there
+    code = main(["duplicates", "verdicts"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Using the database of libpq's environment" in err and "--db URL or --profile NAME" in err
