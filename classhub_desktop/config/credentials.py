@@ -12,18 +12,27 @@ kind. Where it lives depends on the profile's remember mode:
 Secrets never appear in messages or reprs. Keyring calls may block while the system asks the
 user to unlock the keyring, so the GUI calls this module from a worker; `probe_keyring` alone
 guards itself with a timeout.
+
+The ONE secret kept in a file is the sandbox's demo password (the password of the synthetic demo
+accounts of a local sandbox, served on loopback): it lives with the sandbox, in
+`<sandbox dir>/demo-password.txt` (0600), so a restarted sandbox signs in without a keyring. Only the
+profile named "Sandbox" reads it (`sandbox_demo_password`); every other profile keeps the rule above.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, get_args
 
 import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
+
+from classhub_desktop.config.paths import data_dir, write_private_file
 
 SERVICE = "classhub-desktop"
 PROBE_USER = "__classhub_probe__"
@@ -222,7 +231,8 @@ class CredentialStore:
             self._memory.pop(key, None)  # the keyring copy is now the one that counts
 
     def get(self, profile: str, kind: SecretKind, use_keyring: bool = True) -> str | None:
-        """The secret kept in memory, else (when `use_keyring`) the one saved in the keyring.
+        """The secret kept in memory, else the sandbox's demo password (the "Sandbox" profile's API password
+        only, see `sandbox_demo_password`), else (when `use_keyring`) the one saved in the keyring.
 
         Returns None when there is none or the keyring is unusable (the caller asks the user).
         Raises CredentialError when a usable keyring fails while reading.
@@ -230,8 +240,16 @@ class CredentialStore:
         _check_key(profile, kind)
         with self._lock:
             secret = self._memory.get((profile, kind))
-        if secret is not None or not use_keyring:
+        if secret is not None:
             return secret
+        if kind == "api_password":
+            # The sandbox's demo password lives with the sandbox (None for every other profile): it wins over
+            # the keyring, whose copy may belong to another, older sandbox.
+            demo = sandbox_demo_password(profile)
+            if demo is not None:
+                return demo
+        if not use_keyring:
+            return None
         if not self._current_status(reprobe_failed=False).ok:
             return None
         try:
@@ -324,6 +342,69 @@ class CredentialStore:
             f"When the keyring works again, remove the entries {users} of service {self.service!r} "
             "with your password manager."
         )
+
+
+# --- the sandbox's demo password ---------------------------------------------------------------------
+
+SANDBOX_PROFILE = "Sandbox"
+DEMO_PASSWORD_FILE = "demo-password.txt"
+# In the application's data directory: which sandbox directory the "Sandbox" profile belongs to (`--dir`
+# may put a sandbox anywhere). A path, not a secret.
+SANDBOX_POINTER_FILE = "sandbox-directory.txt"
+
+
+def demo_password_path(directory: Path) -> Path:
+    return Path(directory) / DEMO_PASSWORD_FILE
+
+
+def keep_sandbox_password(directory: Path, password: str) -> Path:
+    """Write the demo accounts' password into the sandbox directory, readable by this user only (0600)."""
+    path = demo_password_path(directory)
+    write_private_file(path, (password + "\n").encode("utf-8"))
+    return path
+
+
+def read_sandbox_password(directory: Path) -> str | None:
+    """The demo password kept in `directory`, or None (no file, not ours, unreadable).
+
+    A file of another user is never trusted; our own file that became readable by others is made
+    owner-only again before it is read.
+    """
+    path = demo_password_path(directory)
+    try:
+        if os.name == "posix":
+            info = path.stat()
+            if info.st_uid != os.geteuid():
+                return None
+            if info.st_mode & 0o077:
+                path.chmod(0o600)
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
+
+
+def register_sandbox_directory(directory: Path) -> None:
+    """Remember that the "Sandbox" profile is the sandbox in `directory` (the latest one started)."""
+    write_private_file(data_dir() / SANDBOX_POINTER_FILE, (str(Path(directory).resolve()) + "\n").encode("utf-8"))
+
+
+def sandbox_directory() -> Path | None:
+    """The directory of the sandbox the "Sandbox" profile belongs to, None when no sandbox was started."""
+    try:
+        text = (data_dir() / SANDBOX_POINTER_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return Path(text) if text else None
+
+
+def sandbox_demo_password(profile: str) -> str | None:
+    """The demo password of the sandbox, for the profile named "Sandbox" only (None for any other name:
+    production profiles never read a password file)."""
+    if profile != SANDBOX_PROFILE:
+        return None
+    directory = sandbox_directory()
+    return read_sandbox_password(directory) if directory is not None else None
 
 
 # --- singletons and test support ------------------------------------------------------------------

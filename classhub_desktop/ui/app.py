@@ -2,13 +2,23 @@
 
 `run_gui` is what `classhub-desktop` (and `classhub-desktop sandbox`) call; `create_main_window`
 builds the same window without entering the event loop, for tests and screenshots.
+
+Two things happen before Qt runs: `display_problem` tells whether there is a display at all (Qt itself
+aborts the process without one, naming a library instead of the display), and `quit_on_signals` lets
+Ctrl+C and SIGTERM end the event loop (Python runs no signal handler while Qt waits in C).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import FrameType
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication
 
 from classhub_desktop import __version__, locator
@@ -25,6 +35,126 @@ from classhub_desktop.workspace.connect import open_profile_at_start
 
 ORGANIZATION = "ClassHub"
 ORGANIZATION_DOMAIN = "classhub.example.org"
+EXIT_NO_DISPLAY = 3  # `classhub-desktop` / `classhub-desktop sandbox` found no display to open a window on
+
+
+# --- is there a display? --------------------------------------------------------------------------------
+
+
+def _connects(address: str | tuple[str, int], family: socket.AddressFamily) -> bool:
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            sock.connect(address)
+        return True
+    except OSError:
+        return False
+
+
+def _x11_reachable(display: str) -> bool:
+    """Whether an X server answers at `display` ("[host]:N[.S]"); True when the form is not one we know
+    (Qt decides then)."""
+    host, sep, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not sep or not number.isdigit() or "/" in host:
+        return True
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        # Linux X servers also listen on the abstract socket of that name (and containers often see only it).
+        abstract = sys.platform.startswith("linux") and _connects("\0" + path, socket.AF_UNIX)
+        return abstract or _connects(path, socket.AF_UNIX)
+    return _connects((host, 6000 + int(number)), socket.AF_INET6 if ":" in host else socket.AF_INET)
+
+
+def _wayland_reachable(env: Mapping[str, str]) -> bool:
+    if env.get("WAYLAND_SOCKET"):
+        return True  # a connected socket handed down by the compositor
+    name = env.get("WAYLAND_DISPLAY", "")
+    if not name:
+        return False
+    path = Path(name) if Path(name).is_absolute() else Path(env.get("XDG_RUNTIME_DIR", "")) / name
+    return bool(env.get("XDG_RUNTIME_DIR") or path.is_absolute()) and _connects(str(path), socket.AF_UNIX)
+
+
+def display_problem(env: Mapping[str, str] | None = None, platform: str | None = None) -> str | None:
+    """Why no window can be opened here (one sentence for the user), or None when Qt can try.
+
+    Only X11 and Wayland sessions are checked (Linux and the BSDs): Windows and macOS always have their
+    display. QT_QPA_PLATFORM may ask for a platform that needs no desktop session (offscreen, minimal, vnc,
+    eglfs …): then Qt is left to it. Measured with PySide6 6.x: without DISPLAY and WAYLAND_DISPLAY, creating
+    the QApplication aborts the process (exit 134) with a message about libxcb-cursor0, even when that library
+    is installed, which is why this check runs first.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("win", "cygwin", "darwin")):
+        return None
+    requested = [entry.split(":", 1)[0].strip() for entry in env.get("QT_QPA_PLATFORM", "").split(";")]
+    requested = [name for name in requested if name]
+    # Unset: Qt 6 tries Wayland when WAYLAND_DISPLAY is set, then X11.
+    for name in requested or ["wayland", "xcb"]:
+        if name == "xcb":
+            if env.get("DISPLAY") and _x11_reachable(env["DISPLAY"]):
+                return None
+        elif name.startswith("wayland"):
+            if _wayland_reachable(env):
+                return None
+        else:
+            return None  # a platform of its own (offscreen, vnc, eglfs …): Qt's business
+    display, wayland = env.get("DISPLAY", ""), env.get("WAYLAND_DISPLAY", "")
+    if not display and not wayland:
+        return ("There is no display to open a window on: neither DISPLAY nor WAYLAND_DISPLAY is set (a server, a "
+                "container or an SSH session without X forwarding).")
+    parts = []
+    if display:
+        parts.append(f"no X server answers at DISPLAY={display}")
+    if wayland:
+        parts.append(f"no Wayland compositor answers at WAYLAND_DISPLAY={wayland}")
+    return f"There is no display to open a window on: {' and '.join(parts)}."
+
+
+# --- Ctrl+C and SIGTERM while the event loop runs -------------------------------------------------------
+
+
+def quit_on_signals(app: QCoreApplication) -> Callable[[], None]:
+    """Let SIGINT (Ctrl+C), SIGTERM and SIGHUP end the event loop in order; returns the function that undoes it.
+
+    Python runs a signal handler only when the interpreter gets control, and Qt's event loop waits in C: the
+    signal's byte on a wakeup socket wakes a QSocketNotifier, whose (Python) slot lets the handler run. The
+    handler queues the quit (a quit before `exec()` starts would be lost); `aboutToQuit` then shuts the window
+    down. Main thread only.
+    """
+    signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    receive, send = socket.socketpair()
+    receive.setblocking(False)
+    send.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(receive.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        try:
+            while receive.recv(64):
+                pass
+        except OSError:
+            pass  # nothing more to read
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        QTimer.singleShot(0, app, app.quit)
+
+    notifier.activated.connect(drain)
+    previous = {sig: signal.signal(sig, handle) for sig in signals}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        notifier.setEnabled(False)
+        notifier.deleteLater()
+        receive.close()
+        send.close()
+
+    return restore
+
 
 
 def style_sheet() -> str:
@@ -111,14 +241,27 @@ def probe_keyring_at_start(window: MainWindow) -> Task:
 
 
 def run_gui(profile_name: str | None = None, argv: list[str] | None = None) -> int:
-    """Open the application window and run until it is closed; returns the exit code."""
+    """Open the application window and run until it is closed (or Ctrl+C / SIGTERM); returns the exit code.
+
+    Without a display it says so and returns EXIT_NO_DISPLAY instead of letting Qt abort the process.
+    """
+    if QApplication.instance() is None:
+        problem = display_problem()
+        if problem is not None:
+            print(f"error: {problem}\nThe window needs a display; the commands of `classhub-desktop --help` "
+                  "work without one.", file=sys.stderr)
+            return EXIT_NO_DISPLAY
     app = create_application(argv)
-    window = create_main_window()
-    app.aboutToQuit.connect(window.shutdown)  # e.g. the desktop session ends without closing the window
-    window.show()
-    probe_keyring_at_start(window)
-    if profile_name:
-        QTimer.singleShot(0, window, lambda: start_with_profile(window, profile_name))
-    else:
-        QTimer.singleShot(0, window, lambda: window.open_connect_dialog())
-    return int(app.exec())
+    restore_signals = quit_on_signals(app)  # before anything of ours runs in the event loop
+    try:
+        window = create_main_window()
+        app.aboutToQuit.connect(window.shutdown)  # e.g. the desktop session ends without closing the window
+        window.show()
+        probe_keyring_at_start(window)
+        if profile_name:
+            QTimer.singleShot(0, window, lambda: start_with_profile(window, profile_name))
+        else:
+            QTimer.singleShot(0, window, lambda: window.open_connect_dialog())
+        return int(app.exec())
+    finally:
+        restore_signals()

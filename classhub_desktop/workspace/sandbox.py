@@ -14,17 +14,26 @@ from dataclasses import replace
 from classhub_desktop.config.credentials import RememberMode, default_store
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.sandbox import launcher
-from classhub_desktop.sandbox.launcher import FILES, PROFILE_NAME, TRUTH, Sandbox, SandboxOptions
+from classhub_desktop.sandbox.launcher import (
+    FILES,
+    PROFILE_NAME,
+    TRUTH,
+    Sandbox,
+    SandboxOptions,
+    SignalGuard,
+    StopRequested,
+)
 from classhub_desktop.sandbox.serve import ApiProcess
 from classhub_desktop.store import migrations
 from classhub_desktop.workspace.connect import Require, open_workspace
 from classhub_desktop.workspace.targets import profile_target
 
-__all__ = ["Sandbox", "SandboxOptions", "start_sandbox"]
+__all__ = ["Sandbox", "SandboxOptions", "SignalGuard", "StopRequested", "start_sandbox"]
 
 
 def start_sandbox(options: SandboxOptions, say: Callable[[str], None] = lambda _m: None) -> Sandbox:
-    """Start (or restart) the sandbox; on any failure what was started is stopped again."""
+    """Start (or restart) the sandbox; on any failure (a StopRequested from a signal too) what was started is
+    stopped again."""
     directory, cluster = launcher.start_database(options, say)
     api: ApiProcess | None = None
     try:
@@ -42,10 +51,13 @@ def start_sandbox(options: SandboxOptions, say: Callable[[str], None] = lambda _
         remember: RememberMode | None = None
         if empty:
             remember = launcher.seed_demo_data(conninfo, directory, options, say)
+        else:
+            launcher.check_demo_password(conninfo, directory, say)
         (directory / FILES).mkdir(parents=True, exist_ok=True)
         if options.serve_api:
             api = launcher.serve_api(conninfo, directory, options, say)
-        launcher.register_profile(replace(profile, api_base_url=api.base_url if api else ""), remember, say)
+        launcher.register_profile(replace(profile, api_base_url=api.base_url if api else ""), remember, say,
+                                  directory)
     except BaseException:
         if api is not None:
             api.stop()

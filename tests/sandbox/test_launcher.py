@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from classhub_desktop.config.credentials import default_store
 from classhub_desktop.config.profiles import ProfileStore, saved_password
 from classhub_desktop.core.progress import CancelToken, Progress
 from classhub_desktop.sandbox.launcher import PROFILE_NAME, SandboxOptions
+from classhub_desktop.sandbox.postgres import server_running
 from classhub_desktop.sandbox.seed import TRUTH_CATEGORIES
 from classhub_desktop.sandbox.serve import DEFAULT_PORT, PORT_IN_USE_EXIT, ServeError, free_port, port_is_free
 from classhub_desktop.workspace.connect import open_workspace
@@ -61,8 +63,10 @@ def test_sandbox_starts_migrates_seeds_once_and_registers_a_profile(sandbox_root
             assert workspace.api is not None and workspace.api.role == "admin" and workspace.api_problem is None
         finally:
             workspace.close()
-        # The demo accounts' password is kept for the profile through the credential store only.
-        assert default_store().get(PROFILE_NAME, "api_password")
+        # The demo accounts' password is kept with the sandbox (owner-only) and read through the credential store.
+        kept = sandbox_root / "demo-password.txt"
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        assert default_store().get(PROFILE_NAME, "api_password") == kept.read_text().strip()
 
         again: list[str] = []
         second = start_sandbox(SandboxOptions(directory=sandbox_root, students=300, serve_api=False),
@@ -73,6 +77,27 @@ def test_sandbox_starts_migrates_seeds_once_and_registers_a_profile(sandbox_root
             assert conn.execute("SELECT count(*) FROM students").fetchone() == (300,)
     finally:
         sandbox.stop()
+
+
+def test_a_sandbox_seeded_before_keeps_the_password_the_keyring_had(sandbox_root: Path) -> None:
+    """A sandbox seeded by an older version had its demo password in the keyring only: a later start keeps
+    it with the sandbox, once it is checked to be this sandbox's (never another sandbox's)."""
+    kept = sandbox_root / "demo-password.txt"
+    password = kept.read_text().strip()
+    store = default_store()
+    for remembered, expected in (("not-this-sandboxes-password", None), (password, password)):
+        kept.unlink(missing_ok=True)
+        store.set(PROFILE_NAME, "api_password", remembered, "session")
+        said: list[str] = []
+        try:
+            start_sandbox(SandboxOptions(directory=sandbox_root, students=300, serve_api=False),
+                          say=said.append).stop()
+        finally:
+            store.clear_session(PROFILE_NAME)
+        if expected is None:
+            assert not kept.exists() and any("password of this sandbox is not known" in m for m in said), said
+        else:
+            assert kept.read_text().strip() == expected and stat.S_IMODE(kept.stat().st_mode) == 0o600
 
 
 def test_sandbox_serves_the_api_fills_the_profile_and_stops_it(sandbox_root: Path) -> None:
@@ -187,8 +212,10 @@ def test_cli_stops_the_api_when_the_gui_fails(sandbox_root: Path, monkeypatch: p
         raise RuntimeError("the window crashed")
 
     monkeypatch.setattr(ui_app, "run_gui", window_that_crashes)
+    monkeypatch.setattr(ui_app, "create_application", lambda: None)  # this process's QApplication stays as it is
     port = free_port()
     with pytest.raises(RuntimeError, match="the window crashed"):
         main(["sandbox", "--dir", str(sandbox_root), "--students", "300", "--api-port", str(port)])
     assert seen == [f"http://127.0.0.1:{port}"]
     assert port_is_free(port)
+    assert not server_running(sandbox_root / "postgres")  # and the database stopped with it

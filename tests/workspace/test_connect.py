@@ -218,3 +218,72 @@ def test_opening_at_start_asks_nothing_and_says_when_a_password_is_needed(
     teacher = open_profile_at_start(profiles, credentials, "Teacher", progress=Progress(), cancel=CancelToken())
     assert teacher is not None and teacher.role == "teacher"
     teacher.close()
+
+
+# --- the sandbox's demo password: kept with the sandbox, read for the "Sandbox" profile only ---------------
+
+
+@pytest.fixture()
+def kept_demo_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded_db: SeededDatabase) -> Path:
+    """A sandbox directory that keeps the demo password (0600), registered as the Sandbox profile's."""
+    from classhub_desktop.config import credentials as credentials_module
+
+    monkeypatch.setenv("CLASSHUB_HOME", str(tmp_path / "home"))
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    credentials_module.keep_sandbox_password(sandbox, seeded_db.password)
+    credentials_module.register_sandbox_directory(sandbox)
+    return sandbox
+
+
+def test_the_sandbox_profile_signs_in_with_the_kept_demo_password_and_an_empty_keyring(
+    api: ServedApi, kept_demo_password: Path, credentials: CredentialStore, memory_keyring: object
+) -> None:
+    assert os.stat(kept_demo_password / "demo-password.txt").st_mode & 0o777 == 0o600
+    for remember in ("session", "keyring"):  # whatever the profile's mode, the keyring is empty here
+        profile = Profile(name="Sandbox", kind="teacher", api_base_url=api.base_url, api_user="admin",
+                          remember_password=remember)
+        workspace = opened(profile_target(profile, CredentialStore(probe_timeout=2.0), stored_name="Sandbox"))
+        try:
+            assert workspace.api is not None and workspace.role == "admin"
+        finally:
+            workspace.close()
+
+
+def test_a_production_profile_never_reads_a_password_file(
+    api: ServedApi, kept_demo_password: Path, credentials: CredentialStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same API, same user, a demo password file in place: any other profile name keeps the keyring-only rule."""
+    read: list[Path] = []
+    real_read_text = Path.read_text
+
+    def spying_read_text(self: Path, *args: object, **kwargs: object) -> str:
+        read.append(self)
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", spying_read_text)
+    for name in ("District production", "sandbox", "Sandbox (copy)"):
+        for remember in ("session", "keyring"):
+            profile = Profile(name=name, kind="teacher", api_base_url=api.base_url, api_user="admin",
+                              remember_password=remember)
+            target = profile_target(profile, credentials, stored_name=name)
+            assert target.api is not None and target.api.password is None
+            assert credentials.get(name, "api_password") is None
+    assert read == [], "a production profile read a file for its password"
+    monkeypatch.setattr(Path, "read_text", real_read_text)
+    with pytest.raises(ConnectionFailed) as failed:  # and so it is asked for, as before
+        opened(profile_target(Profile(name="District production", kind="teacher", api_base_url=api.base_url,
+                                      api_user="admin"), credentials, stored_name="District production"))
+    assert failed.value.report.problem is Problem.API_AUTHENTICATION_FAILED
+
+
+def test_a_demo_password_file_is_kept_owner_only(kept_demo_password: Path, seeded_db: SeededDatabase) -> None:
+    from classhub_desktop.config.credentials import read_sandbox_password, sandbox_demo_password
+
+    path = kept_demo_password / "demo-password.txt"
+    path.chmod(0o644)  # made readable by others somehow: owner-only again before it is used
+    assert sandbox_demo_password("Sandbox") == seeded_db.password
+    assert path.stat().st_mode & 0o777 == 0o600
+    if os.geteuid() == 0:  # a file another user owns is never trusted
+        os.chown(path, 65534, 65534)
+        assert read_sandbox_password(kept_demo_password) is None

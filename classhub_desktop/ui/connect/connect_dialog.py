@@ -11,6 +11,9 @@ connects, Ctrl+T tests, Ctrl+S saves, Ctrl+N starts a new profile, Delete on the
 
 `sig_connected(Workspace)` is emitted just before the dialog accepts; the receiver owns the
 workspace (and closes it). The workspace is also available as `dialog.workspace`.
+
+The "Sandbox" profile shows its demo password (synthetic demo accounts on loopback, kept with the sandbox:
+see config.credentials), so a trainer can sign in to the API as a teacher; no other profile shows a password.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -36,7 +41,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.config.credentials import CredentialError, CredentialStore, KeyringStatus
+from classhub_desktop.config.credentials import (
+    CredentialError,
+    CredentialStore,
+    KeyringStatus,
+    sandbox_demo_password,
+)
 from classhub_desktop.config.profiles import Profile, ProfileError, ProfileStore
 from classhub_desktop.core.connection import ConnectionFailed
 from classhub_desktop.ui.common.errors import user_message
@@ -55,6 +65,9 @@ WELCOME_TEXT = ("A profile tells ClassHub Desktop how to reach a ClassHub databa
 BROKEN_FILE_TEXT = "The profiles cannot be shown: see the message above."
 BROKEN_FILE_WELCOME = ("The profiles file is damaged. Repair it in a text editor and reopen this dialog,\n"
                        "or move it aside to start with no profiles.")
+# U+2011 (non-breaking hyphen): "e-mail" must not wrap at its hyphen.
+DEMO_PASSWORD_HINT = ("Local demo data only. The same password signs in the API accounts admin, support and "
+                      "every teacher's e\u2011mail; this profile uses it by itself.")
 
 
 # The dialog's PageOps slots: the one test / save / delete / connect attempt at a time, and the keyring probe.
@@ -137,6 +150,7 @@ class ConnectDialog(QDialog):
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.title_label.setStyleSheet("font-weight: bold; font-size: 15px;")
         self.title_label.setWordWrap(True)
+        self.demo_box = self._build_demo_password()
         self.form = ProfileForm()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -172,6 +186,7 @@ class ConnectDialog(QDialog):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(8, 0, 0, 0)
         right_layout.addWidget(self.title_label)
+        right_layout.addWidget(self.demo_box)
         right_layout.addWidget(self.pages, 1)
         right_layout.addWidget(self.result_panel)
         right_layout.addLayout(actions)
@@ -195,11 +210,55 @@ class ConnectDialog(QDialog):
             button.setAutoDefault(False)
         self.connect_button.setAutoDefault(True)
         self.connect_button.setDefault(True)
-        chain: list[QWidget] = [self.profile_list.list, self.new_button, self.delete_button, *self.form.tab_chain(),
+        chain: list[QWidget] = [self.profile_list.list, self.new_button, self.delete_button, self.demo_password_edit,
+                                self.demo_copy_button,
+                                *self.form.tab_chain(),
                                 self.test_button, self.save_button, self.result_panel.cancel_button,
                                 self.connect_button, self.close_button]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
+
+    def _build_demo_password(self) -> QFrame:
+        """The Sandbox profile's demo password: read-only, in clear (it is demo data), monospaced (l, 1 and I
+        differ), with a Copy button; framed so it does not pass for one of the profile's editable fields."""
+        box = QFrame()
+        box.setObjectName("demo_password_box")
+        # Palette roles, not colours: the box follows light and dark mode.
+        box.setStyleSheet("QFrame#demo_password_box { background: palette(alternate-base); "
+                          "border: 1px solid palette(mid); border-radius: 4px; }")
+        caption = QLabel("&Demo password:")
+        self.demo_password_edit = QLineEdit()
+        self.demo_password_edit.setReadOnly(True)
+        self.demo_password_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.demo_password_edit.setAccessibleName("Demo password of the sandbox")
+        caption.setBuddy(self.demo_password_edit)
+        self.demo_copy_button = QPushButton("Cop&y")
+        self.demo_copy_button.setAutoDefault(False)
+        self.demo_copy_button.setToolTip("Copy the demo password to the clipboard")
+        self.demo_copy_button.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.demo_password_edit.text()))
+        self.demo_hint = QLabel(DEMO_PASSWORD_HINT)
+        self.demo_hint.setWordWrap(True)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(caption)
+        row.addWidget(self.demo_password_edit, 1)
+        row.addWidget(self.demo_copy_button)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addLayout(row)
+        layout.addWidget(self.demo_hint)
+        box.setVisible(False)
+        return box
+
+    def _show_demo_password(self, name: str | None) -> None:
+        """Show the demo password for the saved "Sandbox" profile only. A read of a few bytes of a local file,
+        done here like the profile itself (`profiles.get`), not through the keyring."""
+        demo = sandbox_demo_password(name) if name else None
+        self.demo_password_edit.setText(demo or "")
+        self.demo_box.setVisible(demo is not None)
+        if demo is not None:  # the form's own placeholder speaks of a password entered earlier
+            self.form.api_password_edit.setPlaceholderText("Empty: the demo password above")
 
     def _wire(self) -> None:
         self.profile_list.list.currentItemChanged.connect(self._on_current_changed)
@@ -278,6 +337,7 @@ class ConnectDialog(QDialog):
             return
         self.profile_list.select(name)
         self.form.set_profile(profile)
+        self._show_demo_password(name)
         self._original = name
         self._editing = True
         self._dirty = False
@@ -292,6 +352,7 @@ class ConnectDialog(QDialog):
         self._editing = False
         self._dirty = False
         self.form.set_profile(None)
+        self._show_demo_password(None)
         self.pages.setCurrentIndex(0)
         self.result_panel.show_idle()
         self.result_panel.setVisible(False)
@@ -357,6 +418,7 @@ class ConnectDialog(QDialog):
             return
         self.profile_list.select(None)
         self.form.set_profile(None)
+        self._show_demo_password(None)
         self._original = None
         self._editing = True
         self._dirty = False
@@ -435,6 +497,7 @@ class ConnectDialog(QDialog):
     def _mark_saved(self, profile: Profile) -> None:
         self._dirty = False
         self._original = profile.name
+        self._show_demo_password(profile.name)  # a renamed Sandbox profile is no longer the sandbox's
         self._reload(profile.name)
         self._update_title()
         self.sig_profile_saved.emit(profile.name)
