@@ -5,7 +5,11 @@ A pair's levels (core/duplicates/levels.py) are weighed with the context's param
 core/duplicates/em.py). Agreement on a name counts by that name's frequency in the roster (a common
 name counts less), a missing or incomparable value is neutral (weight 0), the household fields
 (guardian phone, e-mail, name, address, postal code, city) count once, as one comparison, and
-within a shared household the surname is weighed against brothers and sisters, who share it. Two
+within a shared household the surname is weighed against brothers and sisters, who share it. The same
+postal code and city add what the city says beside the postal code (`parameters.town_weight`: 0 bits
+where the city follows from the postal code, as in the sandbox and any district; up to 8 where they are
+independent, as in FEBRL, where it takes FEBRL1-4's F1 from 0.9990 / 0.9984 / 0.9981 / 0.9995 to
+1.0000 / 0.9992 / 0.9993 / 0.9999 with the other changes of issue 12). Two
 records active in the same class block at the same time count against a match (`SAME_BLOCK_WEIGHT`), but do
 not forbid it: an import that re-created a student enrols the new record in the same classes as the old one
 (56 of the 3,321 true duplicate pairs of the 100,000-student sandbox are enrolled so).
@@ -62,6 +66,7 @@ from classhub_desktop.core.duplicates.parameters import (
     Parameters,
     bits,
     default_parameters,
+    town_weight,
     weights_of,
 )
 
@@ -144,6 +149,7 @@ class ScoringContext:
     _bound_last: float = dataclasses.field(init=False, repr=False)
     _bound_last_household: float = dataclasses.field(init=False, repr=False)
     _bound_middle: float = dataclasses.field(init=False, repr=False)
+    _town: float = dataclasses.field(init=False, repr=False)  # the same city beside the same postal code
     _tf: tuple[dict[str, float], dict[str, float], dict[str, float]] = dataclasses.field(init=False, repr=False)
     _base: dict[tuple[int, ...], float] = dataclasses.field(init=False, repr=False)
     _memo: _Memo = dataclasses.field(init=False, repr=False)
@@ -167,6 +173,7 @@ class ScoringContext:
         put("_bound_last", max(table[LAST][1:]))
         put("_bound_last_household", max(surname_household))
         put("_bound_middle", max(0.0, *table[MIDDLE]))
+        put("_town", town_weight(model))
         put("_tf", ({}, {}, {}))  # exact agreement on a first name, a last name, an area
         put("_base", {})
         put("_memo", _Memo())
@@ -317,7 +324,7 @@ def cheap_weight(ctx: ScoringContext, cheap: Cheap) -> float:
     total += _plain(ctx, STATE_ID, cheap.sid)
     total += _plain(ctx, EMAIL, cheap.email)
     total += _plain(ctx, GRADE, cheap.grade)
-    return total
+    return total + (ctx._town if cheap.town else 0.0)
 
 
 def names_bound(ctx: ScoringContext, a: Prepared, b: Prepared, shared: bool) -> float:
@@ -543,17 +550,21 @@ def weigh(a: Prepared, b: Prepared, ctx: ScoringContext, floor: float | None = N
             for which, level in ((DOB, cheap.dob), (STATE_ID, cheap.sid), (EMAIL, cheap.email), (GRADE, cheap.grade)):
                 if level != NULL:
                     bound += w[which][level]
+            if cheap.town:
+                bound += ctx._town
             if ctx.concurrent and (a.record.id, b.record.id) in ctx.concurrent:
                 bound += SAME_BLOCK_WEIGHT
             shared = cheap.hh in SHARED_HOUSEHOLD and ctx.model.families
             if bound + names_bound(ctx, a, b, shared) < floor:
                 return None
-        lv = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins)[0]
+        lv = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins, ctx.model.twin_keys)[0]
     values = lv.values
     total = base_weight(ctx, values)
     if values[HOUSEHOLD] == H_AREA:
         total += ctx.value_weight(HOUSEHOLD, lv.area)
     total += _first_weight(ctx, lv) + _last_weight(ctx, lv)
+    if lv.town:
+        total += ctx._town
     if ctx.concurrent and (a.record.id, b.record.id) in ctx.concurrent:
         total += SAME_BLOCK_WEIGHT
     return total, lv.twins
@@ -574,12 +585,15 @@ def evaluate(a: Prepared, b: Prepared, ctx: ScoringContext, out: Explainer, floo
     lv = ctx.levels_of(a, b)
     cheap = Cheap(a, b)
     if lv is None:
-        lv, names = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins)
+        lv, names = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins, ctx.model.twin_keys)
     else:
-        names = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins)[1]
+        names = finish(a, b, cheap, ctx.first_names, ctx.total, ctx.model.twins, ctx.model.twin_keys)[1]
     values = lv.values
     hh = values[HOUSEHOLD]
     _explain_household(a, b, hh, 0.0 if hh == NULL else _household_weight(ctx, hh, lv.area), out)
+    if lv.town and ctx._town:
+        out.add("city", 1.0, ctx._town, f"city: same ({_show(a.record.city)}) beside the same postal code — "
+                                         "in this roster the postal code does not tell the city")  # fmt: skip
     _explain_dob(a, b, _plain(ctx, DOB, values[DOB]), out)
     _explain_state_id(a, b, values[STATE_ID], _plain(ctx, STATE_ID, values[STATE_ID]), out)
     _explain_email(a, b, values[EMAIL], _plain(ctx, EMAIL, values[EMAIL]), out)

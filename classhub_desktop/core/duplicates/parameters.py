@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from classhub_desktop.core.duplicates.levels import LAST
 
@@ -44,18 +45,25 @@ DEFAULT_M: Table = (
 # u of the surname for two children of one household (brothers and sisters share it).
 DEFAULT_U_SURNAME_HOUSEHOLD = (0.80, 0.05, 0.02, 0.01, 0.12)
 
-# (lowest, highest) weight of each level, in bits.
+# (lowest, highest) weight of each level, in bits. Another household (H_NEAR, H_DIFFERENT) costs up to
+# 5 bits, as a different name or state id does: the estimates go below it (sandbox -9.8, FEBRL3 -6.3),
+# and at -4 the 100,000-student sandbox proposed 22 pairs of one name and a keying-slip birth date in two
+# households wrongly (3 of the 15 pairs at 0.5-0.6 were duplicates); at -5, 16 (F1 0.9912 -> 0.9921).
 BOUNDS: tuple[tuple[tuple[float, float], ...], ...] = (
     ((1.0, 16.0), (0.0, 8.0), (-1.0, 5.0), (0.0, 8.0), (-1.0, 5.0), (-2.0, 3.0), (-4.0, 2.0), (-5.0, -1.0)),
     ((1.0, 16.0), (0.0, 8.0), (-1.0, 5.0), (-2.0, 3.0), (-5.0, -1.0)),
     ((4.0, 16.0), (0.0, 10.0), (0.0, 8.0), (-1.0, 6.0), (-3.0, 3.0), (-5.0, -1.5)),
     ((6.0, 20.0), (0.0, 10.0), (-1.0, 4.0), (-2.0, 2.0), (-5.0, -1.0)),
     ((4.0, 16.0), (0.0, 3.0), (-1.5, 0.0)),
-    ((4.0, 18.0), (0.0, 14.0), (0.0, 10.0), (-2.0, 8.0), (-1.0, 6.0), (-4.0, 6.0), (-3.0, 0.0), (-4.0, -1.0)),
+    ((4.0, 18.0), (0.0, 14.0), (0.0, 10.0), (-2.0, 8.0), (-1.0, 6.0), (-5.0, 6.0), (-3.0, 0.0), (-5.0, -1.0)),
     ((0.0, 3.0), (-1.0, 2.0), (-3.0, 0.0)),
     ((0.0, 4.0), (0.0, 2.0), (-2.0, 0.0)),
 )
 SURNAME_HOUSEHOLD_BOUNDS = ((-1.0, 3.0), (-1.0, 3.0), (-2.0, 2.0), (-2.0, 2.0), (-5.0, -0.5))
+# The city beside the postal code: m (records of one child in one postal code name the same city; a
+# typo in either makes them differ) and the bounds of what its agreement adds to the postal code's.
+CITY_M = 0.9
+TOWN_BOUNDS = (0.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,12 @@ class Parameters:
     # estimate whose households show no families (core/duplicates/em.py).
     families: bool = True
     twin_share: float = 1.0  # estimated share of twins among the pairs the twin rule describes
+    # u of the same city for two different children of one postal code: 1 (the city adds nothing) unless
+    # estimated; far below 1 where cities and postal codes are independent of each other.
+    u_city_same_postal: float = 1.0
+    # (birth date, surname) of the roster's possible twins: two records with clearly different given names
+    # (core/duplicates/levels.py `finish`); None without an estimate.
+    twin_keys: frozenset[tuple[date, str]] | None = None
     pairs: int = 0  # candidate pairs the estimate counted
     matches: float = 0.0  # duplicates among all candidate pairs, as estimated
     iterations: int = 0
@@ -127,6 +141,11 @@ def bits(m: float, u: float, bounds: tuple[float, float]) -> float:
     if u <= 0:
         return bounds[1]
     return clamp(math.log2(m / u), *bounds)
+
+
+def town_weight(parameters: Parameters) -> float:
+    """What the same city adds to the same postal code: log2(CITY_M / u_city_same_postal), 0 by default."""
+    return bits(CITY_M, parameters.u_city_same_postal, TOWN_BOUNDS)
 
 
 def weights_of(parameters: Parameters) -> tuple[Table, tuple[float, ...]]:

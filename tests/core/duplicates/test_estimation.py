@@ -16,13 +16,16 @@ from classhub_desktop.core.duplicates.levels import (
     COMPARISONS,
     F_EXACT,
     FIRST,
+    H_NEAR,
     H_PARTLY,
     H_SHARED,
     HOUSEHOLD,
     LAST,
     LEVEL_NAMES,
     S_EXACT,
+    SHARED_HOUSEHOLD,
     STATE_ID,
+    Levels,
     Prepared,
     compare,
     household,
@@ -221,7 +224,10 @@ def test_a_first_name_that_is_a_typo_of_the_other_is_no_twin() -> None:
         ("W", "Joseph", (None, None), True),  # an initial of another letter: another name
         ("J", "Jonas", (None, None), False),  # the initial of the name: one child, maybe
         ("J", "Jonas", ("Ray", "Paul"), True),  # ... unless the middle names differ
-        ("Unknown", "Jonas", (None, None), False),  # a placeholder is no name: the other fields decide
+        ("Unknown", "Jonas", (None, None), False),  # a missing name marked so: the other fields decide
+        ("Baby Girl", "Jonas", (None, None), True),  # a stand-in for a newborn: maybe the twin
+        ("Lady In The", "Dylan", ("E", "E"), True),  # (pseudopeople's census: twins, one middle initial)
+        ("", "Jonas", ("E", "E"), False),  # no first name at all: the other fields decide
         ("Kenneth", "Ken", ("Ray", "Paul"), True),  # one name written otherwise, other middle names
         ("Kenneth", "Ken", ("Ray", "Ray"), False),
     ],
@@ -360,3 +366,61 @@ def test_a_state_id_typo_is_not_strong_evidence_against() -> None:
     assert weight[2] >= -1.0  # one character differs: a typo or a neighbouring number
     a = student(1, "Imani", "Okafor", date_of_birth=DOB, state_id="1000000123")
     assert score_pair(a, replace(a, id=2, state_id="1000000124"), ctx).score >= MATCH_PROBABILITY
+
+
+# --- the city beside the postal code (issue 12) -----------------------------------------------------------------
+
+
+def levels_of(a: StudentRecord, b: StudentRecord) -> Levels:
+    return compare(Prepared(a), Prepared(b), {}, 0)
+
+
+def _town_roster(independent: bool) -> dict[int, StudentRecord]:
+    """400 unrelated students in 20 postal codes; the city follows the postal code, or is drawn apart."""
+    rng = random.Random(12)
+    cities = [
+        "bega", "cairns", "dubbo", "orange", "albury", "mildura", "ballarat", "bendigo", "geelong", "hobart",
+        "darwin", "perth", "broome", "mackay", "tamworth", "wagga", "nowra", "taree", "casino", "moree",
+    ]  # fmt: skip
+    records = {}
+    for i in range(1, 401):
+        postal = rng.randrange(20)
+        city = cities[rng.randrange(20)] if independent else cities[postal]
+        records[i] = student(i, f"given{i:03d}a", f"family{i:03d}b", date_of_birth=date(1950 + i % 50, 1 + i % 12,
+                             1 + i % 28), postal_code=f"{5000 + postal}", city=city)  # fmt: skip
+    return records
+
+
+def test_the_city_counts_beside_the_postal_code_only_where_it_does_not_follow_from_it() -> None:
+    assert roster_context()._town == 0.0  # no estimate: the city adds nothing
+    for independent, counts in ((False, False), (True, True)):
+        records = _town_roster(independent)
+        ctx = estimated(context_from_records(records.values()), records, [])
+        assert (ctx._town > 3.0) is counts, ctx.model.u_city_same_postal
+    a = student(1, "Ava", "Moreau", address_line="12 Rue Haute", postal_code="5001", city="cairns")
+    b = replace(a, id=2, first_name="Zoe", last_name="Brun", address_line="7 Quai Bas")
+    assert levels_of(a, b).town and levels_of(a, b).values[HOUSEHOLD] == H_NEAR
+
+
+def test_one_address_line_in_two_towns_is_two_houses_and_a_mistyped_postal_code_is_one_area() -> None:
+    a = student(1, "Ava", "Moreau", address_line="24 Copland Drive", postal_code="2285", city="Mona Vale")
+    elsewhere = replace(a, id=2, postal_code="4350", city="Birmingham Gardens")
+    assert levels_of(a, elsewhere).values[HOUSEHOLD] not in SHARED_HOUSEHOLD
+    assert levels_of(a, replace(a, id=2)).values[HOUSEHOLD] == H_SHARED
+    typo = replace(a, id=2, address_line="3 Other Street", postal_code="2258", city="Mona Vale")
+    lv = levels_of(a, typo)
+    assert lv.values[HOUSEHOLD] == H_NEAR and lv.town  # another house in the same (mistyped) area
+
+
+def test_a_placeholder_for_a_given_name_is_a_twin_only_where_the_roster_shows_twins() -> None:
+    born = date(2019, 6, 9)
+    home = {"date_of_birth": born, "middle_name": "E", "address_line": "2333 Westminster Place"}
+    stand_in = student(1, "Lady In The", "Halcomb", **home)
+    dylan = student(2, "Dylan", "Halcomb", **home)
+    others = [student(i, f"given{i:03d}a", f"family{i:03d}b", date_of_birth=date(2010, 1 + i % 12, 1 + i % 28))
+              for i in range(10, 60)]  # fmt: skip
+    for twin, expected in ((None, False), (student(3, "Emma", "Halcomb", **home), True)):
+        roster = [stand_in, dylan, *others, *([twin] if twin else [])]
+        records = {r.id: r for r in roster}
+        ctx = estimated(context_from_records(roster), records, [(1, 2)])
+        assert score_pair(stand_in, dylan, ctx).possible_twins is expected, twin
