@@ -9,6 +9,15 @@ apply decides every possible match as `roster import --possible` would: "match" 
 students, "new" for the generated ones (a generated name and birth date can come close to an existing
 student's: those are asked about too). Parsing is timed apart (core, R1). The apply reuses the
 preview's plan when nothing changed in between (store/roster_import/plan.py `fingerprint`).
+The figures also give the calls and seconds of the blocking statement, the plan's fingerprint and the
+student and enrollment writes (TIMED), and the load average is worth noting next to them: the machine
+has two cores, and at a load average of 6-12 from other work the same run took 70-120 s.
+
+CLASSHUB_BENCH_STATEMENT_TIMEOUT_MS (optional): the engine's statement_timeout (the application's 30 s by
+default). CLASSHUB_BENCH_IMPORT_DIR (optional): keep the seeded sandbox between runs. The directory holds an
+embedded PostgreSQL cluster with the seeded database `import_seed_<students>` (seeded and VACUUM
+ANALYZEd once); each run imports into a fresh copy of it (CREATE DATABASE … TEMPLATE, dropped after),
+so runs before and after a change see the same rows and statistics.
 
 Run: .venv/bin/pytest -m benchmark tests/benchmarks/bench_roster_import.py -s -p no:cacheprovider \
      -o python_files='bench_*.py'
@@ -26,10 +35,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from classhub_desktop.core.progress import CancelToken, Progress, ProgressUpdate
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
-from classhub_desktop.store.engine import make_engine
+from classhub_desktop.store import migrations
+from classhub_desktop.store.engine import SessionSettings, make_engine
 from classhub_desktop.store.roster_import.operations import apply_import, load_file, preview_import
 from tests.roster_files.builders import write_bundle
 
@@ -39,6 +50,10 @@ NEW_IDS = 2_000
 TEACHERS = 300
 NEW_STUDENTS = 4_560
 LIMIT_SECONDS = 30.0
+KEEP_DIR = os.environ.get("CLASSHUB_BENCH_IMPORT_DIR")
+# The engine's statement_timeout (ms); the application's 30 s by default. A machine loaded by other work
+# may need more to finish the run at all (the figures then say how slow it was).
+STATEMENT_TIMEOUT_MS = int(os.environ.get("CLASSHUB_BENCH_STATEMENT_TIMEOUT_MS", "30000"))
 
 
 def _marks(stage: str) -> Callable[[ProgressUpdate], None]:
@@ -74,15 +89,87 @@ def _existing(conninfo: str) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.mark.benchmark
-def test_import_of_50k_users_on_200k_students(fresh_db: Callable[[], str], tmp_path: Path) -> None:
-    conninfo = fresh_db()
-    started = time.perf_counter()
-    seed_database(conninfo, SeedOptions(students=STUDENTS, files_dir=tmp_path / "files", seed=1,
-                                        events_per_student=1))
-    seed_s = time.perf_counter() - started
+# Functions timed apart (calls, seconds): the blocking statement, the plan's fingerprint and the student writes.
+TIMED = (
+    ("classhub_desktop.store.roster_import.students", "incoming_candidates"),
+    ("classhub_desktop.store.roster_import.operations", "fingerprint"),
+    ("classhub_desktop.store.roster_import.write", "_new_students"),
+    ("classhub_desktop.store.roster_import.write", "_changed_students"),
+    ("classhub_desktop.store.roster_import.write", "_enrollments"),
+)
+
+
+def _timed(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
+    """Wraps TIMED in place; name -> the seconds of each call."""
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for module_name, name in TIMED:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent.setdefault(_name, []).append(time.perf_counter() - began)
+
+        monkeypatch.setattr(module, name, wrapper)
+    return spent
+
+
+def _seed(conninfo: str, files: Path) -> None:
+    seed_database(conninfo, SeedOptions(students=STUDENTS, files_dir=files, seed=1, events_per_student=1))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+def _kept_copy(directory: Path) -> tuple[str, Callable[[], None]]:
+    """A fresh copy of the kept seeded database (seeded on the first run); and how to drop it."""
+    from classhub_desktop.sandbox.postgres import start_cluster
+
+    directory.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        directory.chmod(0o755)  # the embedded server runs as its own system user when we are root
+    cluster = start_cluster(directory / "postgres")
+    seed_name, copy_name = f"import_seed_{STUDENTS}", f"import_run_{os.getpid()}"
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (seed_name,)).fetchone() is None:
+            # (a seed cut short leaves its database "_partial": started again)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(seed_name + "_partial")))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(seed_name + "_partial")))
+            engine = make_engine(cluster.conninfo(seed_name + "_partial"), pool=False)
+            migrations.upgrade(engine)
+            engine.dispose()
+            _seed(cluster.conninfo(seed_name + "_partial"), directory / "files")
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(seed_name + "_partial"),
+                                                                          sql.Identifier(seed_name)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(copy_name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(copy_name),
+                                                                      sql.Identifier(seed_name)))
+
+    def drop() -> None:
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(copy_name)))
+        cluster.stop()
+
+    return cluster.conninfo(copy_name), drop
+
+
+@pytest.mark.benchmark
+@pytest.mark.timeout(1800)  # the 200,000-student seed alone takes minutes
+def test_import_of_50k_users_on_200k_students(request: pytest.FixtureRequest, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.perf_counter()
+    if KEEP_DIR:
+        conninfo, drop = _kept_copy(Path(KEEP_DIR))
+        request.addfinalizer(drop)
+    else:
+        conninfo = request.getfixturevalue("fresh_db")()
+        _seed(conninfo, tmp_path / "files")
+    seed_s = time.perf_counter() - started
     existing = _existing(conninfo)
     bundle = write_bundle(tmp_path / "bundle.zip", zip=True, students=NEW_STUDENTS, teachers=TEACHERS, classes=600,
                           existing=existing, seed=7)
@@ -92,7 +179,8 @@ def test_import_of_50k_users_on_200k_students(fresh_db: Callable[[], str], tmp_p
     assert parsed.ok, parsed.problems[:5]
     assert parsed.bundle is not None
     users = len(parsed.bundle.users)
-    engine = make_engine(conninfo)
+    engine = make_engine(conninfo, settings=SessionSettings(statement_timeout_ms=STATEMENT_TIMEOUT_MS))
+    spent = _timed(monkeypatch)
     try:
         started = time.perf_counter()
         profiler = cProfile.Profile() if os.environ.get("CLASSHUB_BENCH_PROFILE") else None
@@ -124,6 +212,8 @@ def test_import_of_50k_users_on_200k_students(fresh_db: Callable[[], str], tmp_p
     print(f"  preview {preview_s:6.2f} s  matches: {kinds}")
     print(f"  apply   {apply_s:6.2f} s")
     print(f"  preview + apply {preview_s + apply_s:6.2f} s  (limit {LIMIT_SECONDS:.0f} s)")
+    for name, seconds in spent.items():
+        print(f"    {name:<22} {len(seconds):>3} call(s) {sum(seconds):6.2f} s")
     for entity, c in result.counts.items():
         print(f"    {entity:<12} new {c.new:>6,}  updated {c.updated:>6,}  unchanged {c.unchanged:>6,}  "
               f"deactivated {c.deactivated:>6,}")

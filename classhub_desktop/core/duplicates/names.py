@@ -107,6 +107,13 @@ def _canonicals(name: str) -> frozenset[str]:
     return frozenset(canon)
 
 
+def nickname_forms(name: str) -> frozenset[str]:
+    """Every form a (folded, compact) given name may take: itself, its canonical forms, its nicknames and
+    those of its canonical forms (Bill -> William -> Will, Liam, ...); what the import's blocking sends
+    along so a nickname with a slipped birth date still meets the roster's record."""
+    return _forms(name) | frozenset(g for c in _canonicals(name) for g in _forms(c))
+
+
 # Words written where a name is not known (birth records, surveys, clerks: "Baby Boy", "Unknown",
 # "Mother", "Son of"): no name, so neither evidence for nor against. The relational words and
 # household abbreviations are those NORC found written for first names on survey forms (the list

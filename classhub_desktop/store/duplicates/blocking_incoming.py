@@ -2,13 +2,23 @@
 
 The keys are the scan's (store/duplicates/blocking.py: one matcher), plus the import's own pass: a
 birth date one edit away (one digit wrong, two neighbouring digits swapped) with the same phonetic
-code of either name or the same initials (pass 1024). A block counts only the existing students in
-it (IMPORT_CAPS): an import never misses an existing student who shares an identifier, or a birth
-date (or a one-edit variant of it) and a similar name. Each key expression of the roster is probed
-against the incoming keys (no key table of the roster is built), and the similar-full-name pass is
-left out (two sorts of the roster for what the other name passes find anyway); every other pair the
-scan would propose between an incoming record and an existing student, the import proposes
-(tests/store/duplicates/test_blocking_incoming.py checks it on the seed).
+code of either name or the same initials (pass 1024), kept only when both names may be alike (a
+check wider than store/roster_import/evidence.py's rule, see _CLOSE). A block counts only the
+existing students in it (IMPORT_CAPS): an import never misses an existing student who shares an
+identifier, or a birth date (or a one-edit variant of it) and a similar name. Each key expression of
+the roster is probed against the incoming keys (no key table of the roster is built), and the
+similar-full-name pass is left out (two sorts of the roster for what the other name passes find
+anyway); every other pair the scan would propose between an incoming record and an existing
+student, the import proposes (tests/store/duplicates/test_blocking_incoming.py checks it on the seed).
+
+Measured (the benchmark's 6,560 incoming records against 200,000 students, tests/benchmarks/
+bench_roster_import.py; a 2-core machine at a load average of 6-8 from other work, so slow and noisy):
+the statement returns 37,264 pairs, 20,376 of them from pass 1024 alone (before the name check
+219,123 and 202,235); of the 3,004 pairs the rule asks about among the unchecked ones, all 3,004 are
+still proposed. What the planning no longer reads and checks (108,854 candidate rows, 219,123 rule
+checks) cost it 18 s on that loaded machine. The statement itself takes the same time (17-30 s there,
+most of it the roster's comparable forms and the state-id neighbours of blocking.py; the name check
+adds about 1 s).
 """
 
 from __future__ import annotations
@@ -17,11 +27,14 @@ import calendar
 import re
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from classhub_desktop.core.duplicates.model import StudentRecord
+from classhub_desktop.core.duplicates.names import nickname_forms
+from classhub_desktop.core.duplicates.text import compact, fold
 from classhub_desktop.store.duplicates.blocking import (
     _ACTIVE,
     _CONTACT_HASHES,
@@ -32,6 +45,7 @@ from classhub_desktop.store.duplicates.blocking import (
     _ROSTER,
     _SOURCE_COLUMNS,
     CONTACT_PASSES,
+    IMPORT_ONLY_PASSES,
     DatabaseFeatures,
     _caps,
     _keys_sql,
@@ -41,16 +55,19 @@ from classhub_desktop.store.duplicates.blocking import (
     pass_bits,
     planner_settings,
     rows_sql,
+    transliterated,
 )
 
 # The import: the incoming records' keys (ki; the birth-date variants of pass 1024 keyed as pass
 # 1), then each key expression of the existing students probed against them (no key table of the
-# roster is built); a block counts the existing students under the incoming key.
+# roster is built); a block counts the existing students under the incoming key. (kv, about 80 rows
+# per incoming record, is hashed whole: it carries only what the join and its check read.)
 _INCOMING_KEYS = """
 ki AS MATERIALIZED (SELECT * FROM ki0),
 kv AS MATERIALIZED (
-  SELECT hi.id, 1024 AS p, {variant_key} AS h, hi.fi, hi.li, hi.y, hi.m, hi.d, hi.nm
-  FROM hi JOIN unnest(CAST(:v_id AS bigint[]), CAST(:v_ymd AS int[])) AS v(id, ymd) USING (id)
+  SELECT hi.id, 1024 AS p, {variant_key} AS h, hi.fi, hi.li, hi.y, hi.m, hi.d
+  FROM hi JOIN unnest(CAST(string_to_array(:v_id, ',') AS bigint[]), CAST(string_to_array(:v_ymd, ',') AS int[]))
+       AS v(id, ymd) USING (id)
   CROSS JOIN LATERAL (VALUES (hi.h_fm), (hi.h_lm), (hi.h_ii)) AS c(hn)
   WHERE c.hn IS NOT NULL
 ),
@@ -152,33 +169,125 @@ def incoming_sql(features: DatabaseFeatures, *, translit: bool = False, passes: 
     extra = _INCOMING_NO_DOB if bits & 4 else ""
     if bits & 512:
         extra += _sid_neighbours_sql(features, incoming=True)
-    final = "SELECT a, b, bit_or(p) AS passes FROM pairs WHERE a < 0 AND b > 0 GROUP BY a, b"
-    return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\n{final}\n"
+    if bits & IMPORT_ONLY_PASSES and features.dmetaphone:  # (soundex, levenshtein: fuzzystrmatch)
+        final = ",\n" + _FINAL_CHECKED.format(check=_variant_check())
+    else:  # no name check without fuzzystrmatch: every pair of the pass (slower, never fewer)
+        final = "\nSELECT a, b, bit_or(p) AS passes FROM pairs WHERE a < 0 AND b > 0 GROUP BY a, b\n"
+    return sql + f"pairs AS (\n  {pairs}\n  {extra}\n){final}"
+
+
+# The variant pass's own name check. Its keys (a birth date one slip away and one phonetic code, or the
+# initials) are broad: on a 200,000-student roster they bring about 30 existing students per incoming
+# record, 200,000 pairs for the benchmark's 6,560 records, of which evidence.py's rule (both names
+# alike, or swapped) keeps about 200; reading and checking the others cost the planning about 10 s.
+# A pair proposed by this pass alone is kept only when both names may be alike (straight or swapped)
+# by a check wider than the rule's: the same code (dmetaphone or soundex), the same first two letters,
+# one name inside the other (or the other's first four letters: "Mary Jose" / "Joseph"), at most three
+# edits apart (four with the same initial: "Mraiana" / "Maria"), or a listed nickname of the incoming
+# name (sent along: `nk_name`, `nk_form`). Measured on the benchmark: 20,376 of the pass's 202,235
+# pairs kept, and every one of the 3,004 pairs the rule asks about is still proposed (218 of them by
+# this pass alone; without the nicknames 3 of those were lost: "Ella" / "Hélène", "Emily" / "Amelia");
+# tests/store/duplicates/test_blocking_incoming.py holds the required cases.
+# Known gap: a nickname of the incoming name that is one word of an existing student's given names
+# ("Bill" / "William Henry") with a birth date one slip away is not proposed by this pass (the
+# nickname list is compared with the whole name); the rule would ask about it.
+_CLOSE = (
+    "({x} <> '' AND {y} <> '' AND ({x} = {y} OR {xm} = {ym} OR soundex({x}) = soundex({y})"
+    " OR left({x}, 2) = left({y}, 2) OR strpos({x}, {y}) > 0 OR strpos({y}, {x}) > 0"
+    " OR strpos({y}, left({x}, 4)) > 0 OR strpos({x}, left({y}, 4)) > 0"
+    " OR levenshtein_less_equal({x}, {y}, 3) <= 3"
+    " OR left({x}, 1) = left({y}, 1) AND levenshtein_less_equal({x}, {y}, 4) <= 4{nickname}))"
+)
+_NICKNAME = " OR ({x}, {y}) IN (SELECT name, form FROM nk)"
+
+
+def _close(x: str, y: str, *, nickname: bool) -> str:
+    """SQL: the compact folded names x (incoming) and y (existing) may be alike (codes `<x>m`, `<y>m`)."""
+    xm, ym = x[:-1] + "m", y[:-1] + "m"
+    extra = _NICKNAME.format(x=x, y=y) if nickname else ""
+    return "coalesce(" + _CLOSE.format(x=x, y=y, xm=xm, ym=ym, nickname=extra) + ", false)"
+
+
+def _variant_check() -> str:
+    """SQL over x (incoming) and y (existing): both names may be alike, or given and family swapped."""
+    straight = f"{_close('x.lc', 'y.lc', nickname=False)} AND {_close('x.fc', 'y.fc', nickname=True)}"
+    swapped = f"{_close('x.fc', 'y.lc', nickname=True)} AND {_close('x.lc', 'y.fc', nickname=True)}"
+    return f"(({straight}) OR ({swapped}))"
+
+
+_FINAL_CHECKED = """g AS (SELECT a, b, bit_or(p) AS passes FROM pairs WHERE a < 0 AND b > 0 GROUP BY a, b),
+nk AS (SELECT * FROM unnest(CAST(:nk_name AS text[]), CAST(:nk_form AS text[])) AS n(name, form))
+SELECT a, b, passes FROM g WHERE passes <> 1024
+UNION ALL
+SELECT g.a, g.b, g.passes FROM g JOIN si x ON x.id = g.a JOIN (SELECT id, fc, lc, fm, lm FROM se) y ON y.id = g.b
+WHERE g.passes = 1024 AND {check}
+"""
+
+
+def nickname_params(incoming: Sequence[StudentRecord]) -> dict[str, list[str]]:
+    """`nk_name`, `nk_form`: each incoming first and last name (compact fold, as the statement's) with
+    the compact folds of its listed nicknames and canonical forms (token by token: "Mary Ella" -> "nell")."""
+    names: list[str] = []
+    forms: list[str] = []
+    seen: set[str] = set()
+    for record in incoming:
+        for raw in (record.first_name, record.last_name):
+            if not raw or raw in seen:
+                continue
+            seen.add(raw)
+            base = transliterated(raw) if not raw.isascii() else compact(fold(raw))
+            # (the name comparison's own lists: core/duplicates/names.py, is_nickname)
+            found = {compact(f) for token in fold(raw).split()
+                     for f in nickname_forms(token)} - {base, ""}
+            names.extend([base] * len(found))
+            forms.extend(sorted(found))
+    return {"nk_name": names, "nk_form": forms}
+
+
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _valid(y: int, m: int, d: int) -> bool:
+    if y < 1 or not 1 <= m <= 12 or not 1 <= d <= _MONTH_DAYS[m]:
+        return False
+    return m != 2 or d <= 28 or calendar.isleap(y)
+
+
+@lru_cache(maxsize=20_000)
+def _variants(y: int, m: int, d: int) -> tuple[int, ...]:
+    """dob_variants of one date, as a sorted tuple (cached: an import's records share birth dates)."""
+    written = f"{y:04d}{m:02d}{d:02d}"
+    if len(written) != 8:
+        return ()
+    texts = {written[:i] + digit + written[i + 1 :] for i in range(8) for digit in "0123456789"}
+    texts.update(written[:i] + written[i + 1] + written[i] + written[i + 2 :] for i in range(7))
+    out = {
+        vy * 10000 + min(vm, vd) * 100 + max(vm, vd)
+        for vy, vm, vd in ((int(t[:4]), int(t[4:6]), int(t[6:])) for t in texts)
+        if _valid(vy, vm, vd)
+    }
+    out.discard(y * 10000 + min(m, d) * 100 + max(m, d))
+    return tuple(sorted(out))
 
 
 def dob_variants(dob: date) -> set[int]:
     """The birth dates one edit away (one digit of YYYYMMDD wrong, two neighbouring digits
     swapped), as y * 10000 + min(month, day) * 100 + max(month, day) (the pass-1 form)."""
-    written = f"{dob.year:04d}{dob.month:02d}{dob.day:02d}"
-    if len(written) != 8:
-        return set()
-    texts = {written[:i] + digit + written[i + 1 :] for i in range(8) for digit in "0123456789"}
-    texts.update(written[:i] + written[i + 1] + written[i] + written[i + 2 :] for i in range(7))
-    out: set[int] = set()
-    for t in texts:
-        y, m, d = int(t[:4]), int(t[4:6]), int(t[6:])
-        if y < 1 or not 1 <= m <= 12 or not 1 <= d <= calendar.monthrange(y, m)[1]:
-            continue
-        out.add(y * 10000 + min(m, d) * 100 + max(m, d))
-    out.discard(dob.year * 10000 + min(dob.month, dob.day) * 100 + max(dob.month, dob.day))
-    return out
+    return set(_variants(dob.year, dob.month, dob.day))
 
 
-def incoming_params(incoming: Sequence[StudentRecord], years: tuple[int, int] | None = None) -> dict[str, list[Any]]:
+def _packed(values: list[int]) -> str:
+    """Integers as one comma-separated text (`string_to_array` in SQL): psycopg dumps a list element by
+    element in Python, about 1 s for the 170,000 variants of a 6,500-record import on a loaded machine."""
+    return ",".join(map(str, values))
+
+
+def incoming_params(incoming: Sequence[StudentRecord], years: tuple[int, int] | None = None) -> dict[str, Any]:
     """The incoming records as the arrays `candidate_sql(incoming=True)` reads; `years`: the birth
-    years of the roster (variants of a birth date outside them meet nobody and are left out)."""
+    years of the roster (variants of a birth date outside them meet nobody and are left out). `v_id`
+    and `v_ymd` (the variants) are packed texts (`_packed`)."""
     low, high = years or (1, 9999)
-    params: dict[str, list[Any]] = {f"i_{column}": [] for column in _SOURCE_COLUMNS}
+    params: dict[str, Any] = {f"i_{column}": [] for column in _SOURCE_COLUMNS}
     v_id: list[int] = []
     v_ymd: list[int] = []
     for record in incoming:
@@ -186,12 +295,13 @@ def incoming_params(incoming: Sequence[StudentRecord], years: tuple[int, int] | 
             raise ValueError(f"An incoming record must carry a negative id, not {record.id}.")
         for column in _SOURCE_COLUMNS:
             params[f"i_{column}"].append(getattr(record, column))
-        if record.date_of_birth is not None:
-            variants = [v for v in dob_variants(record.date_of_birth) if low <= v // 10000 <= high]
+        born = record.date_of_birth
+        if born is not None:
+            variants = [v for v in _variants(born.year, born.month, born.day) if low <= v // 10000 <= high]
             v_id.extend([record.id] * len(variants))
             v_ymd.extend(variants)
-    params["v_id"] = v_id
-    params["v_ymd"] = v_ymd
+    params["v_id"] = _packed(v_id)
+    params["v_ymd"] = _packed(v_ymd)
     return params
 
 
@@ -213,7 +323,8 @@ def incoming_candidates(
         text(f"SELECT min(date_of_birth), max(date_of_birth) FROM students WHERE {_ACTIVE}")
     ).one()
     years = (first.year, last.year) if first is not None and last is not None else None
-    params: dict[str, Any] = {**incoming_params(incoming, years), **name_params(conn, features, incoming)}
+    params: dict[str, Any] = {**incoming_params(incoming, years), **name_params(conn, features, incoming),
+                              **nickname_params(incoming)}
     with planner_settings(conn):
         result = conn.execute(text(incoming_sql(features, translit=True)), params)
         return {(int(a), int(b)): int(mask) for a, b, mask in result}
