@@ -26,6 +26,7 @@ from classhub_desktop.config.credentials import CredentialStore
 from classhub_desktop.config.profiles import ProfileError, ProfileStore
 from classhub_desktop.core.connection import ConnectionFailed, Problem
 from classhub_desktop.ui.common.errors import show_error, user_message
+from classhub_desktop.ui.common.theme import follow_color_scheme
 from classhub_desktop.ui.gc_tuning import tune_garbage_collection
 from classhub_desktop.ui.main_window import APP_NAME, MainWindow
 from classhub_desktop.ui.page_ops import PageOps
@@ -173,6 +174,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationDomain(ORGANIZATION_DOMAIN)
     app.setDesktopFileName("classhub-desktop")
     app.setStyle("Fusion")
+    follow_color_scheme(app)  # light or dark as the system says (CLASSHUB_COLOR_SCHEME forces one)
     app.setStyleSheet(style_sheet())
     tune_garbage_collection()  # full collections on workers hold the GIL for 100-300 ms (see gc_tuning)
     return app

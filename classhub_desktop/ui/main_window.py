@@ -51,6 +51,7 @@ NOT_CONNECTED_HINT = (
     "Connect to a ClassHub database to manage its roster, duplicates and health, and to read its audit log."
 )
 SHUTDOWN_TIMEOUT_MS = 10_000
+SIDEBAR_CHROME = 20 + 8 + 2 * 8 + 2 * 6 + 16  # icon, gap, item padding, item margins, slack for the frame
 
 
 class Page(Protocol):
@@ -78,6 +79,16 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("health", "Health", QStyle.StandardPixmap.SP_ComputerIcon, Capability.READ, HealthView),
     PageSpec("audit", "Audit log", QStyle.StandardPixmap.SP_FileDialogDetailedView, Capability.READ, AuditView),
 )
+
+
+def window_title(session: Workspace) -> str:
+    """'Sandbox — s100k — ClassHub Desktop': the profile and the database's name. Hosts, ports and socket paths
+    are for the status bar's tooltip, not the title bar (and the task bar, which shows it)."""
+    database = str(session.engine.url.database or "") if session.has_database else ""
+    parts = [session.profile_name]
+    if database and database != session.profile_name:
+        parts.append(database)
+    return " — ".join([*parts, APP_NAME])
 
 
 class _NotConnected(QWidget):
@@ -143,7 +154,10 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setIconSize(QSize(20, 20))
-        self.sidebar.setFixedWidth(180)
+        # As wide as its longest entry needs (icon, text, padding), not more: the pages get the room.
+        metrics = self.sidebar.fontMetrics()
+        widest = max((metrics.horizontalAdvance(spec.title) for spec in self.page_specs), default=80)
+        self.sidebar.setFixedWidth(min(max(widest + SIDEBAR_CHROME, 120), 200))
         self.sidebar.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.page_stack = QStackedWidget()
         for number, spec in enumerate(self.page_specs, start=1):
@@ -233,7 +247,7 @@ class MainWindow(QMainWindow):
         self._apply_page_capabilities()
         if connected:
             assert session is not None
-            self.setWindowTitle(f"{session.profile_name} — {session.display} — {APP_NAME}")
+            self.setWindowTitle(window_title(session))
             self.content.setCurrentWidget(self.page_stack)
             key = self.current_page_key()
             if not self._page_allowed(key):

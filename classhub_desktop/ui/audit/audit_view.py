@@ -49,6 +49,9 @@ from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel, PagedTableView
 from classhub_desktop.ui.common.progress import run_op_with_progress
+from classhub_desktop.ui.common.readable import details_text, target_text
+from classhub_desktop.ui.common.tables import fit_columns
+from classhub_desktop.ui.common.values import datetime_text
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
@@ -63,7 +66,7 @@ WHEN_TOOLTIP = (
 
 
 def _when(entry: AuditEntry) -> str:
-    return entry.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return datetime_text(entry.occurred_at, seconds=True)
 
 
 def _when_tooltip(entry: AuditEntry) -> str:
@@ -72,7 +75,7 @@ def _when_tooltip(entry: AuditEntry) -> str:
 
 
 def _details(entry: AuditEntry) -> str:
-    return "" if entry.details_json == "{}" else entry.details_json
+    return details_text(entry.details_json)  # in words; the pane below shows the exact JSON
 
 
 def _details_tooltip(entry: AuditEntry) -> str:
@@ -87,7 +90,8 @@ COLUMNS: list[PagedColumn[AuditEntry]] = [
     PagedColumn("Actor", lambda e: e.actor, header_tooltip="The database login or API account that acted."),
     PagedColumn("Kind", lambda e: KIND_LABELS.get(e.actor_kind, e.actor_kind), header_tooltip="Database or API"),
     PagedColumn("Action", lambda e: e.action),
-    PagedColumn("Target", lambda e: e.target, header_tooltip="Table and row id the action was about."),
+    PagedColumn("Target", lambda e: target_text(e.target_table, e.target_id), tooltip=lambda e: e.target,
+                header_tooltip="What the action was about (the tooltip names the table and row id)."),
     PagedColumn("Application", lambda e: e.application_name or "", header_tooltip="The client that wrote it."),
     PagedColumn("Details", _details, tooltip=_details_tooltip, max_chars=400),
 ]
@@ -175,10 +179,13 @@ class AuditView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(COLUMN_WIDTHS):
             self.table.setColumnWidth(column, width)
-        # Keep both ends visible (an e-mail's domain, a target's row id), but read JSON from its start.
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # Columns fit their contents when the first rows arrive; what is still too long is cut at its end
+        # (never mid-word in the middle), with the whole value as a tooltip.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._details_delegate = _ElideRightDelegate(self.table)
         self.table.setItemDelegateForColumn(len(COLUMNS) - 1, self._details_delegate)
+        self._fitted = False
+        self.model.sig_loaded.connect(self._fit_columns)
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.details = QPlainTextEdit()
         self.details.setObjectName("detailsPane")
@@ -208,6 +215,7 @@ class AuditView(QWidget):
 
     def set_session(self, session: Workspace | None) -> None:
         self.session = session
+        self._fitted = False
         gate(self.export_action, session, Capability.READ, "Export every entry that matches the filters to a CSV file")
         gate(
             self.note_action,
@@ -320,6 +328,12 @@ class AuditView(QWidget):
 
     def _on_actions_failed(self, error: BaseException) -> None:
         self.filters.action_combo.setToolTip(user_message(error))
+
+    @Slot()
+    def _fit_columns(self) -> None:
+        if not self._fitted and self.model.loaded_count():
+            self._fitted = True  # once per session: a column the user widened keeps its width
+            fit_columns(self.table, max_width=340)
 
     # - details -
 

@@ -303,7 +303,7 @@ class CandidateList(QWidget):
         self.text_edit = QLineEdit()
         self.text_edit.setPlaceholderText("Filter by name, id or reason…")
         self.text_edit.setClearButtonEnabled(True)
-        self.text_edit.setMinimumWidth(180)
+        self.text_edit.setMinimumWidth(140)  # the bar fits a 1000-px window
         self.text_edit.setToolTip("Show pairs whose names, ids, dates or reasons contain every word typed (Ctrl+F)")
         self.score_spin = QDoubleSpinBox()
         self.score_spin.setRange(0.0, 1.0)
@@ -321,6 +321,10 @@ class CandidateList(QWidget):
         self.band_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.count_label = QLabel("")
         self.count_label.setObjectName("countLabel")
+        # Wraps instead of widening the window once a scan's counts arrive (1143 px minimum before).
+        self.count_label.setWordWrap(True)
+        self.count_label.setMinimumWidth(100)
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.setInterval(200)
@@ -347,8 +351,7 @@ class CandidateList(QWidget):
         bar.addWidget(self.band_combo)
         bar.addSpacing(8)
         bar.addWidget(self.twins_check)
-        bar.addStretch(1)
-        bar.addWidget(self.count_label)
+        bar.addWidget(self.count_label, 1)
 
         self.table = QTableView()
         self.table.setObjectName("candidateTable")

@@ -97,6 +97,8 @@ class DuplicatesView(QWidget):
         heading.setObjectName("pageHeading")
         self.info_label = QLabel("")
         self.info_label.setObjectName("countLabel")
+        self.info_label.setWordWrap(True)  # a long scan summary wraps rather than widening the window
+        self.info_label.setMinimumWidth(120)
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setTextVisible(False)

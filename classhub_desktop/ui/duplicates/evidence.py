@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.duplicates.scoring import FieldEvidence, ScoredPair
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.theme import text_style
 from classhub_desktop.ui.common.values import EMPTY
 from classhub_desktop.ui.duplicates.bands import badge, band_tooltip, is_dark
 from classhub_desktop.ui.duplicates.candidates import TWINS_TOOLTIP
@@ -46,7 +47,7 @@ class EvidenceView(QWidget):
         self.score_label.setStyleSheet("font-size: 13pt; font-weight: 600;")
         self.twins_label = plain_label("⚠ Possible twins: check with the school before merging.", wrap=True)
         self.twins_label.setToolTip(TWINS_TOOLTIP)
-        self.twins_label.setStyleSheet("color: #b35c00; font-weight: 600;")
+        self.twins_label.setStyleSheet(text_style("warn", bold=True))
         self.blocked_label = plain_label(wrap=True)
         self.blocked_label.setObjectName("countLabel")
         self.table = QTableWidget(0, 3)

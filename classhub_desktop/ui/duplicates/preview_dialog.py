@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QKeySequence
+from PySide6.QtGui import QBrush, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -33,7 +33,9 @@ from classhub_desktop.core.duplicates.scoring import StudentRecord
 from classhub_desktop.core.merge import MERGEABLE_FIELDS, FieldDecision, FieldSide, complete_decisions, resolve_fields
 from classhub_desktop.store.merge.operations import MergeConflict, MergePreview, TableChange
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.readable import column_label, table_title
 from classhub_desktop.ui.common.tables import make_read_only
+from classhub_desktop.ui.common.theme import text_style
 from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, value_text
 from classhub_desktop.ui.duplicates.widgets import cell_text, differs, header_tooltip
 
@@ -106,7 +108,9 @@ class MergePreviewDialog(QDialog):
         self.absorbed_name = f"{absorbed.full_name} (#{preview.absorbed_id})" if absorbed else f"#{preview.absorbed_id}"
         self.setWindowTitle("Merge preview")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.resize(1120, 760)
+        # At most the screen's free area: at 150 % on 1920×1080 that is ~1280×650 logical pixels.
+        screen = (parent.screen() if parent is not None else QGuiApplication.primaryScreen()).availableGeometry()
+        self.resize(min(1120, screen.width() - 40), min(760, screen.height() - 60))
         self.confirm = confirm
         self.decisions: dict[str, FieldDecision] = dict(preview.decisions)
         self._survivor_values = {field: values[0] for field, values in preview.field_values.items()}
@@ -138,10 +142,10 @@ class MergePreviewDialog(QDialog):
         )
         self.rolled_back_label.setStyleSheet("font-weight: 600;")
         self.warning_label = plain_label(warning, wrap=True)
-        self.warning_label.setStyleSheet("color: #b35c00; font-weight: 600;")
+        self.warning_label.setStyleSheet(text_style("warn", bold=True))
         self.warning_label.setVisible(bool(warning))
 
-        self.changes_table = _table(["Table", "Column", "Moved", "Removed", "Kept"], "changesTable")
+        self.changes_table = _table(["Rows of", "Linked by", "Moved", "Removed", "Kept"], "changesTable")
         self._fill_changes(preview.table_changes)
         self.fields_table = _table(["Field", "Kept record", "Absorbed record", "Result", "Why"], "fieldsTable")
         self.fields_table.setWordWrap(True)  # a reason takes the lines it needs; values stay on one line
@@ -155,7 +159,7 @@ class MergePreviewDialog(QDialog):
         self.fields_table.itemChanged.connect(self._field_ticked)
         self.fields_hint = plain_label(FIELDS_HINT, wrap=True)
         self.fields_hint.setObjectName("countLabel")
-        self.conflicts_table = _table(["Table", "Key", "Kept row", "Dropped row", "Resolution"], "conflictsTable")
+        self.conflicts_table = _table(["Rows of", "Key", "Kept row", "Dropped row", "Resolution"], "conflictsTable")
         self._fill_conflicts(preview.conflicts)
         self.no_conflicts_label = plain_label(NO_CONFLICTS, wrap=True)
         self.no_conflicts_label.setVisible(not preview.conflicts)
@@ -212,8 +216,8 @@ class MergePreviewDialog(QDialog):
         muted = QBrush(self.palette().color(self.palette().ColorRole.PlaceholderText))
         for row, change in enumerate(ordered):
             cells = [
-                _item(change.table),
-                _item(change.column),
+                _item(table_title(change.table), tooltip=f"Table {change.table}, column {change.column}"),
+                _item(column_label(change.column), tooltip=change.column),
                 _item(f"{change.moved:,}", right=True),
                 _item(f"{change.deleted:,}", right=True),
                 _item(f"{change.kept:,}", right=True),
@@ -223,8 +227,9 @@ class MergePreviewDialog(QDialog):
                     item.setForeground(muted)
                 table.setItem(row, column, item)
         header = table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # long column lists are elided
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Which column links the rows (nearly always the student id) is for support: in the row's tooltip.
+        table.setColumnHidden(1, True)
         for column in range(2, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header_tooltip(table, 2, "Rows re-pointed from the absorbed record to the kept one")
@@ -343,8 +348,8 @@ class MergePreviewDialog(QDialog):
         table.setRowCount(len(conflicts))
         for row, conflict in enumerate(conflicts):
             cells = [
-                _item(conflict.table),
-                _item(conflict.key),
+                _item(table_title(conflict.table), tooltip=f"Table {conflict.table}"),
+                _item(conflict.key, tooltip=conflict.key),
                 _item(row_text(conflict.kept_row), tooltip=row_tooltip(conflict.kept_row)),
                 _item(row_text(conflict.dropped_row), tooltip=row_tooltip(conflict.dropped_row)),
                 _item(conflict.resolution, tooltip=conflict.resolution),

@@ -42,7 +42,7 @@ from classhub_desktop.store.duplicates.verdicts import (
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error
 from classhub_desktop.ui.common.tables import HeaderedTableModel, make_read_only
-from classhub_desktop.ui.common.values import EMPTY, value_text
+from classhub_desktop.ui.common.values import EMPTY, datetime_text, value_text
 from classhub_desktop.ui.duplicates.list_panel import TabPanel
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
@@ -183,7 +183,7 @@ class VerdictModel(HeaderedTableModel):
             if column in (COL_A, COL_B):
                 return _student_tooltip(verdict.a if column == COL_A else verdict.b)
             if column == COL_AT:
-                return verdict.decided_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+                return f"{datetime_text(verdict.decided_at, seconds=True)} {verdict.decided_at.astimezone():%Z}"
             if column == COL_NOTE:
                 return verdict.note or None
             return None

@@ -2,8 +2,8 @@
 API error rate and failed jobs (a rolling 24-hour count), over the last 24 hours or 7 days (a range switch).
 
 The page queries the sample store on a worker and hands the points to `HealthCharts.set_data`; this
-module only draws. Colours are fixed, dark enough on the light chart background, and every series
-is named in a legend, so a chart reads without colour too.
+module only draws. Surfaces and text come from the palette (light or dark); line colours are fixed hues,
+lightened on a dark surface, and every series is named in a legend, so a chart reads without colour too.
 """
 
 from __future__ import annotations
@@ -12,13 +12,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
-from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QDateTime, QEvent, QMargins, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen, QResizeEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from classhub_desktop.offline.health_samples import Aggregate, Point
+from classhub_desktop.ui.common.theme import is_dark, palette_changed
 
 DAY_S = 24 * 3600
+WIDE_CHARTS_PX = 1150  # from this width three charts a row keep their legends whole
 RANGES: dict[str, int] = {"24 hours": DAY_S, "7 days": 7 * DAY_S}
 MAX_POINTS = {DAY_S: 720, 7 * DAY_S: 1008}  # 2-minute buckets for a day, 10-minute buckets for a week
 
@@ -59,7 +71,7 @@ class ChartSpec:
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("connections", "Database connections", "connections", (
         Line("connections_used", "In use (peak)", "#1565c0", "max"),
-        Line("connections_max", "max_connections", "#c62828", "max", dashed=True),
+        Line("connections_max", "Limit", "#c62828", "max", dashed=True),
         Line("idle_in_transaction", "Idle in transaction", "#ef6c00", "max"),
     )),
     ChartSpec("cache_hit", "Cache hit ratio", "%", (
@@ -84,6 +96,14 @@ def chart_metrics() -> dict[str, Aggregate]:
     return {line.metric: line.aggregate for spec in CHARTS for line in spec.lines}
 
 
+def line_colour(colour: str, dark: bool) -> QColor:
+    """The line's colour, lightened on a dark surface until it reads there (same hue, so the legend holds)."""
+    result = QColor(colour)
+    if dark:
+        result.setHsl(result.hslHue(), min(result.hslSaturation(), 200), max(result.lightness(), 165), result.alpha())
+    return result
+
+
 class _Chart:
     def __init__(self, spec: ChartSpec, parent: QWidget) -> None:
         self.spec = spec
@@ -104,19 +124,12 @@ class _Chart:
         self.y_axis.setTitleText(spec.unit)
         for axis in (self.x_axis, self.y_axis):
             axis.setLabelsFont(parent.font())
-            axis.setGridLineColor(QColor("#d7dce0"))
         chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
         self.series: dict[str, QLineSeries] = {}
         for line in spec.lines:
             series = QLineSeries()
             series.setName(line.label)
-            pen = QPen(QColor(line.colour))
-            pen.setWidthF(2.0)
-            if line.dashed:
-                pen.setStyle(Qt.PenStyle.DashLine)
-            series.setPen(pen)
-            series.setColor(QColor(line.colour))
             chart.addSeries(series)
             series.attachAxis(self.x_axis)
             series.attachAxis(self.y_axis)
@@ -125,7 +138,35 @@ class _Chart:
         self.view = QChartView(chart, parent)
         self.view.setObjectName(f"chart_{spec.key}")
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.view.setMinimumSize(300, 210)
+        self.view.setMinimumSize(260, 240)  # the axis titles ("connections") need the height
+        self.apply_palette(parent.palette())
+
+    def apply_palette(self, palette: QPalette) -> None:
+        """Surfaces, text and grid from the palette (a light chart would glare in a dark window); line colours
+        from `line_colour`, so each stays distinct and readable on that surface."""
+        dark = is_dark(palette)
+        text = palette.color(QPalette.ColorRole.Text)
+        chart = self.chart
+        chart.setBackgroundBrush(palette.color(QPalette.ColorRole.Base))
+        chart.setBackgroundPen(QPen(palette.color(QPalette.ColorRole.Mid)))
+        chart.setTitleBrush(text)
+        chart.legend().setLabelColor(text)
+        grid = palette.color(QPalette.ColorRole.Mid if dark else QPalette.ColorRole.Midlight)
+        for axis in (self.x_axis, self.y_axis):
+            axis.setLabelsColor(text)
+            axis.setTitleBrush(text)
+            axis.setLinePenColor(palette.color(QPalette.ColorRole.Mid))
+            axis.setGridLineColor(grid)
+        for line in self.spec.lines:
+            colour = line_colour(line.colour, dark)
+            pen = QPen(colour)
+            pen.setWidthF(2.0)
+            if line.dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            series = self.series[line.metric]
+            series.setPen(pen)
+            series.setColor(colour)
+        self.view.setBackgroundBrush(palette.color(QPalette.ColorRole.Window))
 
     def set_points(self, data: Mapping[str, Sequence[Point]], start: float, end: float) -> int:
         values: list[float] = []
@@ -190,21 +231,52 @@ class HealthCharts(QWidget):
         grid = QGridLayout()
         grid.setSpacing(6)
         self.charts: dict[str, _Chart] = {}
-        for index, spec in enumerate(CHARTS):
+        for spec in CHARTS:
             chart = _Chart(spec, self)
             self.charts[spec.key] = chart
-            grid.addWidget(chart.view, index // 3, index % 3)
         self.about = QLabel(ABOUT_TEXT.format(path="the data folder"))
         self.about.setObjectName("chartsAbout")
         self.about.setWordWrap(True)
         self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.about.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.about.setContentsMargins(12, 12, 12, 12)
-        grid.addWidget(self.about, 1, 2)
+        self.grid = grid
+        self.columns = 0
+        self._reflow(3)
+        # The grid scrolls instead of making the window taller or wider than a small screen.
+        grid_widget = QWidget()
+        grid_widget.setLayout(grid)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.chart_scroll = QScrollArea()
+        self.chart_scroll.setObjectName("chartsScroll")
+        self.chart_scroll.setWidgetResizable(True)
+        self.chart_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.chart_scroll.setWidget(grid_widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
-        layout.addLayout(grid, 1)
+        layout.addWidget(self.chart_scroll, 1)
+
+    def _reflow(self, columns: int) -> None:
+        """Three charts a row on a wide window, two on a narrow one (legends and axis titles stay whole)."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        cells: list[QWidget] = [chart.view for chart in self.charts.values()] + [self.about]
+        for widget in cells:
+            self.grid.removeWidget(widget)
+        for index, widget in enumerate(cells):
+            self.grid.addWidget(widget, index // columns, index % columns)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._reflow(3 if event.size().width() >= WIDE_CHARTS_PX else 2)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if palette_changed(event) and hasattr(self, "charts"):  # no style sheet of its own: no recursion
+            for chart in self.charts.values():
+                chart.apply_palette(self.palette())
 
     def set_store_path(self, path: str) -> None:
         self.about.setText(ABOUT_TEXT.format(path=path))

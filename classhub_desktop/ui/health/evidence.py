@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,11 +30,28 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.health.model import AREA_TITLES, Area, Finding, Status
 from classhub_desktop.core.health.report import format_value
+from classhub_desktop.ui.common.readable import column_label
+from classhub_desktop.ui.common.theme import SchemeFollower
+from classhub_desktop.ui.common.values import datetime_text
 from classhub_desktop.ui.health.tiles import STATUS_WORDS, sort_worst_first, status_icon, tone_for
 
 MAX_ROWS_SHOWN = 50
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
+
+
+def _cell_text(value: Any, key: str) -> str:
+    """A figure or offender value for people: timestamps (the checks keep them as ISO text, JSON-able) in the
+    user's locale and time zone, everything else as the report formats it."""
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            return datetime_text(datetime.fromisoformat(value), seconds=True)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return datetime_text(value, seconds=True)
+    return format_value(value, key)
 
 
 def _section(text: str) -> QLabel:
@@ -54,12 +73,16 @@ class EvidencePanel(QWidget):
         self.area: Area | None = None
         self.findings: list[Finding] = []
         self.current: Finding | None = None
+        self._scheme = SchemeFollower()
         self.heading = QLabel("Click a tile to see its checks.")
         self.heading.setObjectName("evidenceHeading")
         self.list = QListWidget()
         self.list.setObjectName("findingList")
         self.list.currentRowChanged.connect(self._on_row)
-        self.list.setMinimumWidth(240)
+        self.list.setMinimumWidth(200)
+        # A name too long for the list is cut at its end (the tooltip has it all), never scrolled sideways.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
 
         self.title_label = QLabel("")
         self.title_label.setWordWrap(True)
@@ -114,7 +137,7 @@ class EvidencePanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(detail)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.list)
         splitter.addWidget(scroll)
         splitter.setStretchFactor(0, 1)
@@ -163,10 +186,21 @@ class EvidencePanel(QWidget):
             item.setToolTip(f"{finding.title} ({STATUS_WORDS[finding.status]}): {finding.evidence.summary}")
             self.list.addItem(item)
         self.list.blockSignals(False)
+        self._fit_list()
         ids = [f.id for f in self.findings]
         row = ids.index(keep) if keep in ids else (0 if ids else -1)
         self.list.setCurrentRow(row)
         self._show(self.findings[row] if row >= 0 else None)
+
+    def _fit_list(self) -> None:
+        """The list as wide as its longest check name (at most a third of the panel); the evidence the rest."""
+        if not self.findings:
+            return
+        wanted = self.list.sizeHintForColumn(0) + 2 * self.list.frameWidth() + 12
+        total = sum(self.splitter.sizes()) or self.splitter.width()
+        width = max(self.list.minimumWidth(), min(wanted, max(total // 3, 320)))
+        if total > width + 300:
+            self.splitter.setSizes([width, total - width])
 
     def select(self, check_id: str) -> bool:
         for row, finding in enumerate(self.findings):
@@ -187,7 +221,8 @@ class EvidencePanel(QWidget):
         self.detail.setVisible(finding is not None)
         if finding is None:
             return
-        tone = tone_for(finding.status)
+        self._scheme.flipped(self)
+        tone = tone_for(finding.status, bool(self._scheme.dark))
         self.title_label.setText(f"{finding.title} — {STATUS_WORDS[finding.status]}")
         self.title_label.setStyleSheet(f"QLabel {{ color: {tone.foreground}; background: {tone.background};"
                                        f" border-left: 6px solid {tone.border}; padding: 4px 6px;"
@@ -204,8 +239,8 @@ class EvidencePanel(QWidget):
         table = self.figures_table
         table.setRowCount(len(figures))
         for row, (name, value) in enumerate(figures.items()):
-            table.setItem(row, 0, QTableWidgetItem(name.replace("_", " ")))
-            table.setItem(row, 1, QTableWidgetItem(format_value(value, name)))
+            table.setItem(row, 0, QTableWidgetItem(column_label(name)))
+            table.setItem(row, 1, QTableWidgetItem(_cell_text(value, name)))
         table.resizeColumnToContents(0)
         self._fit_height(table)
 
@@ -217,11 +252,11 @@ class EvidencePanel(QWidget):
             headers.extend(k for k in item if k not in headers)
         table.clear()
         table.setColumnCount(len(headers))
-        table.setHorizontalHeaderLabels([h.replace("_", " ") for h in headers])
+        table.setHorizontalHeaderLabels([column_label(h) for h in headers])  # "trigger_time" -> "Trigger time"
         table.setRowCount(len(shown))
         for r, item in enumerate(shown):
             for c, key in enumerate(headers):
-                cell = QTableWidgetItem(format_value(item.get(key), key))
+                cell = QTableWidgetItem(_cell_text(item.get(key), key))
                 cell.setToolTip(cell.text())
                 table.setItem(r, c, cell)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -252,6 +287,11 @@ class EvidencePanel(QWidget):
             lines += max(1, -(-metrics.horizontalAdvance(line) // width))
         lines = min(max(lines, 3), 14)
         edit.setFixedHeight(lines * metrics.lineSpacing() + 2 * edit.frameWidth() + 12)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if hasattr(self, "_scheme") and self._scheme.flipped(self, event) and self.current is not None:
+            self._show(self.current)  # the title's colours follow the scheme
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

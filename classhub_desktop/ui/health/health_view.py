@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -49,10 +49,11 @@ from classhub_desktop.core.health.model import (
     worst,
 )
 from classhub_desktop.offline.health_samples import HealthSampleStore, Point
+from classhub_desktop.ui.common.theme import SchemeFollower
 from classhub_desktop.ui.health.charts import HealthCharts, chart_metrics
 from classhub_desktop.ui.health.evidence import EvidencePanel
 from classhub_desktop.ui.health.sampler import HealthSampler, JobResult, SamplerTarget
-from classhub_desktop.ui.health.tiles import HealthTile, headline
+from classhub_desktop.ui.health.tiles import HealthTile, headline, tone_for
 from classhub_desktop.ui.health.watch import WATCH_INTERVAL_MS, HealthWatch, watch_words
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.tasks import TaskRunner
@@ -67,8 +68,15 @@ RECHECKED_AFTER: dict[Entity, tuple[str, ...]] = {
     Entity.STUDENTS: ("classhub.duplicate_students",),  # merges, imports, edits of names and birth dates
     Entity.CLASSES: ("classhub.duplicate_classes", "classhub.missing_classes"),  # classes removed or moved
 }
-BANNER_STYLE = ("QFrame#healthBanner { background: #fdecea; border: 1px solid #e53935; border-left: 8px solid #e53935;"
-                " border-radius: 4px; } QFrame#healthBanner QLabel { color: #b71c1c; }")
+def banner_style(dark: bool) -> str:
+    """The critical banner in the critical tile's colours (a dark fill in the dark palette)."""
+    tone = tone_for(Status.CRITICAL, dark)
+    return (f"QFrame#healthBanner {{ background: {tone.background}; border: 1px solid {tone.border};"
+            f" border-left: 8px solid {tone.border}; border-radius: 4px; }}"
+            f" QFrame#healthBanner QLabel {{ color: {tone.foreground}; }}")
+
+
+BANNER_STYLE = banner_style(False)
 
 
 def profile_thresholds(profiles: ProfileStore, name: str) -> tuple[Thresholds | None, str]:
@@ -145,17 +153,23 @@ class HealthView(QWidget):
         top = QHBoxLayout()
         top.addWidget(heading)
         top.addSpacing(12)
-        top.addWidget(self.checked_label, 0, Qt.AlignmentFlag.AlignBottom)
-        top.addStretch(1)
+        top.addWidget(self.checked_label, 1, Qt.AlignmentFlag.AlignBottom)
         self.watch_label = QLabel("")
         self.watch_label.setObjectName("countLabel")  # the quiet secondary text of the application style
-        top.addWidget(self.watch_label, 0, Qt.AlignmentFlag.AlignBottom)
+        self.watch_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
+        top.addWidget(self.watch_label, 1, Qt.AlignmentFlag.AlignBottom)
+        # Both lines wrap rather than set the window's minimum width (a 1000-px window keeps them whole).
+        for label in (self.checked_label, self.watch_label):
+            label.setWordWrap(True)
+            label.setMinimumWidth(120)
         top.addSpacing(8)
         top.addWidget(self.run_button)
 
         self.banner = QFrame()
         self.banner.setObjectName("healthBanner")
-        self.banner.setStyleSheet(BANNER_STYLE)
+        self._scheme = SchemeFollower()
+        self._scheme.flipped(self)
+        self.banner.setStyleSheet(banner_style(bool(self._scheme.dark)))
         self.banner_label = QLabel("")
         self.banner_label.setWordWrap(True)
         self.banner_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -307,6 +321,11 @@ class HealthView(QWidget):
             self.sig_status.emit("Health: checking again what the last change touched…")
             self._update_checked_label()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if hasattr(self, "banner") and self._scheme.flipped(self, event):
+            self.banner.setStyleSheet(banner_style(bool(self._scheme.dark)))
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._update_watch()
@@ -404,8 +423,8 @@ class HealthView(QWidget):
         self.critical_events.append(tuple(f.id for f in turned))
         now_critical = len(self.critical_ids)
         total = f" {now_critical} checks are critical now." if now_critical > 1 else ""
-        self.banner_label.setText(f"Critical since {datetime.now():%H:%M}: {first.title} — "
-                                  f"{headline(first.evidence.summary, 160)}{total}")
+        summary = headline(first.evidence.summary, 160).rstrip(".")
+        self.banner_label.setText(f"Critical since {datetime.now():%H:%M}: {first.title} — {summary}.{total}")
         self.banner.show()
         self._notify_desktop(message)
         self.sig_critical.emit(message)

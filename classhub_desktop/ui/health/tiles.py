@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QKeyEvent, QMouseEvent, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from classhub_desktop.core.health.model import AREA_TITLES, Area, Finding, Status, worst
+from classhub_desktop.ui.common.theme import SchemeFollower
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,8 @@ class Tone:
     border: str
 
 
-# Dark text on pale fills: readable in the light palette, and the word carries the meaning too.
+# Light palette: dark text on pale fills. Dark palette: light text on dark tinted fills (a pale tile would be
+# the brightest thing on a dark screen). The word on the tile carries the meaning in both.
 TONES: dict[str, Tone] = {
     Status.OK.value: Tone("#1b5e20", "#e8f5e9", "#66bb6a"),
     Status.WARN.value: Tone("#7a4f00", "#fff4d6", "#f0b429"),
@@ -32,13 +34,20 @@ TONES: dict[str, Tone] = {
     Status.CRITICAL.value: Tone("#b71c1c", "#fdecea", "#e53935"),
     "none": Tone("#455a64", "#eef1f3", "#b0bec5"),  # not checked yet / not configured
 }
+DARK_TONES: dict[str, Tone] = {
+    Status.OK.value: Tone("#a5d6a7", "#1d3322", "#66bb6a"),
+    Status.WARN.value: Tone("#ffd77a", "#3a311c", "#f0b429"),
+    Status.ERROR.value: Tone("#ffb38a", "#3d2a1f", "#f08a4b"),
+    Status.CRITICAL.value: Tone("#ff9e9e", "#422326", "#ef5350"),
+    "none": Tone("#c5d0d6", "#2b3135", "#78909c"),
+}
 STATUS_WORDS = {Status.OK: "OK", Status.WARN: "Warning", Status.ERROR: "Could not check", Status.CRITICAL: "Critical"}
 COUNT_ORDER = (Status.CRITICAL, Status.ERROR, Status.WARN, Status.OK)
 COUNT_WORDS = {Status.CRITICAL: "critical", Status.ERROR: "could not run", Status.WARN: "warning", Status.OK: "ok"}
 
 
-def tone_for(status: Status | None) -> Tone:
-    return TONES["none" if status is None else status.value]
+def tone_for(status: Status | None, dark: bool = False) -> Tone:
+    return (DARK_TONES if dark else TONES)["none" if status is None else status.value]
 
 
 def status_icon(status: Status | None, size: int = 12) -> QIcon:
@@ -92,6 +101,7 @@ class HealthTile(QFrame):
         self.setMinimumWidth(200)
         self.status: Status | None = None
         self.selected = False
+        self._scheme = SchemeFollower()
         self.title_label = QLabel(AREA_TITLES[area])
         self.status_label = QLabel("Not checked yet")
         self.counts_label = QLabel("")
@@ -143,8 +153,14 @@ class HealthTile(QFrame):
             self.selected = selected
             self._apply_tone()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if self._scheme.flipped(self, event):
+            self._apply_tone()
+
     def _apply_tone(self) -> None:
-        tone = tone_for(self.status)
+        self._scheme.flipped(self)  # remember the scheme styled for
+        tone = tone_for(self.status, bool(self._scheme.dark))
         width = 3 if self.selected else 1
         self.setStyleSheet(
             f"QFrame#{self.objectName()} {{ background: {tone.background}; border: {width}px solid {tone.border};"

@@ -31,6 +31,7 @@ from classhub_desktop.store.teachers.blocks import (
 )
 from classhub_desktop.store.teachers.records import TeacherRow
 from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.theme import message_style
 from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.roster.teacher_dialog import error_label
 from classhub_desktop.ui.tasks import Task, TaskRunner
@@ -38,7 +39,6 @@ from classhub_desktop.ui.tasks import Task, TaskRunner
 HEADERS = ("Block", "Course", "Term", "School", "Period", "Taught by", "Students")
 SCHOOL_COLUMN = 3
 BLOCK_ROLE = Qt.ItemDataRole.UserRole + 1
-WARNING_STYLE = "color: #7a4b00; background: #fff4d6; border: 1px solid #f0d48a; border-radius: 4px; padding: 6px;"
 OTHER_TEACHER = QColor("#9a5b00")
 
 
@@ -227,7 +227,7 @@ class BlockAssignmentDialog(QDialog):
                     f" Reassigns {len(taken)} block{'s' if len(taken) != 1 else ''} taught by another teacher: {moved}."
                 )
             self.summary.setText(text)
-            self.summary.setStyleSheet(WARNING_STYLE if taken else "")
+            self.summary.setStyleSheet(message_style("warn", padding=6) if taken else "")
         self.save_button.setText("Reassign and save" if taken else "Save")
         self.save_button.setEnabled(bool(assign or unassign) and not self.ops.busy("save") and bool(self.blocks))
 

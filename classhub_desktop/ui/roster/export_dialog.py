@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.ui.common.theme import text_style
+
 ExportKind = Literal["csv", "zip", "folder"]
 KINDS: tuple[tuple[ExportKind, str, str], ...] = (
     ("csv", "Students CSV", "One file with a row per student (UTF-8, opens in Excel)."),
@@ -157,7 +159,7 @@ class ExportDialog(QDialog):
     def _validate(self) -> None:
         message, blocking = target_problem(self._kind, self.target())
         self.problem_label.setText(message)
-        self.problem_label.setStyleSheet("color: #b3261e; font-weight: 600;" if blocking else "color: #9a5b00;")
+        self.problem_label.setStyleSheet(text_style("error", bold=True) if blocking else text_style("warn"))
         self.problem_label.setVisible(bool(message))
         self.export_button.setEnabled(not blocking)
 

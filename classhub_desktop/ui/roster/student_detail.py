@@ -5,12 +5,12 @@ whether a write's Changes concern the student shown (the Students tab then reloa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -43,13 +43,16 @@ from classhub_desktop.store.roster.detail import (
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.readable import details_text, target_text
 from classhub_desktop.ui.common.tables import make_read_only
+from classhub_desktop.ui.common.values import date_text, datetime_text
 from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
 EDIT_STUDENT_TIP = "Edit this student's details (F2, or double-click the row)"
 EDIT_ENROLLMENT_TIP = "Change the selected enrollment's status or dates"
+DETAIL_MARGIN = 8  # between the list and the panel
 PLACEHOLDER = "Select a student to see the details here."
 # Kinds of row the panel shows besides the student's own and its enrollments: their writes do not list the
 # student's id, so any of them reloads the panel (one student's details: a cheap query).
@@ -60,11 +63,11 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        return datetime_text(value)
     if isinstance(value, time):
         return value.strftime("%H:%M")
     if isinstance(value, date):
-        return value.isoformat()
+        return date_text(value)
     return str(value)
 
 
@@ -89,7 +92,18 @@ class _List(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.rows: list[Any] = []
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.rowCount() == 0 and self.empty:  # say so instead of showing a bare table
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            area = self.viewport().rect().adjusted(12, 12, -12, -12)
+            painter.drawText(area, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+                             self.empty)
+            painter.end()
 
     def fill(self, rows: Sequence[Any], cells: Callable[[Any], Sequence[Any]]) -> None:
         self.rows = list(rows)
@@ -97,12 +111,14 @@ class _List(QTableWidget):
         for r, row in enumerate(self.rows):
             for c, value in enumerate(cells(row)):
                 item = QTableWidgetItem(_text(value))
+                if len(item.text()) > 20:  # may be elided: the whole value on hover
+                    item.setToolTip(item.text())
                 if isinstance(value, int) and not isinstance(value, bool):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(r, c, item)
         self.resizeColumnsToContents()
         for c in range(self.columnCount() - 1):
-            self.setColumnWidth(c, min(self.columnWidth(c), 260))
+            self.setColumnWidth(c, min(self.columnWidth(c), 180))  # longer values end in "…" (tooltip)
 
     def texts(self, column: int) -> list[str]:
         return [self.item(r, column).text() for r in range(self.rowCount())]  # type: ignore[union-attr]
@@ -118,6 +134,7 @@ class StudentDetailPanel(QWidget):
     sig_loaded = Signal(StudentDetail)
     sig_edit_requested = Signal(int)  # student id
     sig_enrollment_edit_requested = Signal(EnrollmentRow)
+    sig_student_changed = Signal(bool)  # whether a student is chosen now (the tab hides the empty panel)
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -204,7 +221,7 @@ class StudentDetailPanel(QWidget):
         self.stack.addWidget(self.message)
         self.stack.addWidget(content)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 0, 0, 0)
+        outer.setContentsMargins(DETAIL_MARGIN, 0, 0, 0)
         outer.addWidget(self.stack)
         self.set_session(None)
 
@@ -229,7 +246,9 @@ class StudentDetailPanel(QWidget):
     def show_student(self, student_id: int | None) -> Task | None:
         """Load `student_id` (None: show the placeholder). Returns the loading task."""
         self.ops.cancel("load")
-        self.student_id = student_id
+        chosen_before, self.student_id = self.student_id is not None, student_id
+        if chosen_before != (student_id is not None):
+            self.sig_student_changed.emit(student_id is not None)
         if student_id is None or self.session is None:
             self.detail = None
             self._show_message(PLACEHOLDER)
@@ -312,7 +331,9 @@ class StudentDetailPanel(QWidget):
                 m.undone_at,
             ),
         )
-        self.audit.fill(d.audit, lambda a: (a.occurred_at, a.actor, a.action, a.target, _compact(a.details_json)))
+        self.audit.fill(
+            d.audit, lambda a: (a.occurred_at, a.actor, a.action, _target(a.target), details_text(a.details_json))
+        )
         counts = (
             ("Enrollments", len(d.enrollments), None),
             ("Tokens", d.token_count, LEDGER_LIMIT),
@@ -323,7 +344,11 @@ class StudentDetailPanel(QWidget):
             ("Audit", len(d.audit), None),
         )
         for index, (label, count, _limit) in enumerate(counts):
-            self.tabs.setTabText(index, f"{label} ({count:,})")
+            # Seven tabs must fit a pane of ~500 px: the count only where there is something to count.
+            self.tabs.setTabText(index, f"{label} ({count:,})" if count else label)
+            self.tabs.setTabToolTip(index, f"{label}: {count:,}")
+        # Never narrower than its tabs: a cut tab ("Merg…") or scroll arrows hide sections.
+        self.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + DETAIL_MARGIN + 4)
 
     # - editing -
 
@@ -337,13 +362,10 @@ class StudentDetailPanel(QWidget):
             self.sig_enrollment_edit_requested.emit(enrollment)
 
 
-def _compact(details_json: str) -> str:
-    if details_json in ("", "{}"):
-        return ""
-    try:
-        return json.dumps(json.loads(details_json), ensure_ascii=False, separators=(", ", ": "))[:300]
-    except ValueError:
-        return details_json[:300]
+def _target(target: str) -> str:
+    """'student_uploads #2539' (the store's form) in words: 'Upload #2539'."""
+    table, _sep, row_id = target.partition(" #")
+    return target_text(table, row_id or None) if table else target
 
 
 __all__ = ["AliasRow", "AuditRow", "ClassRow", "LedgerRow", "MergeRow", "StudentDetailPanel", "UploadRow"]

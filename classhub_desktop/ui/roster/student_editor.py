@@ -40,6 +40,7 @@ from classhub_desktop.store.roster.edit import (
 from classhub_desktop.store.roster.students import StudentRow
 from classhub_desktop.ui.common.errors import user_message
 from classhub_desktop.ui.common.labels import plain_label
+from classhub_desktop.ui.common.theme import text_style
 from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
@@ -93,7 +94,7 @@ class _Banner(QWidget):
 
     def show_message(self, text: str, *, conflict: bool = False) -> None:
         self.label.setText(text)
-        self.label.setStyleSheet("color: #a61b1b;")
+        self.label.setStyleSheet(text_style("error"))
         self.reload_button.setVisible(conflict)
         self.show()
 

@@ -43,10 +43,10 @@ class StudentFilterBar(QWidget):
         self.search_edit.setToolTip(SEARCH_TIP)
         self.search_edit.setClearButtonEnabled(True)
         self.school_combo = QComboBox()
-        self.school_combo.setMinimumContentsLength(18)
+        self.school_combo.setMinimumContentsLength(12)  # the bar fits a 1000-px window; the list shows all
         self.school_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.block_combo = QComboBox()
-        self.block_combo.setMinimumContentsLength(18)
+        self.block_combo.setMinimumContentsLength(12)
         self.block_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.grade_combo = QComboBox()
         self.status_combo = QComboBox()

@@ -7,10 +7,11 @@ from datetime import date
 from classhub_desktop.store.roster.query import StudentSort
 from classhub_desktop.store.roster.students import StudentCount, StudentRow
 from classhub_desktop.ui.common.paged_table import PagedColumn, PagedTableModel
+from classhub_desktop.ui.common.values import date_text
 
 
 def _born(row: StudentRow) -> str:
-    return row.date_of_birth.isoformat() if isinstance(row.date_of_birth, date) else ""
+    return date_text(row.date_of_birth) if isinstance(row.date_of_birth, date) else ""
 
 
 # (column, sort order or None when the column does not sort)
@@ -24,7 +25,7 @@ COLUMNS: list[tuple[PagedColumn[StudentRow], StudentSort | None]] = [
     (PagedColumn("E-mail", lambda r: r.email or ""), None),
     (PagedColumn("Status", lambda r: r.status), None),
 ]
-COLUMN_WIDTHS = (210, 90, 100, 50, 230, 90, 280)
+COLUMN_WIDTHS = (190, 80, 100, 50, 230, 90, 280)
 SORT_COLUMN = {sort: i for i, (_c, sort) in enumerate(COLUMNS) if sort is not None}
 
 

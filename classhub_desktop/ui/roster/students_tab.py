@@ -45,6 +45,7 @@ from classhub_desktop.store.roster.students import (
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.errors import show_error, user_message
 from classhub_desktop.ui.common.paged_table import FetchPage, PagedTableView
+from classhub_desktop.ui.common.tables import fit_columns
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.roster.student_detail import StudentDetailPanel
 from classhub_desktop.ui.roster.student_editor import EnrollmentEditor, StudentEditor, open_student_editor
@@ -54,6 +55,8 @@ from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
 SEARCH_DEBOUNCE_MS = 150
+MAX_COLUMN_WIDTH = 380  # a long school e-mail whole at 1440 px
+DETAIL_MIN_WIDTH = 560  # the detail panel's seven tabs without scroll arrows
 PAGE_SIZE = 200
 NO_MATCH_TEXT = "No students match the search and filters. Clear them to see the whole roster."
 EMPTY_TEXT = "The roster is empty: import a roster file with Import… (Ctrl+I)."
@@ -132,9 +135,11 @@ class StudentsTab(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([720, 600])
+        self.splitter.setStretchFactor(0, 1)  # the list takes what the window gains
+        self.splitter.setStretchFactor(1, 0)
+        # Until a student is chosen the panel would only say "select a student": the list gets its room.
+        self.detail.setVisible(False)
+        self.detail.sig_student_changed.connect(self._detail_chosen)
 
         self.edit_action = QAction("Edit student…", self)
         self.edit_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
@@ -148,6 +153,8 @@ class StudentsTab(QWidget):
         self.count_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.count_label)
         layout.addWidget(self.splitter, 1)
+        self._fitted = False
+        self.model.sig_loaded.connect(self._fit_columns)
         self.model.sig_loaded.connect(self._restore_selection)
         self.model.sig_loaded.connect(self._update_count_label)
         self.model.sig_loaded.connect(self._start_count)
@@ -158,6 +165,7 @@ class StudentsTab(QWidget):
 
     def set_session(self, session: Workspace | None) -> None:
         self.session = session
+        self._fitted = False
         gate(self.edit_action, session, Capability.EDIT_ROSTER, EDIT_TIP)
         self.detail.set_session(session)
         self.filters.set_engine(session.engine if session is not None else None)
@@ -409,6 +417,25 @@ class StudentsTab(QWidget):
 
     def _enrollment_saved(self, _row: EnrollmentRow) -> None:
         self.sig_status.emit("Enrollment saved.")
+
+    @Slot()
+    def _fit_columns(self) -> None:
+        """Once per session, on the first rows: each column as wide as its values (schools, e-mails), at most
+        MAX_COLUMN_WIDTH; a width the user chose is kept after that."""
+        if not self._fitted and self.model.loaded_count():
+            self._fitted = True
+            fit_columns(self.table, max_width=MAX_COLUMN_WIDTH)
+
+    @Slot(bool)
+    def _detail_chosen(self, chosen: bool) -> None:
+        if chosen == self.detail.isVisibleTo(self):
+            return
+        self.detail.setVisible(chosen)
+        if chosen:
+            # The panel as wide as its seven tabs need (or 40 % of the room), the list the rest.
+            total = sum(self.splitter.sizes()) or self.splitter.width()
+            wanted = max(DETAIL_MIN_WIDTH, self.detail.sizeHint().width(), int(total * 0.4))
+            self.splitter.setSizes([max(total - wanted, 200), wanted])
 
     def _model_reset(self) -> None:
         if self._keep_selection is None:  # a refresh selects its student again (_restore_selection)

@@ -36,17 +36,16 @@ from classhub_desktop.store.teachers.records import (
     validate_draft,
 )
 from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.theme import message_style
 from classhub_desktop.ui.page_ops import PageOps
 from classhub_desktop.ui.tasks import Task, TaskRunner
-
-ERROR_STYLE = "color: #a61b1b; background: #fdecec; border: 1px solid #f2b8b8; border-radius: 4px; padding: 6px;"
 
 
 def error_label() -> QLabel:
     label = QLabel()
     label.setObjectName("dialogError")
     label.setWordWrap(True)
-    label.setStyleSheet(ERROR_STYLE)
+    label.setStyleSheet(message_style("error", padding=6))
     label.hide()
     return label
 

@@ -19,6 +19,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from classhub_desktop.store.teachers.records import TeacherRow
+from classhub_desktop.ui.common.values import datetime_text
 
 HEADERS = ("Name", "E-mail", "School", "Status", "Blocks", "API account", "Account state")
 ACCOUNT_STATES = {
@@ -28,6 +29,7 @@ ACCOUNT_STATES = {
     "disabled": "disabled",
 }
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+WIDE_COLUMNS = (0, 1, 2, 5)  # name, e-mail, school, API account: may be cut in their column
 GREY = QColor("#8a8a8a")
 # (label, value) of the filter combos; the values are what TeacherFilter.set_filter takes
 STATUS_FILTERS = (("All statuses", ""), ("Active", "active"), ("Disabled", "inactive"))
@@ -94,8 +96,11 @@ class TeachersModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 4:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
-            login = row.last_login_at.astimezone().strftime("%Y-%m-%d %H:%M") if row.last_login_at else "never"
-            return f"{row.display_name} — SIS id {row.sourced_id}, version {row.version}\nLast API sign-in: {login}"
+            login = datetime_text(row.last_login_at) if row.last_login_at else "never"
+            about = f"{row.display_name} — SIS id {row.sourced_id}, version {row.version}\nLast API sign-in: {login}"
+            text = _cell(row, index.column())[0]
+            # The cell's whole text first: a long e-mail or school is cut at its end in the column.
+            return f"{text}\n\n{about}" if index.column() in WIDE_COLUMNS and text else about
         return None
 
 
@@ -148,7 +153,7 @@ def teachers_table(proxy: TeacherFilter) -> QTableView:
     table.verticalHeader().hide()
     table.setAlternatingRowColors(True)
     table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep an e-mail's domain visible
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)  # cut at the end, never mid-word; the tooltip has it all
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setStretchLastSection(True)

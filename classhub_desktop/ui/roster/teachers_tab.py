@@ -42,6 +42,8 @@ from classhub_desktop.store.teachers.records import (
 from classhub_desktop.ui.common.capabilities import gate
 from classhub_desktop.ui.common.combos import refill
 from classhub_desktop.ui.common.errors import user_message
+from classhub_desktop.ui.common.tables import fit_columns
+from classhub_desktop.ui.common.theme import message_style
 from classhub_desktop.ui.page_ops import PageOps, ReloadWhenShown
 from classhub_desktop.ui.roster.block_assignment_dialog import BlockAssignmentDialog
 from classhub_desktop.ui.roster.teacher_actions import (
@@ -63,8 +65,6 @@ from classhub_desktop.ui.roster.teachers_model import (
 from classhub_desktop.ui.tasks import Task, TaskRunner
 from classhub_desktop.workspace import Workspace
 
-OK_STYLE = "color: #1d5e20; background: #e9f6ea; border: 1px solid #b7dfb9; border-radius: 4px; padding: 5px;"
-BAD_STYLE = "color: #a61b1b; background: #fdecec; border: 1px solid #f2b8b8; border-radius: 4px; padding: 5px;"
 SHOWN_KINDS = (Entity.TEACHERS, Entity.BLOCKS, Entity.SCHOOLS, Entity.API_ACCOUNTS)  # block counts, accounts
 
 
@@ -119,6 +119,11 @@ class TeachersTab(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             filters.addWidget(combo)
             combo.currentIndexChanged.connect(self._apply_filter)
+        # Not as wide as the longest school's name (that set the window's minimum width to 1143 px): the list
+        # that opens shows the names whole.
+        self.school_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.school_combo.setMinimumContentsLength(16)
+        self.school_combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
         filters.addWidget(self.count_label)
         self.search_edit.textChanged.connect(self._apply_filter)
 
@@ -144,10 +149,7 @@ class TeachersTab(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             buttons.addWidget(button)
             self.buttons[action.text()] = button
-        buttons.addStretch(1)
-        refresh = QToolButton()
-        refresh.setDefaultAction(self.refresh_action)
-        buttons.addWidget(refresh)
+        buttons.addStretch(1)  # no Refresh button of its own: the Roster page's Refresh (F5) reloads this tab too
 
         self.table = teachers_table(self.proxy)
         self.table.doubleClicked.connect(lambda _index: self.edit_teacher())
@@ -208,7 +210,10 @@ class TeachersTab(QWidget):
         select_id = self._select_after_load or (selected.id if selected is not None else None)
         self._select_after_load = None
         rows, self.schools = result
+        first = self.model.rowCount() == 0
         self.model.set_rows(rows)
+        if first and rows:
+            fit_columns(self.table, max_width=340)  # names, e-mails and schools whole where the window allows
         refill(self.school_combo, [("All schools", None), *((school.name, school.id) for school in self.schools)])
         self._apply_filter()
         if select_id is not None:
@@ -219,7 +224,7 @@ class TeachersTab(QWidget):
 
     def _load_failed(self, error: BaseException) -> None:
         self._set_state(f"The teachers could not be loaded. {user_message(error)}")
-        self.state_label.setStyleSheet(BAD_STYLE)
+        self.state_label.setStyleSheet(message_style("error"))
         self.sig_status.emit("Teachers: loading failed")
 
     def _set_state(self, text: str) -> None:
@@ -281,7 +286,7 @@ class TeachersTab(QWidget):
 
     def _report(self, text: str, ok: bool = True) -> None:
         self.banner.setText(text)
-        self.banner.setStyleSheet(OK_STYLE if ok else BAD_STYLE)
+        self.banner.setStyleSheet(message_style("ok" if ok else "error"))  # the scheme's colours
         self.banner.show()
         self.sig_status.emit(text.splitlines()[0])
         self.sig_action_done.emit(text)

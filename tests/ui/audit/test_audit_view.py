@@ -27,6 +27,7 @@ from classhub_desktop.core.permissions import Capability, why_not
 from classhub_desktop.store.audit import add_note
 from classhub_desktop.ui.audit.audit_view import EMPTY_LOG_TEXT, NO_MATCH_TEXT, AuditView
 from classhub_desktop.ui.common.paged_table import LoadState, PagedColumn, PagedTableModel, PagedTableView
+from classhub_desktop.ui.common.readable import target_text
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 from classhub_desktop.workspace import Workspace
 from tests.conftest import PgServer, open_test_workspace
@@ -226,7 +227,8 @@ def test_details_pane_and_tooltips(qtbot: Any, make_view: Any, session: Workspac
     when_tip = view.model.data(view.model.index(merge_row, 0), Qt.ItemDataRole.ToolTipRole)
     assert "UTC" in when_tip
     target = view.model.data(view.model.index(merge_row, 4))
-    assert target == entry.target and (target == "" or "#" in target or target == entry.target_table)
+    assert target == target_text(entry.target_table, entry.target_id)
+    assert view.model.data(view.model.index(merge_row, 4), Qt.ItemDataRole.ToolTipRole) in (entry.target, None)
 
 
 def test_export_csv_of_the_current_filter(qtbot: Any, make_view: Any, session: Workspace, audit_db: str,
@@ -447,3 +449,15 @@ def test_model_error_state_and_view_overlay(qtbot: Any, runner: TaskRunner) -> N
     )
     model.set_fetcher(None)
     assert model.state is LoadState.IDLE and model.rowCount() == 0 and view.overlay_text() == ""
+
+
+def test_targets_and_details_read_as_words_not_as_schema_names() -> None:
+    from classhub_desktop.ui.common.readable import details_text
+
+    assert target_text("student_uploads", "2539") == "Upload #2539"
+    assert target_text("schools", None) == "School"
+    assert target_text(None, None) == ""
+    assert details_text('{"decision": "needs_revision"}') == "Decision: needs revision"
+    assert details_text('{"trigger_time": "x", "ok": true, "email": "a_b@x.org"}') == (
+        "Trigger time: x · Ok: yes · E-mail: a_b@x.org")  # e-mails keep their underscores
+    assert details_text("{}") == "" and details_text("not json") == "not json"

@@ -351,12 +351,12 @@ def test_preview_dialog_shows_tables_and_conflicts_and_changes_nothing(
     assert dialog.preview.survivor_id == survivor and dialog.preview.absorbed_id == absorbed
     changes = table_texts(dialog.changes_table)
     tables = {row[0] for row in changes}
-    assert {"enrollments", "student_aliases"} <= tables or "enrollments" in tables
+    assert {"Enrollments", "Student aliases"} <= tables or "Enrollments" in tables  # in words, not table names
     assert sum(int(row[2].replace(",", "")) for row in changes) == dialog.preview.moved > 0
     conflicts = table_texts(dialog.conflicts_table)
     assert dialog.conflicts_table.isVisibleTo(dialog)
     assert dialog.conflicts_box.title() == f"Conflicts ({len(conflicts)})"
-    enrollment = next(row for row in conflicts if row[0] == "enrollments")
+    enrollment = next(row for row in conflicts if row[0] == "Enrollments")
     assert "dropped" in enrollment[3] and "kept the active enrollment" in enrollment[4]
     fields = table_texts(dialog.fields_table)
     assert [row[0] for row in fields][:3] == ["First name", "Middle name", "Last name"]
