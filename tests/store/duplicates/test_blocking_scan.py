@@ -1,6 +1,7 @@
 """store/duplicates/blocking.py, the scan's side, on a real PostgreSQL: the passes added for recall (same full
-name whatever the birth date, state-id typos, names in another script, a block larger than its pass allows)
-and the two statements the scan runs at once giving what one statement gives."""
+name whatever the birth date, state-id typos, names in another script, a block larger than its pass allows),
+the checks that keep a dense roster's pairs few (a birth-date slip, both names, a household's children), and
+the two statements the scan runs at once giving what one statement gives."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from classhub_desktop.store.duplicates.blocking import (
 )
 
 PHONE = "(555) 000-0000"  # a placeholder shared by a whole class
+FAMILY_PHONE = "(555) 123-4567"
 # key -> (first, last, birth date, state id, guardian phone)
 ROWS: dict[str, tuple[str, str, date | None, str | None, str | None]] = {
     "namesake_a": ("Ophelia", "Brandywine", date(2012, 3, 4), None, None),
@@ -35,6 +37,19 @@ ROWS: dict[str, tuple[str, str, date | None, str | None, str | None]] = {
     "script_b": ("Ivan", "Petrov", date(2014, 8, 9), None, None),
     "crowd_a": ("Zoe", "Quill", date(2012, 6, 1), None, PHONE),
     "crowd_b": ("Zoe", "Quil", date(2015, 9, 9), None, PHONE),
+    # the day's two digits swapped; and a namesake born two weeks later (no slip of one digit)
+    "slip_a": ("Peregrine", "Waddington", date(2011, 4, 12), None, None),
+    "slip_b": ("Peregrine", "Waddington", date(2011, 4, 21), None, None),
+    "slip_far": ("Peregrin", "Waddington", date(2011, 4, 27), None, None),
+    # one birth date and first name, surnames nothing alike: two children
+    "day_a": ("Cornelius", "Abernathy", date(2010, 9, 9), None, None),
+    "day_b": ("Cornelius", "Zimmerman", date(2010, 9, 9), None, None),
+    # a brother and a sister (one initial, one phone, birth dates years apart)
+    "sibling_a": ("Benedict", "Kowalczyk", date(2009, 2, 14), None, FAMILY_PHONE),
+    "sibling_b": ("Bartholomew", "Kowalczyk", date(2012, 7, 30), None, FAMILY_PHONE),
+    # no first name: meets the one with its birth date and surname
+    "nameless_a": ("", "Montgomery", date(2013, 11, 5), None, None),
+    "nameless_b": ("Evangeline", "Montgomery", date(2013, 11, 5), None, None),
 }
 CROWD = 20  # students sharing PHONE besides crowd_a and crowd_b, each with another name
 
@@ -91,6 +106,31 @@ def test_a_block_larger_than_its_pass_allows_keeps_its_neighbours(
     crowd = {ids[k] for k in ids if k.startswith("crowd")}
     inside = [p for p, mask in pairs.items() if set(p) <= crowd and "guardian contact" in pass_labels(mask)]
     assert len(inside) <= len(crowd) * OVERSIZED_WINDOWS[8] < len(crowd) * (len(crowd) - 1) // 2
+
+
+def test_a_birth_date_slip_with_the_same_names(pairs: dict[tuple[int, int], int], ids: dict[str, int]) -> None:
+    """Two of year/month/day alike is not enough: the third must be one slip away (a digit, a swap, a day)."""
+    assert "name + birth-date typo" in _labels(pairs, ids, "slip_a", "slip_b")
+    x, y = sorted((ids["slip_a"], ids["slip_far"]))
+    assert "name + birth-date typo" not in pass_labels(pairs.get((x, y), 0))
+
+
+def test_a_birth_date_and_a_first_name_are_not_enough(pairs: dict[tuple[int, int], int], ids: dict[str, int]) -> None:
+    x, y = sorted((ids["day_a"], ids["day_b"]))
+    assert "birth date + name" not in pass_labels(pairs.get((x, y), 0))
+
+
+def test_brothers_and_sisters_are_not_paired_by_their_household(
+    pairs: dict[tuple[int, int], int], ids: dict[str, int]
+) -> None:
+    x, y = sorted((ids["sibling_a"], ids["sibling_b"]))
+    assert (x, y) not in pairs
+
+
+def test_a_record_missing_a_name_meets_its_birth_date_and_other_name(
+    pairs: dict[tuple[int, int], int], ids: dict[str, int]
+) -> None:
+    assert "birth date + name" in _labels(pairs, ids, "nameless_a", "nameless_b")
 
 
 def test_the_two_statements_give_what_one_gives(db_engine: Engine, pairs: dict[tuple[int, int], int]) -> None:
