@@ -29,7 +29,10 @@ def test_only_credentials_module_imports_keyring() -> None:
 
 # Threads start in ui/tasks.py only; the one other place is the keyring probe, which must be able to
 # give up on a keyring that never answers (the CLI has no task runner).
-THREAD_STARTERS_ALLOWED = {"classhub_desktop/ui/tasks.py", "classhub_desktop/config/credentials.py"}
+# (store/duplicates/parallel.py: the scan's scoring helper is a spawned PROCESS with its own connection, started
+# and stopped inside one scan, which itself runs on a ui/tasks.py thread: no thread of its own, no shared state)
+THREAD_STARTERS_ALLOWED = {"classhub_desktop/ui/tasks.py", "classhub_desktop/config/credentials.py",
+                           "classhub_desktop/store/duplicates/parallel.py"}
 
 
 # What opens a database connection or an HTTP client. In ui/ only the task helpers run work, and the workspace

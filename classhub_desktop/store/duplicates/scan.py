@@ -4,41 +4,65 @@
 
 1. the blocking (store/duplicates/blocking.py) is sent as two statements, the name passes and the
    contact passes (SCAN_GROUPS), on two more connections (same snapshot, `pg_export_snapshot`), so
-   PostgreSQL works on two cores; meanwhile this side loads the roster, its name / postal-code /
-   city frequencies and birth-date collisions, and prepares every record. Every connection of the
-   scan runs with SCAN_SETTINGS (the blocking's planner settings, and a statement_timeout of its
-   own: a million students take longer than the engine's limit allows one statement);
-2. pairs with a "not a duplicate" verdict are dropped; every candidate is weighed without its
-   explanation (core/duplicates/scoring.py `pair_weight`, stopping early when a pair cannot reach the
-   threshold even under the loosest prior);
-3. the prior odds of a duplicate are estimated from the sure duplicates among them (`calibrated`):
-   a roster with few duplicates asks for more evidence than one full of them;
-4. for the pairs at or above the threshold, the class blocks both students were active in at the
+   PostgreSQL works on two cores; meanwhile this side loads the name / postal-code / city
+   frequencies and birth-date collisions, then the roster, and prepares every record (the estimate
+   of step 3 compares random pairs of the whole roster). Every connection of the scan runs with
+   SCAN_SETTINGS (the blocking's planner settings, and a statement_timeout of its own: a million
+   students take longer than the engine's limit allows one statement);
+2. on a large roster (HELPER_MIN_STUDENTS) a scoring helper is started alongside
+   (store/duplicates/parallel.py): a spawned process that joins the same snapshot, loads and
+   prepares the older part of the roster by birth date, and later weighs the pairs with both
+   students in that part on the second core;
+3. pairs with a "not a duplicate" verdict are dropped; the m / u probabilities and the prior odds
+   of a duplicate are estimated from the roster and the candidates (EM, core/duplicates/em.py);
+4. every candidate is weighed without its explanation (core/duplicates/scoring.py `pair_weight`,
+   stopping early when a pair cannot reach the threshold): the helper's share there, the rest here,
+   at once; the result is the same with or without the helper (the same functions on the same
+   records; tests/store/duplicates/test_parallel_scan.py compares them);
+5. for the pairs at or above the threshold, the class blocks both students were active in at the
    same time are read (that evidence only lowers a score), and they are scored again with their
    full explanation; then clusters (A = B = C) by union-find.
 
-Measured (indicative: two cores shared with other work): the 100,000-student sandbox, 114,573
-candidate pairs, the two blocking statements 5.4 s and 6.2 s alone, the whole scan 16.6 s; a
-million students (tests/benchmarks/bench_duplicates_million.py, the sandbox's generator): 5.44
-million candidate pairs (13 birth years and the sandbox's name lists: many children share a birth
-date, a surname and a close first name), 115 s until the pairs are in (the roster loaded and
-prepared alongside), 95 s of scoring, 219 s in all, F1 0.988; 4.1 GB peak RSS here, the largest
-database backend 1.35 GB, 3.4 GB of temporary files. The 60 s target is not met.
+Measured before the helper (indicative: two cores shared with other work): the 100,000-student
+sandbox, 114,573 candidate pairs, the two blocking statements 5.4 s and 6.2 s alone, the whole scan
+16.6 s; a million students (tests/benchmarks/bench_duplicates_million.py, the sandbox's
+generator): 5.44 million candidate pairs (13 birth years and the sandbox's name lists: many
+children share a birth date, a surname and a close first name), 115 s until the pairs are in (the
+roster loaded and prepared alongside), 95 s of scoring, 219 s in all, F1 0.988; 4.1 GB peak RSS
+here, the largest database backend 1.35 GB, 3.4 GB of temporary files.
+
+What the Python side costs at a million students (the 5.44 million candidate pairs above, dumped once
+and read back: the blocking left out; CPU seconds of one core, the machine's two cores shared with
+about one other busy process): loading the roster 9.4 s, preparing every record 26 s (the estimate
+compares random pairs of the whole roster, so all of them; 99.4 % of the students are in some
+candidate pair anyway), the estimate 8 s, weighing 97 s (17.8 µs a pair; 98.6 % of them stop
+early), explaining the 32,926 kept 2.9 s. With the helper, at the same load: weighing 48.4 s here
+and 48.4 s in the helper at once (114 s -> 89 s of wall time at that load: the other process took
+its share of the cores), the helper's loading and preparing 24 s of CPU alongside the roster's
+(which that slows: 42 s -> 53 s), peak RSS 3.9 GB here and 1.9 GB in the helper; the result the
+same pair for pair. On the 100,000-student sandbox (65,565 candidates now) the scan weighs in 1 s
+of CPU: no helper there. The 60 s target is not met at a million: the blocking, the preparation of
+every record and the weighing of 5.44 million pairs each take about that long alone.
 
 `mark_not_duplicate` / `forget_verdict` write `duplicate_decisions` and `audit_log` in one transaction.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 
 from classhub_desktop.core.changes import Changes, Entity
+from classhub_desktop.core.duplicates.fields import Prepared, weigh
 from classhub_desktop.core.duplicates.scoring import (
     DEFAULT_MIN_SCORE,
     ScoredPair,
@@ -47,7 +71,6 @@ from classhub_desktop.core.duplicates.scoring import (
     calibrated,
     clusters,
     estimated,
-    pair_weight,
     score_of,
     score_pair,
     weight_floor,
@@ -66,13 +89,30 @@ from classhub_desktop.store.duplicates.blocking import (
     name_params,
     pass_labels,
 )
+from classhub_desktop.store.duplicates.parallel import (
+    HELPER_MIN_STUDENTS,
+    ScoringHelper,
+    ScoringHelperError,
+    helper_conninfo,
+)
 
 PROGRESS_EVERY = 10_000
+# Once the model is estimated, how long the scan waits for a scoring helper still preparing its records
+# before it weighs every pair itself.
+HELPER_GRACE_SECONDS = 2.0
 # The scan's statements run in its own transactions with the blocking's planner settings (work_mem:
 # its hash tables stay in memory) and a time limit of their own: a million students take longer
 # than the engine's default limit allows one statement.
 SCAN_STATEMENT_TIMEOUT_MS = 300_000
-SCAN_SETTINGS = {**PLANNER_SETTINGS, "statement_timeout": str(SCAN_STATEMENT_TIMEOUT_MS)}
+# The scan's connections wait in their transactions while this side estimates and weighs (minutes at a
+# million students on a busy machine): the engine's idle-in-transaction limit (5 minutes) would end them
+# and the scan with them, its work lost.
+SCAN_IDLE_TIMEOUT_MS = 1_800_000
+SCAN_SETTINGS = {
+    **PLANNER_SETTINGS,
+    "statement_timeout": str(SCAN_STATEMENT_TIMEOUT_MS),
+    "idle_in_transaction_session_timeout": str(SCAN_IDLE_TIMEOUT_MS),
+}
 
 _COLUMNS = tuple(f.name for f in fields(StudentRecord))
 _SELECT_STUDENTS = text(f"SELECT {', '.join(_COLUMNS)} FROM students WHERE id = ANY(CAST(:ids AS bigint[]))")
@@ -211,16 +251,17 @@ def _settings(conn: Connection) -> None:
 
 def _start_candidates(
     main: Connection, sides: list[Connection], features: DatabaseFeatures
-) -> list[PendingCandidates]:
+) -> tuple[list[PendingCandidates], str | None]:
     """Sends the blocking statements (one per group of passes, SCAN_GROUPS) on the `sides`, in the
     snapshot of `main`'s transaction (so all see the same roster): PostgreSQL runs them on two cores
-    while this side loads the roster. Nothing on a standby (no snapshot to export): the caller then
-    runs the blocking itself (`candidate_pairs`, one statement)."""
+    while this side loads the roster. Returns them and the snapshot's id (for the scoring helper).
+    Nothing on a standby (no snapshot to export): the caller then runs the blocking itself
+    (`candidate_pairs`, one statement)."""
     if main.execute(text("SELECT pg_is_in_recovery()")).scalar_one():
-        return []
+        return [], None
     snapshot = str(main.execute(text("SELECT pg_export_snapshot()")).scalar_one())
     if not _SNAPSHOT_ID.fullmatch(snapshot):
-        return []
+        return [], None
     params = name_params(main, features)
     pending: list[PendingCandidates] = []
     try:
@@ -232,7 +273,28 @@ def _start_candidates(
         for started in pending:
             started.cancel()
         raise
-    return pending
+    return pending, snapshot
+
+
+def _wants_helper(main: Connection, helper: bool | None) -> bool:
+    """Whether to start the scoring helper: when asked, or on a roster large enough to gain from it
+    (the planner's row estimate: no count of a million rows for a yes or no) with a second core."""
+    if helper is not None:
+        return helper
+    if (os.cpu_count() or 1) < 2:
+        return False
+    estimate = main.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('students')")
+    ).scalar_one_or_none()
+    return estimate is not None and float(estimate) >= HELPER_MIN_STUDENTS
+
+
+def _start_helper(main: Connection, snapshot: str | None) -> ScoringHelper | None:
+    if snapshot is None:
+        return None  # a standby: no snapshot for the helper to join
+    raw = main.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return ScoringHelper(helper_conninfo(raw), snapshot, SCAN_SETTINGS)
 
 
 def _merged(pending: list[PendingCandidates], cancel: CancelToken) -> dict[tuple[int, int], int]:
@@ -243,18 +305,88 @@ def _merged(pending: list[PendingCandidates], cancel: CancelToken) -> dict[tuple
     return masks
 
 
+Weighed = tuple[int, tuple[int, int], float, bool]  # (position among the candidates, pair, weight, twins)
+
+
+def _weigh_here(
+    pairs: Iterable[tuple[int, tuple[int, int]]], prepared: dict[int, Prepared], context: ScoringContext,
+    floor: float | None, report: Callable[[int], None], cancel: CancelToken,
+) -> list[Weighed]:  # fmt: skip
+    """`pair_weight` of each pair, without its lookups: `prepared` holds what `context.prepared` gives."""
+    weighed: list[Weighed] = []
+    for done, (position, (a, b)) in enumerate(pairs):
+        if done % PROGRESS_EVERY == 0:
+            cancel.raise_if_cancelled()
+            report(done)
+        pa, pb = prepared.get(a), prepared.get(b)
+        if pa is not None and pb is not None:
+            found = weigh(pa, pb, context, floor) if a < b else weigh(pb, pa, context, floor)
+            if found is not None:
+                weighed.append((position, (a, b), found[0], found[1]))
+    return weighed
+
+
+def _weigh_all(
+    masks: dict[tuple[int, int], int], prepared: dict[int, Prepared], context: ScoringContext,
+    floor: float | None, helper: ScoringHelper | None, progress: Progress, cancel: CancelToken,
+) -> list[Weighed]:  # fmt: skip
+    """Every candidate pair's weight (those that may reach the floor), in the candidates' order: the
+    helper's share (both students prepared there) weighed by the helper, the rest here, at once."""
+    count = len(masks)
+
+    def report(done: int) -> None:
+        """`done` pairs weighed here, plus those the helper has weighed."""
+        total = done + (helper.poll_progress() if helper is not None else 0)
+        progress.report(total, count, f"Scoring candidate pairs: {total:,} of {count:,}")
+
+    if helper is None:
+        return _weigh_here(enumerate(masks), prepared, context, floor, report, cancel)
+    ids = helper.ids or frozenset()
+    theirs: array[int] = array("q")  # positions of the helper's share among the candidates
+    first: array[int] = array("q")
+    second: array[int] = array("q")
+    for position, (a, b) in enumerate(masks):
+        if a in ids and b in ids:
+            theirs.append(position)
+            first.append(a)
+            second.append(b)
+    helper.weigh(context, floor, first, second)
+    taken = bytearray(count)  # a byte a pair, not a list of the other pairs: 5 MB for 5 million pairs
+    for position in theirs:
+        taken[position] = 1
+    mine = ((position, pair) for position, pair in enumerate(masks) if not taken[position])
+    weighed = _weigh_here(mine, prepared, context, floor, report, cancel)
+    report(count - len(theirs))
+    found = helper.result(cancel, lambda: report(count - len(theirs)))
+    weighed += [(theirs[i], (first[i], second[i]), weight, twins) for i, weight, twins in found]
+    weighed.sort(key=lambda item: item[0])  # the candidates' order, as a scan without the helper weighs them
+    return weighed
+
+
 def scan(
     engine: Engine,
     *,
     min_score: float = DEFAULT_MIN_SCORE,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    helper: bool | None = None,
 ) -> ScanResult:
-    """Pairs of students that are probably one child, scored, explained and clustered."""
+    """Pairs of students that are probably one child, scored, explained and clustered.
+
+    `helper`: weigh part of the pairs in a second process (store/duplicates/parallel.py); None
+    (the default) starts it on a roster of HELPER_MIN_STUDENTS or more when there is a second core.
+    The result is the same either way."""
+    try:
+        return _scan(engine, min_score, progress or Progress(), cancel or CancelToken(), helper)
+    except ScoringHelperError as error:
+        raise DuplicateError(f"{error}\nNothing was changed: scan again.") from error
+
+
+def _scan(engine: Engine, min_score: float, progress: Progress, cancel: CancelToken, helper: bool | None) -> ScanResult:
     started = time.perf_counter()
-    progress = progress or Progress()
-    cancel = cancel or CancelToken()
-    with engine.connect() as main_conn, engine.connect() as side_a, engine.connect() as side_b:
+    with ExitStack() as stack:
+        main_conn = stack.enter_context(engine.connect())
+        side_a, side_b = stack.enter_context(engine.connect()), stack.enter_context(engine.connect())
         main = main_conn.execution_options(isolation_level="REPEATABLE READ")
         sides = [side.execution_options(isolation_level="REPEATABLE READ") for side in (side_a, side_b)]
         with main.begin(), sides[0].begin(), sides[1].begin():
@@ -266,14 +398,24 @@ def scan(
                     "Upgrade it with `classhub-desktop db upgrade`, then scan again."
                 )
             progress.report(0, None, "Finding candidate pairs…")
-            pending = _start_candidates(main, sides, features)
+            wanted = _wants_helper(main, helper)
+            pending, snapshot = _start_candidates(main, sides, features)
+            helping: ScoringHelper | None = None
             try:
-                records = _roster(main)
+                # The helper first (it loads its part of the roster while this side loads the whole),
+                # then the roster statistics (it prepares its records with them).
+                helping = _start_helper(main, snapshot) if wanted else None
+                if helping is not None:
+                    stack.enter_context(helping)  # stopped however the scan ends
                 context = roster_context(main)
-                for index, record in enumerate(records.values()):
+                if helping is not None:
+                    helping.send_statistics(context)
+                records = _roster(main)
+                prepared: dict[int, Prepared] = {}
+                for index, (key, record) in enumerate(records.items()):
                     if index % PROGRESS_EVERY == 0:
                         cancel.raise_if_cancelled()
-                    context.prepared(record)
+                    prepared[key] = context.prepared(record)
                 masks = _merged(pending, cancel) if pending else candidate_pairs(main, features)
             except BaseException:
                 for one in pending:
@@ -286,19 +428,15 @@ def scan(
             progress.report(0, None, "Estimating the match model from the candidate pairs…")
             context = estimated(context, records, masks, cancel=cancel)
             floor = weight_floor(context, min_score)
-            weighed: list[tuple[tuple[int, int], float, bool]] = []
+            if helping is not None and not helping.ready(cancel, HELPER_GRACE_SECONDS):
+                helping.stop()  # not done preparing: weighing everything here is sooner than waiting
+                helping = None
+            weighed = _weigh_all(masks, prepared, context, floor, helping, progress, cancel)
+            if helping is not None:
+                helping.stop()
             count = len(masks)
-            for index, (a, b) in enumerate(masks):
-                if index % PROGRESS_EVERY == 0:
-                    cancel.raise_if_cancelled()
-                    progress.report(index, count, f"Scoring candidate pairs: {index:,} of {count:,}")
-                ra, rb = records.get(a), records.get(b)
-                if ra is not None and rb is not None:
-                    found = pair_weight(ra, rb, context, floor)
-                    if found is not None:
-                        weighed.append(((a, b), found[0], found[1]))
-            context = calibrated(context, (weight for _pair, weight, _twins in weighed))
-            kept = [pair for pair, weight, twins in weighed if score_of(weight, twins, context) >= min_score]
+            context = calibrated(context, (weight for _position, _pair, weight, _twins in weighed))
+            kept = [pair for _position, pair, weight, twins in weighed if score_of(weight, twins, context) >= min_score]
             progress.report(count, count, f"Checking class enrollments of {len(kept):,} pairs…")
             concurrent = concurrent_blocks(main, kept)
     context = context.with_pair_evidence(concurrent, {pair: pass_labels(masks[pair]) for pair in kept})
@@ -325,9 +463,6 @@ def _ordered(a: int, b: int) -> tuple[int, int]:
     if a == b:
         raise DuplicateError("A student cannot be a duplicate of itself: choose two different students.")
     return (a, b) if a < b else (b, a)
-
-
-
 
 
 def mark_not_duplicate(engine: Engine, a: int, b: int, note: str = "") -> Changes:
