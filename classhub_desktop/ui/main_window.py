@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         style = self.style()
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
+        self.sidebar.setAccessibleName("Pages")
         self.sidebar.setIconSize(QSize(20, 20))
         # As wide as its longest entry needs (icon, text, padding), not more: the pages get the room.
         metrics = self.sidebar.fontMetrics()

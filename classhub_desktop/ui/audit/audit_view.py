@@ -175,6 +175,7 @@ class AuditView(QWidget):
         self.table = PagedTableView(empty_text=NO_MATCH_TEXT)
         self.table.set_paged_model(self.model)
         self.table.setObjectName("auditTable")
+        self.table.setAccessibleName("Audit log entries")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(COLUMN_WIDTHS):
@@ -189,6 +190,7 @@ class AuditView(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.details = QPlainTextEdit()
         self.details.setObjectName("detailsPane")
+        self.details.setAccessibleName("Details of the selected entry")
         self.details.setReadOnly(True)
         self.details.setPlaceholderText("Select an entry to see all of it here.")
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)

@@ -78,6 +78,7 @@ class EvidencePanel(QWidget):
         self.heading.setObjectName("evidenceHeading")
         self.list = QListWidget()
         self.list.setObjectName("findingList")
+        self.list.setAccessibleName("Health checks")
         self.list.currentRowChanged.connect(self._on_row)
         self.list.setMinimumWidth(200)
         # A name too long for the list is cut at its end (the tooltip has it all), never scrolled sideways.
@@ -92,10 +93,13 @@ class EvidencePanel(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.figures_table = self._table(["Figure", "Value"])
+        self.figures_table.setAccessibleName("Figures of the check")
         self.rows_label = _section("Offenders")
         self.rows_table = self._table([])
+        self.rows_table.setAccessibleName("Rows the check found")
         self.source_edit = QPlainTextEdit()
         self.source_edit.setObjectName("findingSource")
+        self.source_edit.setAccessibleName("Source: what the check ran")
         self.source_edit.setReadOnly(True)
         self.source_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # SQL reads better than scrolled
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)

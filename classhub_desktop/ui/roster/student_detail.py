@@ -204,6 +204,10 @@ class StudentDetailPanel(QWidget):
         self.tabs.addTab(self.aliases, "Aliases")
         self.tabs.addTab(self.merges, "Merges")
         self.tabs.addTab(self.audit, "Audit")
+        for table, name in ((self.enrollments, "Enrollments"), (self.ledger, "Token transactions"),
+                            (self.uploads, "Uploads"), (self.classes, "Classes"), (self.aliases, "Aliases"),
+                            (self.merges, "Merges"), (self.audit, "Audit entries about this student")):
+            table.setAccessibleName(name)  # what a screen reader announces for the list
 
         content = QWidget()
         layout = QVBoxLayout(content)

@@ -39,6 +39,7 @@ class StudentFilterBar(QWidget):
         self.facets: RosterFacets | None = None
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("rosterSearch")
+        self.search_edit.setAccessibleName("Search students")
         self.search_edit.setPlaceholderText("Search name, e-mail or sourced id…")
         self.search_edit.setToolTip(SEARCH_TIP)
         self.search_edit.setClearButtonEnabled(True)

@@ -115,6 +115,7 @@ class StudentsTab(QWidget):
 
         self.table = PagedTableView(empty_text=EMPTY_TEXT)
         self.table.setObjectName("studentsTable")
+        self.table.setAccessibleName("Students")
         self.table.set_paged_model(self.model)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
