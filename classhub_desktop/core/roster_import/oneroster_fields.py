@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from classhub_desktop.core.dates import date_problem
 from classhub_desktop.core.roster_import.files import CsvTable
 from classhub_desktop.core.roster_import.model import RosterProblem, Severity
 
@@ -127,8 +128,7 @@ class Reader:
                 return date.fromisoformat(raw[:10])
             except ValueError:
                 pass
-        self.problems.add(self.file, line, self.cols.shown(name),
-                          f"{raw!r} is not a valid date; write dates as YYYY-MM-DD (for example 2026-08-15).")
+        self.problems.add(self.file, line, self.cols.shown(name), date_problem(raw, "2026-08-15"))
         return None
 
     def boolean(self, row: dict[str, str], line: int, name: str, default: bool) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from classhub_desktop.core.dates import date_problem
 from classhub_desktop.core.roster_import.files import MAX_MEMBER_BYTES, read_csv_table
 from classhub_desktop.core.roster_import.model import (
     ParseResult,
@@ -192,7 +193,9 @@ def parse_student_csv(path: Path, mapping: ColumnMapping) -> ParseResult:
     if unmapped:
         return ParseResult(None, (RosterProblem(
             file, None, None,
-            "Choose a column for " + ", ".join(_LABELS[k] for k in unmapped) + " in the column mapping.",
+            "No column of the file was recognised as " + ", ".join(_LABELS[k] for k in unmapped) + ". Rename the "
+            "column in the file (for example to sourcedId, givenName, familyName), or import it in the application, "
+            "whose column mapping lets you choose the column.",
         ),))
     try:
         table = read_csv_table(_read(path), file, [mapping[k] for k in REQUIRED_KEYS])
@@ -241,8 +244,7 @@ def parse_student_csv(path: Path, mapping: ColumnMapping) -> ParseResult:
             try:
                 born = dates.parse(raw_dob)
             except ValueError:
-                problems.append(RosterProblem(file, line, dob_col, f"{raw_dob!r} is not a valid date; write it as "
-                                              "YYYY-MM-DD (for example 2011-03-04)."))
+                problems.append(RosterProblem(file, line, dob_col, date_problem(raw_dob)))
             else:
                 if born > date.today():
                     problems.append(RosterProblem(file, line, dob_col, f"Date of birth {born.isoformat()} is in the "

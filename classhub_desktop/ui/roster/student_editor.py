@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.dates import date_problem
 from classhub_desktop.core.roster.editing import VersionConflict
 from classhub_desktop.store.roster.detail import EnrollmentRow, StudentRecord
 from classhub_desktop.store.roster.edit import (
@@ -70,9 +71,7 @@ def parse_date(text: str, label: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise RosterEditError(
-            f"The {label} {text!r} is not a date: write it as YYYY-MM-DD (e.g. 2012-03-04)."
-        ) from None
+        raise RosterEditError(f"The {label}: {date_problem(text, '2012-03-04')}") from None
 
 
 class _Banner(QWidget):

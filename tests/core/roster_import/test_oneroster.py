@@ -217,7 +217,11 @@ def test_invalid_dates(tmp_path: Path, member: str, index: int, column: str, val
     file = {"sessions": "academicSessions.csv", "enrollments": "enrollments.csv",
             "demographics": "demographics.csv"}[member]
     assert (p.file, p.line, p.column) == (file, index + 2, column)
-    assert f"{value!r} is not a valid date" in p.reason and "YYYY-MM-DD" in p.reason
+    if value[4:5] == "-":  # written as YYYY-MM-DD already: told that the date does not exist
+        assert f"{value} does not exist" in p.reason and "YYYY-MM-DD" not in p.reason
+        assert ("February 2026 has 28 days" in p.reason) == (value == "2026-02-30")
+    else:
+        assert f"{value!r} is not a valid date" in p.reason and "YYYY-MM-DD" in p.reason
 
 
 def test_end_before_start(tmp_path: Path) -> None:

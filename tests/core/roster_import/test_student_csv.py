@@ -111,7 +111,7 @@ def test_row_problems_are_precise(tmp_path: Path) -> None:
     got = [(p.line, p.column, p.severity) for p in result.problems]
     assert got == [(2, "DOB", "error"), (3, "First Name", "error"), (4, "Student Number", "error"),
                    (5, "Status", "warning")]
-    assert "'2011-13-10' is not a valid date" in result.problems[0].reason
+    assert "2011-13-10 does not exist: the month is 13" in result.problems[0].reason
     assert "first on line 2" in result.problems[2].reason
     assert str(result.problems[1]) == (
         "students.csv, line 3, column First Name: First name is empty; every student needs one.")
