@@ -250,3 +250,15 @@ def _no_worker_left_running() -> Iterator[None]:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's isolated application home (profiles, logs) goes when the run ends."""
     shutil.rmtree(os.environ["CLASSHUB_HOME"], ignore_errors=True)
+
+
+@pytest.fixture()
+def kept_demo_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded_db: SeededDatabase) -> Path:
+    """A sandbox directory that keeps the seeded database's demo password (0600), registered as the Sandbox
+    profile's (in a home of this test's own)."""
+    monkeypatch.setenv("CLASSHUB_HOME", str(tmp_path / "home"))
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    credentials_module.keep_sandbox_password(sandbox, seeded_db.password)
+    credentials_module.register_sandbox_directory(sandbox)
+    return sandbox

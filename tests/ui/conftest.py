@@ -15,6 +15,7 @@ from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.ui.common import errors
 from classhub_desktop.ui.common.progress import ProgressDialog
 from classhub_desktop.ui.connect import ConnectDialog
+from classhub_desktop.ui.main_window import MainWindow
 from classhub_desktop.ui.tasks import TaskRunner, active_tasks, wait_all_tasks
 
 OP_TIMEOUT_MS = 20_000
@@ -106,3 +107,13 @@ def make_dialog(
             dialog.done(QDialog.DialogCode.Rejected)  # closes without the "discard changes?" prompt
             dialog.deleteLater()
     assert finished and active_tasks() == [], f"tasks left running: {[t.title for t in active_tasks()]}"
+
+
+def new_main_window(qtbot: Any, tmp_path: Path) -> MainWindow:
+    """A main window with its own task runner and an empty profile store, closed at the test's end."""
+    profiles = ProfileStore(tmp_path / "profiles.toml", CredentialStore())
+    runner = TaskRunner()
+    window = MainWindow(runner, profiles=profiles, credentials=profiles.credentials)
+    runner.setParent(window)
+    qtbot.addWidget(window)  # closed at teardown: closeEvent cancels and waits for its tasks
+    return window

@@ -26,15 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from classhub_desktop.config.credentials import CredentialStore
-from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.ui.connect.connect_dialog import ConnectDialog
-from classhub_desktop.ui.main_window import MainWindow
-from classhub_desktop.ui.tasks import TaskRunner
 from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
 from tests.conftest import open_test_workspace
-from tests.ui.conftest import OP_TIMEOUT_MS
+from tests.ui.conftest import OP_TIMEOUT_MS, new_main_window
 
 pytestmark = pytest.mark.usefixtures("no_task_or_dialog_left")  # tests/ui/conftest.py
 
@@ -65,11 +61,7 @@ def unnamed(root: QWidget) -> list[str]:
 
 
 def test_every_page_names_its_controls(qtbot: Any, tmp_path: Path, session: Workspace) -> None:
-    profiles = ProfileStore(tmp_path / "profiles.toml", CredentialStore())
-    runner = TaskRunner()
-    window = MainWindow(runner, profiles=profiles, credentials=profiles.credentials)
-    runner.setParent(window)
-    qtbot.addWidget(window)
+    window = new_main_window(qtbot, tmp_path)
     window.set_session(session)
     window.resize(1440, 900)
     window.show()

@@ -12,19 +12,15 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QToolButton
 
-from classhub_desktop.config.credentials import CredentialStore
-from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.core.health.model import Evidence, Finding, Status
 from classhub_desktop.ui.common.theme import SCHEME_ENV, apply_scheme, dark_palette, follow_color_scheme, is_dark
 from classhub_desktop.ui.health.charts import HealthCharts
 from classhub_desktop.ui.health.evidence import EvidencePanel
 from classhub_desktop.ui.health.tiles import HealthTile, tone_for
-from classhub_desktop.ui.main_window import MainWindow
-from classhub_desktop.ui.tasks import TaskRunner
 from classhub_desktop.workspace import Workspace
 from tests.api_support import SeededDatabase
 from tests.conftest import open_test_workspace
-from tests.ui.conftest import OP_TIMEOUT_MS
+from tests.ui.conftest import OP_TIMEOUT_MS, new_main_window
 
 SMALL_SCREEN = (1280, 650)  # 1920×1080 at 150 %, less the title bar and the taskbar
 
@@ -41,11 +37,7 @@ def fits(hint: Any, width: int, height: int) -> bool:
 
 
 def test_the_main_window_fits_1280_by_650_on_every_page(qtbot: Any, tmp_path: Path, session: Workspace) -> None:
-    profiles = ProfileStore(tmp_path / "profiles.toml", CredentialStore())
-    runner = TaskRunner()
-    window = MainWindow(runner, profiles=profiles, credentials=profiles.credentials)
-    runner.setParent(window)
-    qtbot.addWidget(window)
+    window = new_main_window(qtbot, tmp_path)
     assert fits(window.minimumSizeHint(), *SMALL_SCREEN), window.minimumSizeHint()  # not connected
     window.set_session(session)
     assert window.windowTitle().startswith("Layout — ") and "/" not in window.windowTitle()  # no socket path

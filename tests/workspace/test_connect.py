@@ -223,19 +223,6 @@ def test_opening_at_start_asks_nothing_and_says_when_a_password_is_needed(
 # --- the sandbox's demo password: kept with the sandbox, read for the "Sandbox" profile only ---------------
 
 
-@pytest.fixture()
-def kept_demo_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded_db: SeededDatabase) -> Path:
-    """A sandbox directory that keeps the demo password (0600), registered as the Sandbox profile's."""
-    from classhub_desktop.config import credentials as credentials_module
-
-    monkeypatch.setenv("CLASSHUB_HOME", str(tmp_path / "home"))
-    sandbox = tmp_path / "sandbox"
-    sandbox.mkdir()
-    credentials_module.keep_sandbox_password(sandbox, seeded_db.password)
-    credentials_module.register_sandbox_directory(sandbox)
-    return sandbox
-
-
 def test_the_sandbox_profile_signs_in_with_the_kept_demo_password_and_an_empty_keyring(
     api: ServedApi, kept_demo_password: Path, credentials: CredentialStore, memory_keyring: object
 ) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QGuiApplication
 
-from classhub_desktop.config import credentials as credentials_module
 from classhub_desktop.config.profiles import ProfileStore
 from classhub_desktop.ui.connect import ConnectDialog
 from classhub_desktop.workspace import Workspace
@@ -19,20 +18,9 @@ from tests.ui.conftest import OP_TIMEOUT_MS
 from tests.ui.connect.test_connect_dialog import admin_profile
 
 
-@pytest.fixture()
-def sandbox_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded_db: SeededDatabase) -> Path:
-    """A sandbox directory keeping the seeded database's demo password, registered for the Sandbox profile."""
-    monkeypatch.setenv("CLASSHUB_HOME", str(tmp_path / "home"))
-    directory = tmp_path / "sandbox"
-    directory.mkdir()
-    credentials_module.keep_sandbox_password(directory, seeded_db.password)
-    credentials_module.register_sandbox_directory(directory)
-    return directory
-
-
 def test_the_sandbox_profile_shows_its_demo_password_and_connects_with_it(
     qtbot: Any, make_dialog: Callable[..., ConnectDialog], profiles: ProfileStore, api: ServedApi,
-    seeded_db: SeededDatabase, sandbox_dir: Path,
+    seeded_db: SeededDatabase, kept_demo_password: Path,
 ) -> None:
     profiles.save(admin_profile(seeded_db.conninfo, api_base_url=api.base_url, api_user="admin"))
     profiles.save(admin_profile(seeded_db.conninfo, name="District production", api_base_url=api.base_url,
