@@ -75,16 +75,20 @@ the fairer figure on a loaded machine):
   969 / 5,912 / 8,859 / 8,444 candidates (970 / 5,950 / 8,895 / 8,541 before); the passes of names
   and birth dates alone find fewer of FEBRL's pairs than before (febrl2: 76 % against 82 %: surnames
   changed outright, swapped names with a birth-date slip), the identifier and address passes the rest;
-- the scan's two statements on the sandbox, run at once: 2.5 s (names) and 4.8 s (contacts) (CPU
-  2.4 s and 4.8 s; before 5.1 s and 6.2 s, CPU 4.4 s and 5.5 s);
-- a million students (tests/benchmarks/bench_duplicates_million.py's roster, load average ~3):
-  1,438,141 candidate pairs (1.4 a student; 5,440,708 before), blocking recall 0.99994 (the same
-  two of 33,214 true pairs missed as before); the two statements at once 36 s (names, CPU 30 s) and
-  78 s (contacts, CPU 72 s), before ~115 s (CPU ~88 s each); no temporary files (3.4 GB before);
-  each backend ~1.1 GB private memory. The contacts statement is now the longer: its household keys
-  (guardian, address: ~4.6 million key pairs of brothers and sisters before the check, ~20 s),
-  the neighbours in its oversized blocks (~870,000 students in address blocks of one town's house
-  numbers, ~15 s) and the state-id neighbours (~10 s) are what remain to shorten;
+- the scan's two statements on the sandbox, run at once: 3.1 s (names) and 3.2 s (contacts) (CPU
+  3.1 s each; before 2.5 s and 4.8 s, CPU 2.4 s and 4.8 s);
+- a million students (tests/benchmarks/bench_duplicates_million.py's roster, load average ~2):
+  1,438,141 candidate pairs (1.4 a student; 5,440,708 before December 2026), blocking recall
+  0.99994 (the same two of 33,214 true pairs missed); the two statements at once 42-51 s (names,
+  CPU 39 s) and 51-59 s (contacts, CPU 48 s), before 49 s and 92 s (CPU 30 s and 73 s; ~115 s, CPU
+  ~88 s each, before December 2026); each backend 0.8-1.0 GB private memory. The scan's key table
+  carries the columns of the checks (the household pairs are checked as the keys meet, not joined
+  to the students again: ~4.6 million pairs of brothers and sisters), the sorted lists are sorted
+  byte-wise (COLLATE "C"), and the names statement runs the passes of birth date + place, e-mail
+  and state id (of the contacts it computes only those three columns). What remains of the
+  contacts statement (EXPLAIN ANALYZE, alone): its rows ~10 s, the household key table ~10 s, its
+  pairs and their check ~10 s, the neighbours in its oversized blocks (~870,000 students in address
+  blocks of one town's house numbers) ~11 s, the state-id neighbours ~6 s;
 - the import: 6,500 incoming records against a 200,000-student roster, 8.9 s (one statement;
   tests/store/duplicates/test_blocking_incoming.py for what it must find).
 """
@@ -212,14 +216,21 @@ _BASE = """
   ) raw
 ),
 """
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CONTACT_RAW = """,
            CASE WHEN position('@' IN r.guardian_email) > 1 THEN lower(btrim(r.guardian_email)) END AS ge,
-           regexp_replace(r.guardian_phone, '[^0-9]', '', 'g') AS gpd,
+           -- (only the digits: the characters that are not removed; cheaper than a regular expression)
+           translate(r.guardian_phone, translate(r.guardian_phone, '0123456789', ''), '') AS gpd,
            CASE WHEN position('@' IN r.email) > 1 THEN lower(btrim(r.email)) END AS em,
-           upper(regexp_replace(r.state_id, '[^0-9A-Za-z]', '', 'g')) AS sidc,
+           upper(translate(r.state_id, translate(r.state_id, '_ALNUM_', ''), '')) AS sidc,
            ltrim(r.address_line) AS al, split_part(ltrim(r.address_line), ' ', 1) AS house,
            nullif(upper(translate(r.postal_code, ' -', '')), '') AS postal,
-           nullif(lower(replace(r.city, ' ', '')), '') AS city"""
+           nullif(lower(replace(r.city, ' ', '')), '') AS city""".replace("_ALNUM_", _ALNUM)
+_POSTAL_RAW = """,
+           CASE WHEN position('@' IN r.email) > 1 THEN lower(btrim(r.email)) END AS em,
+           upper(translate(r.state_id, translate(r.state_id, '_ALNUM_', ''), '')) AS sidc,
+           nullif(upper(translate(r.postal_code, ' -', '')), '') AS postal""".replace("_ALNUM_", _ALNUM)
+_POSTAL_COLUMNS = ", postal, em, CASE WHEN length(sidc) >= 4 THEN sidc END AS sid"
 _CONTACT_COLUMNS = """,
          ge, CASE WHEN length(gpd) >= 7 THEN right(gpd, 10) END AS gp, em,
          CASE WHEN length(sidc) >= 4 THEN sidc END AS sid,
@@ -256,6 +267,10 @@ _CONTACT_HASHES = """,
          hashtextextended(city || ':' || nullif(l2, ''), 12) AS h_cil,
          hashtextextended(postal, 11) AS h_pc, 0::bigint AS h_zero,
          sid"""
+_POSTAL_HASHES = """,
+         hashtextextended(postal || ':' || nullif(f2, ''), 11) AS h_pcf,
+         hashtextextended(postal || ':' || nullif(l2, ''), 11) AS h_pcl,
+         hashtextextended(em, 5) AS h_em, hashtextextended(sid, 6) AS h_sid"""
 _BIRTH_YMD = "ymd"
 _BIRTH_YM = "y * 10000 + m * 100"
 _BIRTH_YD = "100000000 + y * 100 + d"
@@ -349,20 +364,24 @@ def _direct_sql(features: DatabaseFeatures, bits: int) -> str:
 
 
 NAME_HASHES = ("h_fm", "h_lm", "h_ii", "h_lf", "h_fl", "h_nm", "h_lfi", "h_fli", "h_lfz", "h_flz", "h_mm")
-# (the rest need the contact columns)
+# (the rest need the contact columns; the names group of the scan also runs the e-mail and state-id keys)
+_NAMES_GROUP_HASHES = (*NAME_HASHES, "h_em", "h_sid")
 
 
 def _keys_sql(
     name: str, source: str, bits: int, *, group: str | None = None, narrow: bool = False,
-    rows: tuple[tuple[int, str, str | None], ...] = _KEY_ROWS,
+    rows: tuple[tuple[int, str, str | None], ...] = _KEY_ROWS, carry: str = "",
 ) -> str:  # fmt: skip
     """`name`: one row per (student, key) of the passes in `bits` (a UNION ALL: faster than a lateral
     VALUES list here), computed where read (NOT MATERIALIZED); `narrow`: only (id, p, h); `rows`:
-    the key rows (the scan's differ from the import's in pass 1)."""
+    the key rows (the scan's differ from the import's in pass 1); `carry`: the columns carried
+    instead (the scan's: those of its checks and of the oversized blocks' order)."""
     selects = []
     columns = "" if narrow else ", fi, li, y, m, d, nm"
+    if carry:
+        columns = ", " + carry
     for bit, column, value in rows:
-        if bit & bits and (group is None or (column in NAME_HASHES) == (group == "names")):
+        if bit & bits and (group is None or (column in _NAMES_GROUP_HASHES) == (group == "names")):
             where = f"{column} IS NOT NULL" + (" AND y IS NOT NULL" if value else "")
             key = _mixed(bit, column, value)
             selects.append(f"  SELECT id, {bit} AS p, {key} AS h{columns} FROM {source} WHERE {where}")
@@ -381,16 +400,19 @@ def _caps(incoming: bool) -> str:
 # date (by birth date first for "same full name"), so the pairs in a block of a placeholder phone
 # or a very common name are not lost and the work stays linear.
 _BLOCKS = """
-b AS (SELECT h, count(*) AS n FROM k GROUP BY h, p HAVING count(*) > 1 AND (count(*) <= {caps} OR {windowed})),
-kk AS MATERIALIZED (SELECT k.id, k.p, k.h, b.n FROM k JOIN b USING (h)),
+b AS (SELECT h, p, count(*) AS n FROM k GROUP BY h, p HAVING count(*) > 1 AND (count(*) <= {caps} OR {windowed})),
+kk AS MATERIALIZED (SELECT k.*, b.n FROM k JOIN b USING (h, p)),
 """
+# the columns each key row of the scan carries (its pass's check, the oversized blocks' order): the
+# pairs are checked as the key rows meet, not joined to the students again
+_CARRIED = "fi, li, y, m, d, fc, lc, fm, lm, nm, dob"
 _OVERSIZED = """
   UNION ALL
   SELECT least(a.id, b.id), greatest(a.id, b.id), a.p
   FROM (
-    SELECT kk.id, kk.p, s.fi, s.li, s.y, s.m, s.d, s.fc, s.lc, s.fm, s.lm, {leads}
-    FROM kk JOIN s USING (id) WHERE kk.n > {caps}
-    WINDOW w AS (PARTITION BY kk.h ORDER BY CASE WHEN kk.p = 256 THEN s.dob END, s.nm, s.dob, kk.id)
+    SELECT kk.id, kk.p, kk.fi, kk.li, kk.y, kk.m, kk.d, kk.fc, kk.lc, kk.fm, kk.lm, {leads}
+    FROM kk WHERE kk.n > {caps}
+    WINDOW w AS (PARTITION BY kk.h ORDER BY CASE WHEN kk.p = 256 THEN kk.dob END, kk.nm COLLATE "C", kk.dob, kk.id)
   ) a CROSS JOIN LATERAL (VALUES {others}) AS b(i, id, fi, li, y, m, d, fc, lc, fm, lm)
   WHERE b.id IS NOT NULL AND b.i <= {windows} AND {filter}
 """
@@ -518,7 +540,7 @@ _SID_NEIGHBOURS = """
     SELECT x, y FROM (
       SELECT sid AS x, unnest(ARRAY[{leads}]) AS y
       FROM (SELECT DISTINCT sid FROM s WHERE sid IS NOT NULL) d
-      WINDOW fs AS (ORDER BY sid), bs AS (ORDER BY reverse(sid))
+      WINDOW fs AS (ORDER BY sid COLLATE "C"), bs AS (ORDER BY reverse(sid) COLLATE "C")
     ) w
     WHERE y IS NOT NULL AND abs(length(x) - length(y)) <= 1 AND {edit}
   ) n JOIN s a ON a.sid = n.x JOIN s b ON b.sid = n.y
@@ -542,7 +564,7 @@ _TRIGRAM = """
   FROM (
     SELECT id, nm, y, m, d, {leads}
     FROM s WHERE nm <> ' '
-    WINDOW fw AS (ORDER BY nm, id), bw AS (ORDER BY reverse(nm), id)
+    WINDOW fw AS (ORDER BY nm COLLATE "C", id), bw AS (ORDER BY reverse(nm) COLLATE "C", id)
   ) a CROSS JOIN LATERAL (VALUES {others}) AS b(id, nm, y, m, d)
   WHERE b.id IS NOT NULL AND {dob_related} AND a.nm <> b.nm AND similarity(a.nm, b.nm) >= {min_similarity}
 """
@@ -579,7 +601,7 @@ def _oversized_sql(features: DatabaseFeatures) -> str:
     windows = "CASE a.p " + " ".join(f"WHEN {bit} THEN {w}" for bit, w in OVERSIZED_WINDOWS.items()) + " ELSE 0 END"
     leads = leads.replace("lead(id,", "lead(kk.id,")
     for column in columns[1:]:
-        leads = leads.replace(f"lead({column},", f"lead(s.{column},")
+        leads = leads.replace(f"lead({column},", f"lead(kk.{column},")
     check = f"((a.p & {FILTERED_PASSES}) = 0 OR {_pass_check(features, FILTERED_PASSES)})"
     return _OVERSIZED.format(
         leads=leads, others=others, filter=check, windows=windows, caps=_caps(False).replace("CASE p", "CASE kk.p")
@@ -606,23 +628,25 @@ def pass_bits(features: DatabaseFeatures, passes: int | None, *, incoming: bool,
     if not features.trigram:
         bits &= ~128
     if group == "names":
-        bits &= ~(512 | 8 | 16 | 32 | 64 | 2048 | 4096)
+        bits &= ~(512 | 8 | 64 | 4096)
     elif group == "contacts":
-        bits &= ~(1 | 2 | 4 | 128 | 256)
+        bits &= ~(1 | 2 | 4 | 128 | 256 | 2048 | 16 | 32)
     return bits
 
 
 def rows_sql(
-    features: DatabaseFeatures, name: str, source: str, *, incoming: bool, translit: bool, contact: bool
-) -> str:
-    """The CTE `name`: the comparable forms (folds, codes, birth-date parts, contacts) of `source`'s rows."""
+    features: DatabaseFeatures, name: str, source: str, *, incoming: bool, translit: bool, contact: bool,
+    postal: bool = False,
+) -> str:  # fmt: skip
+    """The CTE `name`: the comparable forms (folds, codes, birth-date parts, contacts) of `source`'s rows
+    (`postal`, without `contact`: of the contacts only the postal code, the e-mail and the state id)."""
     return _BASE.format(
         name=name,
         source=source,
         first_names=_names_sql(features, "first_name", incoming, translit),
         last_names=_names_sql(features, "last_name", incoming, translit),
-        contact_raw=_CONTACT_RAW if contact else "",
-        contact_columns=_CONTACT_COLUMNS if contact else "",
+        contact_raw=_CONTACT_RAW if contact else _POSTAL_RAW if postal else "",
+        contact_columns=_CONTACT_COLUMNS if contact else _POSTAL_COLUMNS if postal else "",
     )
 
 
@@ -635,15 +659,17 @@ def candidate_sql(
 ) -> str:
     """The scan's blocking statement: the roster against itself (the import's: blocking_incoming.py).
     `passes`: a subset of the passes; `group` (the scan runs both on two connections at once):
-    "names" (the keys of names and birth dates, the no-birth-date and similar-name passes) or
-    "contacts" (the rest); `translit`: parameters `tr_value`/`tr_fold` carry transliterated names."""
+    "names" (the keys of names and birth dates, the no-birth-date and similar-name passes, birth
+    date + place, e-mail and state id) or "contacts" (the rest: household, state-id typo, rare);
+    `translit`: parameters `tr_value`/`tr_fold` carry transliterated names."""
     bits = pass_bits(features, passes, incoming=False, group=group)
-    contact = bool(bits & CONTACT_PASSES)
-
-    hashes = (_CONTACT_HASHES if contact else "") + _SCAN_HASHES
+    # (the names group's birth date + place, e-mail and state id passes need only those columns)
+    contact = bool(bits & CONTACT_PASSES & ~(2048 | 16 | 32))
+    postal = bool(bits & (2048 | 16 | 32)) and not contact
+    hashes = (_CONTACT_HASHES if contact else _POSTAL_HASHES if postal else "") + _SCAN_HASHES
     sql = (
         "WITH "
-        + rows_sql(features, "s", _ROSTER, incoming=False, translit=translit, contact=contact)
+        + rows_sql(features, "s", _ROSTER, incoming=False, translit=translit, contact=contact, postal=postal)
         + _HASHES.format(name="h", contact_hashes=hashes, source="s")
     )
     sql = sql.replace("h AS MATERIALIZED (", "h AS NOT MATERIALIZED (", 1)  # each key computes its own hash
@@ -654,22 +680,15 @@ def candidate_sql(
         extra += _RARE.format(cap=dict((bit, cap) for bit, _label, cap in PASSES)[4096])
     if bits & _KEY_PASSES & ~JOINED_PASSES:
         windowed = "p IN (" + ", ".join(str(bit) for bit, w in OVERSIZED_WINDOWS.items() if w) + ")"
-        sql += _keys_sql("k", "h", bits, group=group, narrow=True, rows=_SCAN_KEY_ROWS)
+        sql += _keys_sql("k", "h", bits, group=group, rows=_SCAN_KEY_ROWS, carry=_CARRIED)
         sql += _BLOCKS.format(caps=_caps(False), windowed=windowed)
         caps = _caps(False).replace("CASE p", "CASE a.p")
         checked = FILTERED_PASSES
-        # the pairs of the household passes (and state-id typos), before the check
-        sql += (
-            "xp AS MATERIALIZED (\n"
-            "  SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
-            f"  WHERE a.n <= {caps} AND (a.p & {checked}) <> 0\n),\n"
-        )
+        # the blocks' pairs, those of the household passes checked as they meet (the columns carried)
         pairs = (
             "SELECT a.id AS a, b.id AS b, a.p FROM kk a JOIN kk b ON a.h = b.h AND a.id < b.id\n"
-            f"  WHERE a.n <= {caps} AND (a.p & {checked}) = 0\n"
-            "  UNION ALL\n"
-            "  SELECT x.a, x.b, x.p FROM xp x JOIN s a ON a.id = x.a JOIN s b ON b.id = x.b\n"
-            f"  WHERE {_pass_check(features, FILTERED_PASSES)}" + _oversized_sql(features)
+            f"  WHERE a.n <= {caps} AND b.n <= {caps.replace('a.p', 'b.p')}\n"
+            f"  AND ((a.p & {checked}) = 0 OR {_pass_check(features, FILTERED_PASSES)})" + _oversized_sql(features)
         )
     else:
         pairs = "SELECT NULL::bigint AS a, NULL::bigint AS b, 0 AS p WHERE false"

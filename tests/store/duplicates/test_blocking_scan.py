@@ -15,10 +15,12 @@ from classhub_desktop.core.progress import CancelToken
 from classhub_desktop.store.duplicates.blocking import (
     OVERSIZED_WINDOWS,
     SCAN_GROUPS,
+    DatabaseFeatures,
     PendingCandidates,
     candidate_pairs,
     database_features,
     name_params,
+    pass_bits,
     pass_labels,
     planner_settings,
 )
@@ -145,3 +147,12 @@ def test_the_two_statements_give_what_one_gives(db_engine: Engine, pairs: dict[t
             for pair, mask in pending.result(CancelToken()).items():
                 merged[pair] = merged.get(pair, 0) | mask
     assert merged == pairs
+
+
+@pytest.mark.parametrize("dmetaphone", [True, False])
+def test_the_two_groups_share_the_scan_s_passes_between_them(dmetaphone: bool) -> None:
+    """Every pass of the scan runs in exactly one of its two statements."""
+    features = DatabaseFeatures(fold=True, dmetaphone=dmetaphone, trigram=True)
+    names, contacts = (pass_bits(features, None, incoming=False, group=group) for group in SCAN_GROUPS)
+    assert names & contacts == 0
+    assert names | contacts == pass_bits(features, None, incoming=False)
