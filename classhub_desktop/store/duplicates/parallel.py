@@ -55,12 +55,8 @@ from classhub_desktop.core.duplicates.fields import weigh
 from classhub_desktop.core.duplicates.scoring import ScoringContext, StudentRecord
 from classhub_desktop.core.progress import CancelToken
 
-__all__ = ["HELPER_MIN_STUDENTS", "ScoringHelper", "ScoringHelperError", "context_fields", "helper_conninfo"]
+__all__ = ["ScoringHelper", "ScoringHelperError", "context_fields", "helper_conninfo"]
 
-# Below this many students the helper costs more than it saves (starting it: ~1 s of imports; the
-# 100,000-student sandbox weighs its 65,565 pairs in 1 s of CPU, and the helper prepared its 50,000
-# students in 2.6 s).
-HELPER_MIN_STUDENTS = 200_000
 FETCH_ROWS = 5000  # rows per fetch of the helper's roster
 REPORT_EVERY = 20_000  # pairs between two progress messages of the helper
 STOP_SECONDS = 2.0  # after a terminate, the helper is killed if it has not ended by then

@@ -9,7 +9,7 @@
    of step 3 compares random pairs of the whole roster). Every connection of the scan runs with
    SCAN_SETTINGS (the blocking's planner settings, and a statement_timeout of its own: a million
    students take longer than the engine's limit allows one statement);
-2. on a large roster (HELPER_MIN_STUDENTS) a scoring helper is started alongside
+2. when asked (`helper=True`; off by default, see `_wants_helper`) a scoring helper is started alongside
    (store/duplicates/parallel.py): a spawned process that joins the same snapshot, loads and
    prepares the older part of the roster by birth date, and later weighs the pairs with both
    students in that part on the second core;
@@ -23,33 +23,21 @@
    same time are read (that evidence only lowers a score), and they are scored again with their
    full explanation; then clusters (A = B = C) by union-find.
 
-Measured before the helper (indicative: two cores shared with other work): the 100,000-student
-sandbox, 114,573 candidate pairs, the two blocking statements 5.4 s and 6.2 s alone, the whole scan
-16.6 s; a million students (tests/benchmarks/bench_duplicates_million.py, the sandbox's
-generator): 5.44 million candidate pairs (13 birth years and the sandbox's name lists: many
-children share a birth date, a surname and a close first name), 115 s until the pairs are in (the
-roster loaded and prepared alongside), 95 s of scoring, 219 s in all, F1 0.988; 4.1 GB peak RSS
-here, the largest database backend 1.35 GB, 3.4 GB of temporary files.
-
-What the Python side costs at a million students (the 5.44 million candidate pairs above, dumped once
-and read back: the blocking left out; CPU seconds of one core, the machine's two cores shared with
-about one other busy process): loading the roster 9.4 s, preparing every record 26 s (the estimate
-compares random pairs of the whole roster, so all of them; 99.4 % of the students are in some
-candidate pair anyway), the estimate 8 s, weighing 97 s (17.8 µs a pair; 98.6 % of them stop
-early), explaining the 32,926 kept 2.9 s. With the helper, at the same load: weighing 48.4 s here
-and 48.4 s in the helper at once (114 s -> 89 s of wall time at that load: the other process took
-its share of the cores), the helper's loading and preparing 24 s of CPU alongside the roster's
-(which that slows: 42 s -> 53 s), peak RSS 3.9 GB here and 1.9 GB in the helper; the result the
-same pair for pair. On the 100,000-student sandbox (65,565 candidates now) the scan weighs in 1 s
-of CPU: no helper there. The 60 s target is not met at a million: the blocking, the preparation of
-every record and the weighing of 5.44 million pairs each take about that long alone.
+Measured (2026-12-08, load ~2 on the two cores: indicative). The 100,000-student sandbox: 62,178
+candidate pairs, the whole scan 8.4 s (5.0 s until the pairs are in, the estimate 2.0 s, weighing
+1.0 s), F1 0.9925 against the seed's truth. A million students (tests/benchmarks/bench_duplicates_million.py,
+the sandbox's generator; 13 birth years, so many children share a birth date, a surname and a close
+first name): 1,438,141 candidate pairs, 100.2 s in all (69 s until the pairs are in, with the roster
+loaded and prepared alongside; the estimate 4.7 s; weighing 23 s, ~16 µs a pair; the explanations 3 s),
+F1 0.9908, peak RSS 3.2 GB. The 60 s target is not met at a million: the two blocking statements take
+~45 s and ~55 s of CPU between them on two cores, and loading and preparing the roster (~36 s of CPU)
+shares those cores. The scoring helper does not help at this pair count (115.7 s with it).
 
 `mark_not_duplicate` / `forget_verdict` write `duplicate_decisions` and `audit_log` in one transaction.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from array import array
@@ -90,7 +78,6 @@ from classhub_desktop.store.duplicates.blocking import (
     pass_labels,
 )
 from classhub_desktop.store.duplicates.parallel import (
-    HELPER_MIN_STUDENTS,
     ScoringHelper,
     ScoringHelperError,
     helper_conninfo,
@@ -276,17 +263,13 @@ def _start_candidates(
     return pending, snapshot
 
 
-def _wants_helper(main: Connection, helper: bool | None) -> bool:
-    """Whether to start the scoring helper: when asked, or on a roster large enough to gain from it
-    (the planner's row estimate: no count of a million rows for a yes or no) with a second core."""
-    if helper is not None:
-        return helper
-    if (os.cpu_count() or 1) < 2:
-        return False
-    estimate = main.execute(
-        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('students')")
-    ).scalar_one_or_none()
-    return estimate is not None and float(estimate) >= HELPER_MIN_STUDENTS
+def _wants_helper(helper: bool | None) -> bool:
+    """Whether to start the scoring helper: only when asked. Measured at a million students once the
+    blocking proposed 1.44 million pairs instead of 5.44 million (load ~2 on two cores): 115.7 s with
+    the helper, 100.2 s without, the same 32,892 pairs: its 24 s of CPU loading and preparing its part
+    of the roster run while both cores are busy with the blocking, and the weighing it takes over is
+    now ~12 s. It pays again only where the pairs are several per student."""
+    return bool(helper)
 
 
 def _start_helper(main: Connection, snapshot: str | None) -> ScoringHelper | None:
@@ -373,9 +356,8 @@ def scan(
 ) -> ScanResult:
     """Pairs of students that are probably one child, scored, explained and clustered.
 
-    `helper`: weigh part of the pairs in a second process (store/duplicates/parallel.py); None
-    (the default) starts it on a roster of HELPER_MIN_STUDENTS or more when there is a second core.
-    The result is the same either way."""
+    `helper`: weigh part of the pairs in a second process (store/duplicates/parallel.py); off unless
+    True (see `_wants_helper` for why). The result is the same either way."""
     try:
         return _scan(engine, min_score, progress or Progress(), cancel or CancelToken(), helper)
     except ScoringHelperError as error:
@@ -398,7 +380,7 @@ def _scan(engine: Engine, min_score: float, progress: Progress, cancel: CancelTo
                     "Upgrade it with `classhub-desktop db upgrade`, then scan again."
                 )
             progress.report(0, None, "Finding candidate pairs…")
-            wanted = _wants_helper(main, helper)
+            wanted = _wants_helper(helper)
             pending, snapshot = _start_candidates(main, sides, features)
             helping: ScoringHelper | None = None
             try:
