@@ -8,7 +8,10 @@ terminal, or needs `--yes`, which applies every likely match (the match band). A
 never decided here without being told: without `--possible match` (update each existing student and
 record the incoming ids as aliases) or `--possible new` (create them as new students), an import with
 possible matches stops before writing anything, lists them and exits 3. Exit 1 when the file has
-errors (nothing written).
+errors (nothing written), unless `--skip-invalid-rows` says, explicitly, to import the other rows: the rows
+with errors and those depending on them are left out and written to a CSV for the SIS team
+(`--skipped-rows-out`, default `<name>-skipped-rows.csv` next to the input, never overwritten). Errors about a
+whole file (a missing column, an unreadable member) are never skipped.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ def add_commands(sub: Any) -> None:
                      help="what to do with the possible matches (a person decides): 'match' updates each one's "
                           "existing student and records the incoming ids as aliases, 'new' creates them; without "
                           "it, an import with possible matches stops (exit 3) and lists them")
+    imp.add_argument("--skip-invalid-rows", action="store_true",
+                     help="import the valid rows of a file with row errors: the rows with errors (and the rows that "
+                          "refer to them) are left out and saved to a CSV; errors about a whole file still stop")
+    imp.add_argument("--skipped-rows-out", type=Path, default=None, metavar="PATH.csv",
+                     help="where to save the skipped rows (default: <name>-skipped-rows.csv next to the input; an "
+                          "existing file is never overwritten)")
     imp.set_defaults(func=cmd_import)
 
     exp = actions.add_parser("export", help="export the roster as a OneRoster 1.1 bundle or a students CSV")
@@ -117,6 +126,7 @@ def _describe(preview: Any, decision: str | None = None) -> str:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from classhub_desktop.core.progress import CancelToken, Progress
+    from classhub_desktop.core.roster_import.skip_rows import default_skipped_path, write_skipped_rows
     from classhub_desktop.store.roster_import.operations import (
         PossibleDecision,
         apply_import,
@@ -125,18 +135,38 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
 
     decision: str | None = args.possible
+    skip: bool = args.skip_invalid_rows
+    out_path: Path | None = args.skipped_rows_out
+    if out_path is not None and not skip:
+        raise CliError("--skipped-rows-out needs --skip-invalid-rows.", exit_code=2)
+    if out_path is not None and out_path.exists():
+        raise CliError(f"{out_path} exists already: choose another file for the skipped rows (it is never "
+                       "overwritten).", exit_code=2)
     parsed = load_file(args.path)
     workspace = open_database(args)
     engine = workspace.engine
     try:
-        preview = preview_import(engine, parsed, progress=Progress(), cancel=CancelToken())
+        preview = preview_import(engine, parsed, progress=Progress(), cancel=CancelToken(), skip_invalid_rows=skip)
         if preview.has_errors:
+            hint = (" Or import the other rows with --skip-invalid-rows (the rows with errors are saved to a CSV "
+                    "for the SIS team)." if preview.can_skip else "")
             emit(args, {"dry_run": bool(args.dry_run), "applied": False, **preview.to_json()},
-                 _describe(preview) + "\nThe file has errors: nothing was imported. Correct them and run again.")
+                 _describe(preview) + "\nThe file has errors: nothing was imported. Correct them and run again."
+                 + hint)
             return 1
+        skipped_text = ""
+        skipped_to: Path | None = None
+        if preview.skipped:
+            n = len(preview.skipped)
+            if args.dry_run:
+                skipped_text = f"\n{n:,} row{'s' if n != 1 else ''} with errors would be skipped."
+            else:
+                skipped_to = out_path or default_skipped_path(args.path)
+                skipped_text = (f"\n{n:,} row{'s' if n != 1 else ''} with errors (or depending on one) "
+                                f"{'are' if n != 1 else 'is'} skipped; saved to {skipped_to}.")
         if args.dry_run:
             emit(args, {"dry_run": True, "applied": False, **preview.to_json()},
-                 _describe(preview, decision) + "\nDry run: nothing was changed.")
+                 _describe(preview, decision) + skipped_text + "\nDry run: nothing was changed.")
             return 0
         possible = preview.possible()
         if possible and decision is None:
@@ -145,13 +175,26 @@ def cmd_import(args: argparse.Namespace) -> int:
                  f"{'es need' if len(possible) != 1 else ' needs'} a decision (--possible match or --possible new).")
             return POSSIBLE_EXIT
         if not args.json:
-            print(_describe(preview, decision))
+            print(_describe(preview, decision) + skipped_text)
         likely = len(preview.likely())
         parts = [f"accepting {likely:,} likely matches"] if likely else []
         if possible:
             parts.append(f"{'matching' if decision == 'match' else 'creating'} {len(possible):,} possible ones")
         joined = ", ".join(parts)
+        if preview.skipped:
+            parts.append(f"skipping {len(preview.skipped):,} rows with errors")
+            joined = ", ".join(parts)
         confirm(args, f"Apply this import{f' ({joined})' if joined else ''}?")
+        if skipped_to is not None:
+            # Saved before the apply: rows left out must never be lost, even when the apply fails.
+            try:
+                write_skipped_rows(skipped_to, preview.skipped)
+            except FileExistsError as exc:
+                raise CliError(f"{skipped_to} exists already: choose another file with --skipped-rows-out. "
+                               "Nothing was imported.", exit_code=2) from exc
+            except OSError as exc:
+                raise CliError(f"Cannot write the skipped rows to {skipped_to}: {exc.strerror or exc}. Choose "
+                               "another place with --skipped-rows-out. Nothing was imported.", exit_code=1) from exc
         chosen: PossibleDecision = "new" if decision == "new" else "match"
         decisions = {m.incoming.sourced_id: chosen for m in possible}
         result = apply_import(engine, preview, possible=decisions, progress=Progress(), cancel=CancelToken())
@@ -163,9 +206,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     n = result.accounts_disabled
     were = "API account of disabled teachers was" if n == 1 else "API accounts of disabled teachers were"
     accounts = f"\n{n:,} {were} disabled (enable one again on the Teachers tab if needed)." if n else ""
+    skipped = len(preview.skipped)
+    skipped_line = (f"\n{skipped:,} row{'s' if skipped != 1 else ''} with errors {'were' if skipped != 1 else 'was'} "
+                    f"not imported; they are in {skipped_to} for the SIS team." if skipped else "")
     emit(args, {"dry_run": False, "applied": True, "audit_id": result.audit_id, "seconds": round(result.seconds, 3),
-                "counts": counts, "accounts_disabled": n, "possible_decision": decision if possible else None},
-         f"Imported in {result.seconds:.1f} s (audit entry #{result.audit_id}).{accounts}")  # fmt: skip
+                "counts": counts, "accounts_disabled": n, "possible_decision": decision if possible else None,
+                "skipped_rows": skipped, "skipped_rows_file": str(skipped_to) if skipped_to else None},
+         f"Imported in {result.seconds:.1f} s (audit entry #{result.audit_id}).{accounts}{skipped_line}")  # fmt: skip
     return 0
 
 

@@ -136,3 +136,39 @@ def test_export_to_a_file_name_of_another_kind_is_refused_and_writes_nothing(
     (tmp_path / "folder").mkdir()
     assert main(["roster", "export", str(tmp_path / "folder"), "--db", db, "--format", "csv"]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_skip_invalid_rows_imports_the_rest_and_saves_the_skipped_rows(
+    capsys: pytest.CaptureFixture[str], fresh_db: Callable[[], str], tmp_path: Path
+) -> None:
+    import csv
+
+    from tests.roster_files.bad_rows import write_bad_rows_bundle
+
+    db = fresh_db()
+    bundle = str(write_bad_rows_bundle(tmp_path / "bad"))
+    # Without the flag: refused as today, and the message names the flag.
+    assert main(["roster", "import", bundle, "--yes", "--db", db]) == 1
+    assert "--skip-invalid-rows" in capsys.readouterr().out and table_counts(db)["students"] == 0
+    assert not (tmp_path / "bad-skipped-rows.csv").exists()
+
+    assert main(["roster", "import", bundle, "--yes", "--skip-invalid-rows", "--db", db]) == 0
+    out = capsys.readouterr().out
+    saved = tmp_path / "bad-skipped-rows.csv"
+    assert "7 rows with errors were not imported" in out and str(saved) in out
+    assert table_counts(db)["students"] == 1  # stu-1 (stu-2 skipped, stu-3 not enabled)
+    with saved.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["file"], r["line"], r["sourcedId"]) for r in rows] == [
+        ("classes.csv", "3", "cls-2"), ("courses.csv", "3", "crs-2"), ("enrollments.csv", "3", "enr-2"),
+        ("enrollments.csv", "5", "enr-4"), ("enrollments.csv", "6", "enr-5"), ("enrollments.csv", "8", "enr-7"),
+        ("users.csv", "3", "stu-2"),
+    ]
+    assert rows[-1]["familyName"] == "Müller" and "givenName is empty" in rows[-1]["reason"]
+
+    # Again: the first file is never overwritten; an explicit target that exists is refused before anything.
+    code, done = run_json(capsys, "roster", "import", bundle, "--yes", "--skip-invalid-rows", "--db", db)
+    assert code == 0 and done["skipped_rows"] == 7 and done["skipped_rows_file"].endswith("bad-skipped-rows-2.csv")
+    assert main(["roster", "import", bundle, "--yes", "--skip-invalid-rows", "--skipped-rows-out", str(saved),
+                 "--db", db]) == 2
+    assert "never overwritten" in capsys.readouterr().err

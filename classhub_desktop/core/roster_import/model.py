@@ -162,6 +162,11 @@ class RosterBundle:
     # Plain CSV only: guardian and address fields per student sourced id (OneRoster links guardians as users).
     student_extras: tuple[tuple[str, StudentExtra], ...] = ()
     file_of_users: str = "users.csv"  # the file user line numbers refer to
+    # Rows skipped for their errors (core/roster_import/skip_rows.py) were taken out of the bundle but are not
+    # "absent": a bulk file must not deactivate them. Sourced ids of users and classes, (class, user) pairs.
+    kept_users: frozenset[str] = frozenset()
+    kept_classes: frozenset[str] = frozenset()
+    kept_enrollments: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ from classhub_desktop.core.roster_import.model import (
     RosterProblem,
 )
 from classhub_desktop.core.roster_import.oneroster import is_oneroster, parse_oneroster
+from classhub_desktop.core.roster_import.skip_rows import SkippedRow, file_errors, row_errors
+from classhub_desktop.core.roster_import.skip_rows import skip_invalid_rows as skip_invalid_rows_of
 from classhub_desktop.core.roster_import.student_csv import guess_mapping, parse_student_csv, preview_student_csv
 from classhub_desktop.store import audit
 from classhub_desktop.store.duplicates.scan import roster_context
@@ -148,6 +150,14 @@ class ImportPreview:
     # the plan when nothing it was made from changed since.
     plan: Plan | None = field(default=None, repr=False, compare=False)
     fingerprint: str = field(default="", repr=False, compare=False)
+    # Rows left out by the explicit choice to skip the rows with errors (core/roster_import/skip_rows.py); the
+    # counts, matches and plan are those of the other rows.
+    skipped: tuple[SkippedRow, ...] = ()
+    # The preview has errors and every one is about a row: importing the rest can be offered.
+    can_skip: bool = False
+    # The preview of importing the rest (skip_invalid_rows=True), when a caller planned it beside this one so the
+    # user can choose (the Roster page's preview dialog); None otherwise.
+    skip_alternative: ImportPreview | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_errors(self) -> bool:
@@ -175,6 +185,9 @@ class ImportPreview:
             "source": self.source,
             "format": self.format,
             "has_errors": self.has_errors,
+            "can_skip_invalid_rows": self.can_skip,
+            "skipped_rows": [{"file": r.file, "line": r.line, "sourced_id": r.sourced_id, "reason": r.reason}
+                             for r in self.skipped],
             "counts": {entity: asdict(c) for entity, c in self.counts.items()},
             "problems": [
                 {"file": p.file, "line": p.line, "column": p.column, "reason": p.reason, "severity": p.severity,
@@ -318,32 +331,56 @@ def _plan(conn: Connection, bundle: RosterBundle, progress: Progress, cancel: Ca
 
 
 def _problems_only(parsed: ParseResult, source: str, fmt: str) -> ImportPreview:
-    return ImportPreview(source, fmt, {e: EntityCounts() for e in ENTITIES}, parsed.problems, (), parsed.bundle)
+    can_skip = parsed.bundle is not None and bool(row_errors(parsed.problems)) and not file_errors(parsed.problems)
+    return ImportPreview(source, fmt, {e: EntityCounts() for e in ENTITIES}, parsed.problems, (), parsed.bundle,
+                         can_skip=can_skip)
 
 
-def preview_import(engine: Engine, parsed: ParseResult, *, progress: Progress, cancel: CancelToken) -> ImportPreview:
-    """What importing `parsed` would do; writes nothing."""
+# Planning finds a few row errors of its own (a teacher's e-mail used by another teacher...); skipping those
+# rows can leave another one without what it needed, so the skip is planned again, a few rounds at most.
+_SKIP_ROUNDS = 4
+
+
+def preview_import(engine: Engine, parsed: ParseResult, *, progress: Progress, cancel: CancelToken,
+                   skip_invalid_rows: bool = False) -> ImportPreview:  # fmt: skip
+    """What importing `parsed` would do; writes nothing. `skip_invalid_rows` (an explicit choice, never a
+    default): plan without the rows that have errors and what depends on them, listed in `skipped`; the
+    preview then has no errors unless one is about a whole file."""
     bundle = parsed.bundle
-    if bundle is None or not parsed.ok:
+    if bundle is None or file_errors(parsed.problems) or (not parsed.ok and not skip_invalid_rows):
         source = bundle.source if bundle else (parsed.problems[0].file if parsed.problems else "")
         return _problems_only(parsed, source, bundle.format if bundle else "")
+    extra: list[RosterProblem] = []
+    skipped: tuple[SkippedRow, ...] = ()
+    problems = parsed.problems
     with engine.connect() as raw:
         conn = raw.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin() as tx:
             _prepare(conn)
-            plan = _plan(conn, bundle, progress, cancel)
+            for _round in range(_SKIP_ROUNDS):
+                if skip_invalid_rows and (extra or not parsed.ok):
+                    result = skip_invalid_rows_of(parsed, extra)
+                    bundle, skipped, problems = result.bundle, result.skipped, result.problems
+                plan = _plan(conn, bundle, progress, cancel)
+                found = row_errors(plan.problems)
+                if not skip_invalid_rows or not found or file_errors(plan.problems):
+                    break
+                extra.extend(found)
             made_from = fingerprint(conn)
             tx.rollback()
+    all_problems = (*problems, *plan.problems)
     return ImportPreview(
         source=bundle.source,
         format=bundle.format,
         counts=_frozen_counts(plan),
-        problems=(*parsed.problems, *plan.problems),
+        problems=all_problems,
         matches=_matches(plan),
         bundle=bundle,
         score_cache=plan.scores,
         plan=plan,
         fingerprint=made_from,
+        skipped=skipped,
+        can_skip=bool(row_errors(all_problems)) and not file_errors(all_problems),
     )
 
 
@@ -360,7 +397,10 @@ def apply_import(
     matches are created as new students; `possible` says for each possible match (by incoming sourced id)
     whether to match it ("match") or create it ("new"). PossibleUndecided when one has no decision."""
     if preview.has_errors or preview.bundle is None:
-        raise ImportHasErrors("The import has errors: correct the file (see the problems list) and preview again.")
+        hint = (" or choose to skip the rows with errors and import the rest (--skip-invalid-rows)"
+                if preview.can_skip else "")
+        raise ImportHasErrors("The import has errors: correct the file (see the problems list) and preview "
+                              f"again{hint}.")
     decisions = dict(possible or {})
     undecided = tuple(m.incoming.sourced_id for m in preview.possible() if m.incoming.sourced_id not in decisions)
     if undecided:
@@ -402,6 +442,8 @@ def apply_import(
             "possible_matched": sum(1 for s in plan.students if s.found.kind == "possible"),
             "possible_new": sum(1 for m in preview.possible() if decisions.get(m.incoming.sourced_id) == "new"),
             "accounts_disabled": len(plan.accounts_off),
+            # Rows left out by the explicit choice to skip the rows with errors (their list went to the user).
+            "skipped_rows": len(preview.skipped),
         }
         audit_id = audit.record(conn, "roster.import", "students", None, details)
         cancel.raise_if_cancelled()

@@ -126,7 +126,8 @@ def plan_teachers(conn: Connection, bundle: RosterBundle, plan: Plan, school_ids
     if "users.csv" in bundle.bulk_files and bundle.format != "csv":
         ours = {school_ids[s] for s in bundle_schools if s in school_ids}
         for sid, row in existing.items():
-            if sid not in seen and row[6] == "active" and int(row[2]) in ours:
+            # A teacher of a row skipped for its errors is not absent (core/roster_import/skip_rows.py).
+            if sid not in seen and sid not in bundle.kept_users and row[6] == "active" and int(row[2]) in ours:
                 plan.teachers_off.append(int(row[1]))
                 c.deactivated += 1
     _plan_accounts_off(conn, plan, disabled + plan.teachers_off)

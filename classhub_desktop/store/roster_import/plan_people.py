@@ -141,9 +141,14 @@ def _students_off(conn: Connection, bundle: RosterBundle, plan: Plan, matched_id
     ours = [plan.school_ids[s] for s in plan.bundle_schools if s in plan.school_ids]
     params: dict[str, Any] = {"schools": ours}
     matched = bind(params, "matched", matched_ids, "bigint")
+    # Students of rows skipped for their errors are not absent (core/roster_import/skip_rows.py): known by
+    # their sourced id or an alias of it, they stay as they are.
+    kept = bind(params, "kept", sorted(bundle.kept_users), "text")
     rows = conn.execute(
-        text("SELECT id FROM students WHERE status = 'active' AND school_id = ANY(CAST(:schools AS bigint[]))"
-             f" AND NOT (id = ANY({matched})) ORDER BY id"),
+        text("SELECT id FROM students st WHERE status = 'active' AND school_id = ANY(CAST(:schools AS bigint[]))"
+             f" AND NOT (id = ANY({matched})) AND NOT (st.sourced_id = ANY({kept}))"
+             f" AND NOT EXISTS (SELECT 1 FROM student_aliases sa WHERE sa.student_id = st.id"
+             f" AND sa.external_id = ANY({kept})) ORDER BY id"),
         params,
     ).all()
     plan.students_off = [int(r[0]) for r in rows]
@@ -258,13 +263,21 @@ def plan_enrollments(conn: Connection, bundle: RosterBundle, plan: Plan, school_
     if "enrollments.csv" in bundle.bulk_files and bundle.format != "csv":
         ours = [school_ids[s] for s in bundle_schools if s in school_ids]
         off = conn.execute(
-            text("SELECT en.id FROM enrollments en JOIN blocks b ON b.id = en.block_id"
+            text("SELECT en.id, b.sourced_id, st.sourced_id FROM enrollments en JOIN blocks b ON b.id = en.block_id"
                  " JOIN courses c ON c.id = b.course_id"
                  " JOIN students st ON st.id = en.student_id AND st.status IN ('active', 'inactive')"
                  " WHERE en.status = 'active' AND c.school_id = ANY(CAST(:schools AS bigint[])) ORDER BY en.id"),
             {"schools": ours},
         )
-        plan.enrollments_off = [int(r[0]) for r in off if int(r[0]) not in kept]
+        # Enrollments of rows skipped for their errors (their own row, their student's or their class's) are
+        # not absent: they stay as they are.
+        skipped_users, skipped_classes = bundle.kept_users, bundle.kept_classes
+        skipped_pairs = bundle.kept_enrollments
+        plan.enrollments_off = [
+            int(r[0]) for r in off
+            if int(r[0]) not in kept and r[2] not in skipped_users and r[1] not in skipped_classes
+            and (r[1], r[2]) not in skipped_pairs
+        ]  # fmt: skip
         c.deactivated += len(plan.enrollments_off)
 
 

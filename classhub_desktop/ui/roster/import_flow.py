@@ -15,6 +15,7 @@ dialog appears so that tests can drive the real widgets.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ def build_preview(
     progress.report(0, None, "Comparing with the roster in the database…")
     preview = preview_import(engine, parsed, progress=progress, cancel=cancel)
     cancel.raise_if_cancelled()
+    if preview.has_errors and preview.can_skip:
+        # Planned now so the dialog can say what importing the rest would do; only applied when the user
+        # explicitly chooses to skip the rows with errors.
+        progress.report(0, None, "Planning the import without the rows that have errors…")
+        rest = preview_import(engine, parsed, progress=progress, cancel=cancel, skip_invalid_rows=True)
+        cancel.raise_if_cancelled()
+        if not rest.has_errors:
+            preview = replace(preview, skip_alternative=rest)
     return with_match_rows(preview)  # the dialog's list, sorted here rather than on the GUI thread
 
 
@@ -138,6 +147,7 @@ class ImportFlow(Flow):
         self.note = ""
         self.dialog: QDialog | None = None
         self.preview: ImportPreview | None = None
+        self.applied_preview: ImportPreview | None = None  # what Apply wrote: the rest when rows were skipped
         self.result: ImportResult | None = None
 
     def start(self) -> None:
@@ -248,6 +258,7 @@ class ImportFlow(Flow):
         if result != QDialog.DialogCode.Accepted or self.preview is None:
             self._end(False)
             return
+        self.applied_preview = dialog.preview_to_apply()  # the rest, when the user chose to skip rows
         run_op_with_progress(
             self.ops,
             STEP,
@@ -255,7 +266,7 @@ class ImportFlow(Flow):
             "Applying the import",
             apply_import,
             self.session.engine,
-            self.preview,
+            self.applied_preview,
             rejected=dialog.rejected_sourced_ids(),
             possible=dialog.possible_decisions(),
             on_done=self._applied,
@@ -269,7 +280,7 @@ class ImportFlow(Flow):
         assert self.preview is not None
         self.result = result
         self.sig_applied.emit(result)
-        headline, details = result_text(self.preview, result)
+        headline, details = result_text(self.applied_preview or self.preview, result)
         box = open_message(self.widget, QMessageBox.Icon.Information, "Import applied", headline, details)
         self.sig_message_shown.emit(box)
         self._end(True)

@@ -3,7 +3,10 @@
 Nothing is written while this dialog is open. Apply accepts the dialog (the flow then runs
 apply_import with `rejected_sourced_ids()` and `possible_decisions()`); it stays disabled, with the
 reason beside it, when the preview has errors, the login may not edit the roster, or a possible match
-has no decision yet (Match or Create as new, one by one or all at once). Existing students that look
+has no decision yet (Match or Create as new, one by one or all at once). When every error is about a row and
+the flow planned the rest (`ImportPreview.skip_alternative`), the dialog offers, unchecked, to skip the rows
+with errors and import the rest, and to save the skipped rows for the SIS team; Apply then applies
+`preview_to_apply()`. Existing students that look
 like one child already are named under the counts ("merge them in Duplicates"). Open it with
 `open()` (non-blocking). The Students and Problems tabs are in import_preview_tabs.py.
 """
@@ -16,10 +19,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
+    QMessageBox,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -27,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from classhub_desktop.core.roster_import.skip_rows import default_skipped_path, write_skipped_rows
 from classhub_desktop.store.roster_import.operations import ENTITIES, ImportPreview, StudentMatch
 from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.text import plural
@@ -152,6 +161,9 @@ class ImportPreviewDialog(QDialog):
             self.tabs.setCurrentIndex(self.problems_tab_index)
         self.tabs.setTabEnabled(0, not self.problems_only)
 
+        # - the explicit choice to import the rest (never the default) -
+        self.skip_frame = self._skip_box()
+
         # - buttons -
         self.block_label = labels.plain_label("", object_name="blockLabel", wrap=True)
         self.block_label.setStyleSheet(ERROR_STYLE)
@@ -172,6 +184,7 @@ class ImportPreviewDialog(QDialog):
         layout.addWidget(self.note_label)
         layout.addLayout(counts_row)
         layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.skip_frame)
         layout.addLayout(bottom)
         self._update_apply()
         if self.apply_button.isEnabled():
@@ -183,10 +196,21 @@ class ImportPreviewDialog(QDialog):
         """Why Apply is disabled ("" when it is enabled)."""
         if not self.can_apply:
             return self.why_not or "Your login may not change the roster."
+        if self.skip_chosen():
+            rest = self.preview.skip_alternative
+            assert rest is not None
+            if rest.possible():
+                # The possible matches of the rest are not listed in this dialog (its lists are the file's).
+                count = plural(len(rest.possible()), "possible match", "possible matches")
+                return (f"Importing the rest needs a decision on {count}: the command line's --possible does "
+                        "it, or correct the file and import it again.")
+            return ""
         if self.preview.has_errors:
+            offer = (" Or tick the choice above to skip the rows with errors and import the rest."
+                     if self.preview.skip_alternative is not None else "")
             return (
                 f"Apply is disabled: the file has {plural(self.error_count, 'error')} (see Problems). "
-                "Correct the file and import it again; nothing has been written."
+                f"Correct the file and import it again; nothing has been written.{offer}"
             )
         if not self.preview.matches and not any(
             c.new or c.updated or c.deactivated for c in self.preview.counts.values()
@@ -197,6 +221,22 @@ class ImportPreviewDialog(QDialog):
             return (f"Decide the {plural(undecided, 'possible match', 'possible matches')} first (listed first: "
                     "Match or Create as new, or Match all possible / Create all as new).")
         return ""
+
+    def skip_chosen(self) -> bool:
+        """True when the user chose to skip the rows with errors and import the rest."""
+        return self.preview.skip_alternative is not None and self.skip_check.isChecked()
+
+    def preview_to_apply(self) -> ImportPreview:
+        """What Apply writes: the preview of the rest when the user chose to skip the rows with errors."""
+        rest = self.preview.skip_alternative
+        return rest if rest is not None and self.skip_check.isChecked() else self.preview
+
+    def save_skipped_rows(self, path: Path) -> int:
+        """Write the rows the import would skip (original columns, then file, line, reason) to `path`."""
+        rest = self.preview.skip_alternative
+        rows = rest.skipped if rest is not None else ()
+        write_skipped_rows(path, rows, overwrite=True)  # the save dialog has asked before replacing a file
+        return len(rows)
 
     def rejected_sourced_ids(self) -> frozenset[str]:
         """Incoming sourced ids whose likely match the user rejected (created as new students)."""
@@ -240,13 +280,62 @@ class ImportPreviewDialog(QDialog):
 
     # - internals -
 
+    def _skip_box(self) -> QFrame:
+        frame = QFrame()
+        frame.setObjectName("skipFrame")
+        frame.setFrameShape(QFrame.Shape.StyledPanel)
+        box = QVBoxLayout(frame)
+        rest = self.preview.skip_alternative
+        self.skip_check = QCheckBox()
+        self.skip_check.setObjectName("skipCheck")
+        self.skip_label = labels.plain_label("", object_name="skipLabel", wrap=True)
+        self.save_skipped_button = QPushButton("Save skipped rows…")
+        self.save_skipped_button.setObjectName("saveSkippedButton")
+        frame.setVisible(rest is not None)
+        if rest is None:
+            return frame
+        errors = {(p.file, p.line) for p in self.preview.problems if p.severity == "error"}
+        own = sum(1 for r in rest.skipped if (r.file, r.line) in errors)
+        depending = len(rest.skipped) - own
+        self.skip_check.setText(f"Skip the {plural(own, 'row')} with errors and import the rest")
+        self.skip_check.setAccessibleName(self.skip_check.text())
+        self.skip_check.setChecked(False)  # never by default: the user must choose to leave rows out
+        self.skip_check.setStyleSheet("font-weight: 600;")
+        what = [f"{plural(c.new, 'new ' + e[:-1], 'new ' + e)}" for e, c in rest.counts.items() if c.new]
+        what += [f"{c.updated:,} updated {e}" for e, c in rest.counts.items() if c.updated]
+        what += [f"{c.deactivated:,} deactivated {e}" for e, c in rest.counts.items() if c.deactivated]
+        also = (f" {plural(depending, 'row')} that refer to them {'are' if depending != 1 else 'is'} skipped too "
+                "(for example the enrollments of a skipped student)." if depending else "")
+        self.skip_label.setText(
+            f"The rest would give {', '.join(what) or 'no change'}.{also} Skipped students and enrollments that are "
+            "already in ClassHub stay as they are. Save the skipped rows to send them back to the SIS team.")
+        self.skip_check.toggled.connect(self._update_apply)
+        self.save_skipped_button.clicked.connect(self._ask_save_skipped)
+        row = QHBoxLayout()
+        row.addWidget(self.skip_check, 1)
+        row.addWidget(self.save_skipped_button)
+        box.addLayout(row)
+        box.addWidget(self.skip_label)
+        return frame
+
+    def _ask_save_skipped(self) -> None:
+        suggested = default_skipped_path(self.preview.source)
+        name, _ = QFileDialog.getSaveFileName(self, "Save the skipped rows", str(suggested), "CSV files (*.csv)")
+        if not name:
+            return
+        try:
+            self.save_skipped_rows(Path(name))
+        except OSError as exc:
+            QMessageBox.warning(self, "Skipped rows not saved", f"{name} cannot be written: {exc.strerror or exc}.")
+
     def _summary_text(self) -> str:
         p = self.preview
         if self.problems_only:
+            rest = (" Every error is in a row: you can choose below to skip those rows and import the rest."
+                    if p.skip_alternative is not None else " It was not compared with the roster yet.")
             return (
                 f"The file cannot be imported as it is: {problem_counts(self.error_count, self.warning_count)}, "
-                "listed below with file, line and column. "
-                "It was not compared with the roster yet."
+                f"listed below with file, line and column.{rest}"
             )
         by_kind = {kind: self.match_rows.kind_counts.get(kind, 0) for kind in KIND_LABELS}
         total = len(p.matches)
@@ -329,7 +418,7 @@ class ImportPreviewDialog(QDialog):
         self.apply_button.setToolTip(reason or "Write the import in one transaction (Ctrl+Enter)")
         self.block_label.setText(reason)
         self.block_label.setVisible(bool(reason))
-        if not self.can_apply or self.preview.has_errors:
+        if not self.can_apply or (self.preview.has_errors and not self.skip_chosen()):
             self.block_label.setStyleSheet(ERROR_STYLE)
         elif self.matches_tab.undecided_count():
             self.block_label.setStyleSheet(DECIDE_STYLE)

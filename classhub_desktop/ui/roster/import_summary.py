@@ -46,6 +46,9 @@ def result_text(preview: ImportPreview, result: ImportResult) -> tuple[str, str]
     lines = counts_lines(result.counts) or ["• Nothing needed to change."]
     if result.accounts_disabled:
         lines.append(f"• {accounts_text(result.accounts_disabled)}")
+    if preview.skipped:
+        lines.append(f"• {plural(len(preview.skipped), 'row')} with errors (or referring to one) "
+                     f"{'was' if len(preview.skipped) == 1 else 'were'} skipped, as you chose: not imported.")
     headline = (
         f"{name} was imported: {plural(written, 'record')} created, updated or deactivated in one transaction "
         f"({duration_text(result.seconds)})."
