@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.config.credentials import KeyringStatus, RememberMode
 from classhub_desktop.config.profiles import MAX_NAME_LENGTH, SSL_MODES, Profile, ProfileError, ProfileKind
+from classhub_desktop.ui.common.theme import text_style
 
 KIND_LABELS: dict[ProfileKind, str] = {
     "administrator": "Administrator — database and API",
@@ -54,7 +55,6 @@ PASSWORD_PLACEHOLDERS: dict[RememberMode, str] = {
     "keyring": "Empty: use the one saved in the OS keyring",
 }
 CERT_FILTER = "Certificates (*.crt *.pem *.cer);;All files (*)"
-ERROR_STYLE = "color: #b71c1c;"
 INVALID_STYLE = "QLineEdit, QComboBox, QSpinBox { border: 1px solid #c62828; border-radius: 3px; padding: 2px; }"
 WARNING_STYLE = (
     "QLabel { background: #fff4e5; color: #663c00; border: 1px solid #f0b35a; border-radius: 4px; padding: 6px; }"
@@ -227,7 +227,7 @@ class ProfileForm(QWidget):
         self.general_error = QLabel()
         self.general_error.setWordWrap(True)
         self.general_error.setTextFormat(Qt.TextFormat.PlainText)
-        self.general_error.setStyleSheet(ERROR_STYLE)
+        self.general_error.setStyleSheet(text_style("error"))
         self.general_error.setVisible(False)
 
         layout = QVBoxLayout(self)
@@ -266,7 +266,7 @@ class ProfileForm(QWidget):
         error.setObjectName(f"error_{field}")
         error.setWordWrap(True)
         error.setTextFormat(Qt.TextFormat.PlainText)
-        error.setStyleSheet(ERROR_STYLE)
+        error.setStyleSheet(text_style("error"))
         form.addRow("", error)
         form.setRowVisible(error, False)
         self._errors[field] = (form, error, focus or widget)

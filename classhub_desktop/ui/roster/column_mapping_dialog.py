@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from classhub_desktop.core.roster_import.student_csv import STUDENT_FIELDS, ColumnMapping, CsvPreview, StudentField
 from classhub_desktop.ui.common import labels
+from classhub_desktop.ui.common.theme import text_style
 
 NOT_MAPPED = "— not in this file —"
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
@@ -165,7 +166,7 @@ class ColumnMappingDialog(QDialog):
         splitter.setSizes([520, 580])
 
         self.problem_label = labels.plain_label("", object_name="mappingProblem", wrap=True)
-        self.problem_label.setStyleSheet("color: #b3261e; font-weight: 600;")
+        self.problem_label.setStyleSheet(text_style("error", bold=True))
         self.remember_box = QCheckBox("Remember these columns for the next file with the same headers")
         self.remember_box.setChecked(True)
         self.guess_button = QPushButton("Guess again")
@@ -230,7 +231,7 @@ class ColumnMappingDialog(QDialog):
         column_of = {h: i for i, h in enumerate(self.preview.headers)}
         for field in self.fields:
             missing = field.required and not mapping.get(field.key)
-            self.field_labels[field.key].setStyleSheet("color: #b3261e;" if missing else "")
+            self.field_labels[field.key].setStyleSheet(text_style("error") if missing else "")
         for key, label in self.example_labels.items():
             index = column_of.get(mapping.get(key, ""), -1)
             value = first_row[index] if 0 <= index < len(first_row) else ""

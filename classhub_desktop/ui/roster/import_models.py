@@ -27,6 +27,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from classhub_desktop.core.roster_import.model import RosterProblem
 from classhub_desktop.store.roster_import.operations import StudentMatch
+from classhub_desktop.ui.common.theme import MESSAGE_TONES, Pair, is_dark
 from classhub_desktop.ui.common.values import EMPTY, field_label, value_text
 from classhub_desktop.ui.roster.match_rows import (
     ACCEPTED_RANK,
@@ -152,7 +153,7 @@ class ProblemsModel(_SortedByKey):
                 return None
             return self.cells(problem)[column]
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
-            return QBrush(QColor("#b3261e")) if problem.severity == "error" else QBrush(QColor("#9a5b00"))
+            return QBrush(MESSAGE_TONES["error" if problem.severity == "error" else "warn"][0].color(is_dark()))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -201,8 +202,8 @@ def changes_tooltip(match: StudentMatch) -> str:
 
 # Computed once: Qt flag arithmetic runs in Python's enum module, and flags()/data() run for every painted cell.
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-POSSIBLE_COLOR = QColor("#f6d58e")  # a possible match's Match cell: needs a decision
-UNDECIDED_COLOR = QColor("#b3261e")
+POSSIBLE_COLOR = Pair("#f6d58e", "#5a4716")  # a possible match's Match cell: needs a decision
+UNDECIDED_COLOR = MESSAGE_TONES["error"][0]
 _CHECKABLE_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsUserCheckable
 _RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _MATCH_ROLES = frozenset(
@@ -242,8 +243,9 @@ class MatchesModel(_SortedByKey):
         self.rejected_keys: set[int] = set()  # id() of the rejected StudentMatch objects
         self.decisions: dict[int, Decision] = {}  # id() of a possible StudentMatch -> "match" | "new"
         self._highlight = QBrush(highlight)
-        self._possible = QBrush(POSSIBLE_COLOR)
-        self._undecided = QBrush(UNDECIDED_COLOR)
+        dark = is_dark()  # the scheme when the preview opens
+        self._possible = QBrush(POSSIBLE_COLOR.color(dark))
+        self._undecided = QBrush(UNDECIDED_COLOR.color(dark))
 
     @property
     def matches(self) -> list[StudentMatch]:

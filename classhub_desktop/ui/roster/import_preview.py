@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence
+from PySide6.QtGui import QBrush, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -39,14 +39,13 @@ from classhub_desktop.core.roster_import.skip_rows import default_skipped_path, 
 from classhub_desktop.store.roster_import.operations import ENTITIES, ImportPreview, StudentMatch
 from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.text import plural
+from classhub_desktop.ui.common.theme import MESSAGE_TONES, is_dark, text_style
 from classhub_desktop.ui.roster.import_models import KIND_LABELS
 from classhub_desktop.ui.roster.import_preview_tabs import MatchesTab, ProblemsTab
 from classhub_desktop.ui.roster.match_rows import rows_of
 
 FORMAT_LABELS = {"oneroster-1.1": "OneRoster 1.1", "oneroster-1.2": "OneRoster 1.2", "csv": "students CSV"}
 COUNT_COLUMNS = ("new", "updated", "unchanged", "deactivated")
-ERROR_STYLE = "color: #b3261e; font-weight: 600;"
-DECIDE_STYLE = "color: #7a4d00; font-weight: 600;"
 
 
 def problem_counts(errors: int, warnings: int) -> str:
@@ -96,7 +95,7 @@ class ImportPreviewDialog(QDialog):
             else "Nothing has been written yet: this is what the import would do.", wrap=True)
         self.nothing_label.setStyleSheet("font-weight: 600;")
         self.note_label = labels.plain_label(note, object_name="noteLabel", wrap=True)
-        self.note_label.setStyleSheet("color: #9a5b00;")
+        self.note_label.setStyleSheet(text_style("warn"))
         self.note_label.setVisible(bool(note))
 
         # - counts per entity -
@@ -116,7 +115,7 @@ class ImportPreviewDialog(QDialog):
                       "Duplicates (the import matches the incoming student to one of them)." for g in groups[:5])
             + (f"\n… and {len(groups) - 5:,} more groups." if len(groups) > 5 else ""),
             object_name="duplicatesLabel", wrap=True)
-        self.duplicates_label.setStyleSheet("color: #9a5b00;")
+        self.duplicates_label.setStyleSheet(text_style("warn"))
         self.duplicates_label.setVisible(bool(groups))
         legend = QVBoxLayout()
         legend.setContentsMargins(0, 0, 0, 0)
@@ -166,7 +165,7 @@ class ImportPreviewDialog(QDialog):
 
         # - buttons -
         self.block_label = labels.plain_label("", object_name="blockLabel", wrap=True)
-        self.block_label.setStyleSheet(ERROR_STYLE)
+        self.block_label.setStyleSheet(text_style("error", bold=True))
         self.buttons = QDialogButtonBox()
         self.apply_button = self.buttons.addButton("Apply import", QDialogButtonBox.ButtonRole.AcceptRole)
         self.apply_button.setShortcut(QKeySequence("Ctrl+Return"))
@@ -383,7 +382,7 @@ class ImportPreviewDialog(QDialog):
                 if value == 0:
                     item.setForeground(muted)
                 elif name == "deactivated":
-                    item.setForeground(QBrush(QColor("#b3261e")))
+                    item.setForeground(QBrush(MESSAGE_TONES["error"][0].color(is_dark())))
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
@@ -419,8 +418,8 @@ class ImportPreviewDialog(QDialog):
         self.block_label.setText(reason)
         self.block_label.setVisible(bool(reason))
         if not self.can_apply or (self.preview.has_errors and not self.skip_chosen()):
-            self.block_label.setStyleSheet(ERROR_STYLE)
+            self.block_label.setStyleSheet(text_style("error", bold=True))
         elif self.matches_tab.undecided_count():
-            self.block_label.setStyleSheet(DECIDE_STYLE)
+            self.block_label.setStyleSheet(text_style("warn", bold=True))
         else:
             self.block_label.setStyleSheet("")

@@ -39,6 +39,7 @@ from classhub_desktop.store.roster_import.operations import StudentMatch
 from classhub_desktop.ui.common import labels
 from classhub_desktop.ui.common.tables import make_read_only
 from classhub_desktop.ui.common.text import plural
+from classhub_desktop.ui.common.theme import MESSAGE_TONES, is_dark, text_style
 from classhub_desktop.ui.common.values import EMPTY, diff_color, field_label, value_text
 from classhub_desktop.ui.roster.import_models import (
     MATCH_FILTERS,
@@ -67,10 +68,11 @@ NEW_STUDENT_FIELDS = (
     "guardian_phone",
 )
 NO_SELECTION = "Select a student to see the match and the changes."
-BANNER_STYLE = (
-    "QFrame#possibleBanner { background: #fff4d6; border: 1px solid #e0b44c; border-radius: 4px; }"
-    " QLabel#possibleTitle { font-weight: 700; color: #7a4d00; }"
-)
+def banner_style() -> str:
+    """The possible-matches banner in the scheme's warning colours (light or dark)."""
+    text, fill, border = (pair.pick(is_dark()) for pair in MESSAGE_TONES["warn"])
+    return (f"QFrame#possibleBanner {{ background: {fill}; border: 1px solid {border}; border-radius: 4px; }}"
+            f" QLabel#possibleTitle {{ font-weight: 700; color: {text}; }}")
 
 
 
@@ -195,7 +197,7 @@ class MatchesTab(QWidget):
         """"Needs your decision: N possible matches" above the list, with the buttons that decide them all."""
         self.banner = QFrame()
         self.banner.setObjectName("possibleBanner")
-        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setStyleSheet(banner_style())
         self.possible_title = labels.plain_label("", object_name="possibleTitle", wrap=True)
         self.possible_text = labels.plain_label(
             "An existing student may be the same child (the same or nearly the same birth date and a similar "
@@ -340,7 +342,7 @@ class MatchesTab(QWidget):
             matched = sum(1 for d in model.decisions.values() if d == "match")
             self.possible_title.setText(f"{plural(possible, 'possible match', 'possible matches')} decided: "
                                         f"{matched:,} matched, {possible - matched:,} created as new")
-        self.possible_title.setStyleSheet("color: #7a4d00;" if undecided else "color: palette(text);")
+        self.possible_title.setStyleSheet(text_style("warn") if undecided else "color: palette(text);")
         self._show_detail(self.matches_view.currentIndex())
         self.sig_decisions_changed.emit()
 
