@@ -39,6 +39,7 @@ from classhub_desktop.sandbox.seed_common import Clock
 from classhub_desktop.sandbox.seed_people import build_students
 from classhub_desktop.store.duplicates.scan import scan
 from classhub_desktop.store.engine import make_engine
+from tests.benchmarks.truth import precision_recall_f1
 
 STUDENTS = int(os.environ.get("CLASSHUB_BENCH_MILLION_STUDENTS", "1000000"))
 MAX_SECONDS = 60.0
@@ -135,14 +136,6 @@ def _temp_bytes(conninfo: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _prf(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -> tuple[float, float, float]:
-    tp = len(found & truth)
-    precision = tp / len(found) if found else 0.0
-    recall = tp / len(truth) if truth else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
 @pytest.mark.benchmark
 @pytest.mark.timeout(3600)  # building the roster takes minutes, and a slow scan must still report its figures
 def test_duplicate_scan_of_a_million_students(fresh_db: Callable[[], str]) -> None:
@@ -167,7 +160,7 @@ def test_duplicate_scan_of_a_million_students(fresh_db: Callable[[], str]) -> No
         temp = _temp_bytes(conninfo) - temp_before
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
         found = {(p.a, p.b) for p in result.pairs}
-        precision, recall, f1 = _prf(found, truth)
+        precision, recall, f1 = precision_recall_f1(found, truth)
         print(f"\nduplicates scan of {STUDENTS:,} students ({built:.0f} s to build; times indicative: 2 shared cores)")
         print(f"  scan {result.seconds:.1f} s (limit {MAX_SECONDS:.0f} s)")
         for (start, message), (stop, _) in zip(marks, [*marks[1:], (end, "")], strict=True):

@@ -28,19 +28,12 @@ from classhub_desktop.core.progress import Progress, ProgressUpdate
 from classhub_desktop.sandbox.seed import SeedOptions, seed_database
 from classhub_desktop.store.duplicates.scan import concurrent_blocks, scan
 from classhub_desktop.store.engine import make_engine
+from tests.benchmarks.truth import precision_recall_f1
 from tests.merge_name_support import judge_default_merges
 
 STUDENTS = 100_000
 MIN_F1 = 0.95
 MAX_SECONDS = 10.0
-
-
-def _prf(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -> tuple[float, float, float]:
-    tp = len(found & truth)
-    precision = tp / len(found) if found else 0.0
-    recall = tp / len(truth) if truth else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
 
 
 @pytest.mark.benchmark
@@ -63,9 +56,9 @@ def test_duplicate_scan_on_100k_students(fresh_db: Callable[[], str], tmp_path: 
         again = scan(engine)
 
         found = {(p.a, p.b) for p in result.pairs}
-        precision, recall, f1 = _prf(found, truth)
+        precision, recall, f1 = precision_recall_f1(found, truth)
         implied = {(a, b) for group in result.clusters for i, a in enumerate(group) for b in group[i + 1 :]}
-        c_precision, c_recall, c_f1 = _prf(implied, truth)
+        c_precision, c_recall, c_f1 = precision_recall_f1(implied, truth)
         with engine.connect() as conn:
             same_block = concurrent_blocks(conn, sorted(truth - found))
 

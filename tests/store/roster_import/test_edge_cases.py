@@ -3,7 +3,6 @@ unrelated change, teachers disabled by an import losing their API accounts (revi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.roster_import.operations import ImportStale
 from classhub_desktop.store.teachers.accounts import create_api_account
 from tests.roster_files.builders import BundleData, small_bundle_data, write_bundle_data
 from tests.roster_import_support import apply, fingerprint, preview
-
-
-@pytest.fixture()
-def fresh(fresh_db: Callable[[], str]) -> Iterator[tuple[str, Engine]]:
-    conninfo = fresh_db()
-    engine = make_engine(conninfo, pool=False)
-    yield conninfo, engine
-    engine.dispose()
 
 
 def _one(conninfo: str, query: str, *params: Any) -> Any:

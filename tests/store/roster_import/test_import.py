@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,6 @@ from classhub_desktop.store.roster_import.operations import ImportStale, apply_i
 from tests.api_support import SeededDatabase
 from tests.roster_files.builders import small_bundle_data, write_bundle, write_bundle_data
 from tests.roster_import_support import apply, fingerprint, preview, table_counts
-
-
-@pytest.fixture()
-def fresh(fresh_db: Callable[[], str]) -> Iterator[tuple[str, Engine]]:
-    conninfo = fresh_db()
-    engine = make_engine(conninfo, pool=False)
-    yield conninfo, engine
-    engine.dispose()
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ though the users.csv is bulk (absent students are deactivated)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,18 +11,9 @@ import pytest
 from sqlalchemy import Engine
 
 from classhub_desktop.core.progress import CancelToken, Progress
-from classhub_desktop.store.engine import make_engine
 from classhub_desktop.store.roster_import.operations import ImportHasErrors, apply_import, load_file, preview_import
 from tests.roster_files.bad_rows import bad_rows_data
 from tests.roster_files.builders import write_bundle_data
-
-
-@pytest.fixture()
-def fresh(fresh_db: Callable[[], str]) -> Iterator[tuple[str, Engine]]:
-    conninfo = fresh_db()
-    engine = make_engine(conninfo, pool=False)
-    yield conninfo, engine
-    engine.dispose()
 
 
 def _rows(conninfo: str, query: str) -> list[tuple[object, ...]]:
