@@ -99,6 +99,11 @@ def make_finding(check: CheckSpec, status: Status, evidence: Evidence, duration_
                    fix=check.fix if fix is None else fix, duration_ms=duration_ms)
 
 
+# The reason of a check that could not run because the server could not be reached (the runner writes it;
+# the reports gather such findings into one, core/health/report.py `presented`).
+UNREACHABLE_PREFIX = "database unreachable: "
+
+
 def error_finding(spec: CheckSpec, exc_message: str, source: str, duration_ms: float) -> Finding:
     """The check could not run: say why and what to do (the message must carry no secret)."""
     message = " ".join(exc_message.split())[:500] or "unknown error"

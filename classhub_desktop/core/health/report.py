@@ -21,7 +21,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from classhub_desktop.core.health.model import AREA_TITLES, Evidence, Finding, HealthReport, Status
+from classhub_desktop.core.health.model import (
+    AREA_TITLES,
+    UNREACHABLE_PREFIX,
+    Evidence,
+    Finding,
+    HealthReport,
+    Status,
+)
 
 __all__ = ["format_value", "presented", "render_html", "render_markdown", "render_text", "status_counts_text"]
 
@@ -77,7 +84,6 @@ def _area_title(area: str) -> str:
     return AREA_TITLES.get(area, area)  # type: ignore[call-overload,no-any-return]
 
 
-UNREACHABLE_PREFIX = "database unreachable: "  # the runner's reason (store/health/runner.py)
 UNREACHABLE_ID = "pg.unreachable"
 
 

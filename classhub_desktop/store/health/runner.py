@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from classhub_desktop.core.health.model import (
     CHECKS,
+    UNREACHABLE_PREFIX,
     CheckSpec,
     Evidence,
     Finding,
@@ -113,7 +114,7 @@ def run_database_checks(engine: Engine, thresholds: Thresholds | None = None, *,
                     conn, unreachable = None, _message(exc)
             if unreachable is not None or conn is None:
                 elapsed = (time.perf_counter() - started) * 1000
-                findings.append(error_finding(check, f"database unreachable: {unreachable}",
+                findings.append(error_finding(check, f"{UNREACHABLE_PREFIX}{unreachable}",
                                               check_source(check.id), elapsed))
                 continue
             findings.append(_run_one(conn, check, fn, limits[check.id], statement_timeout_ms, started))
@@ -136,7 +137,7 @@ def _run_one(conn: Connection, check: CheckSpec, fn: CheckFn, limits: Mapping[st
         elapsed = (time.perf_counter() - started) * 1000
         reason = _message(exc)
         if conn.invalidated:
-            reason = f"database unreachable: {reason}"
+            reason = f"{UNREACHABLE_PREFIX}{reason}"
         return error_finding(check, reason, check_source(check.id), elapsed)
     except CancelledError:
         raise
